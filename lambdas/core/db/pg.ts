@@ -1,0 +1,105 @@
+import pg from 'pg';
+import type { QueryResult, Row, SqlClient, SqlExecutor, LongStatementOutcome } from './client.ts';
+import { isTypedValue, type SqlQuery, type SqlValue } from './sql.ts';
+import { DatabaseError, DatabaseUnavailableError, OffpeakError } from '../errors.ts';
+
+const OID = { int8: 20, timestamp: 1114, timestamptz: 1184, date: 1082, int8Array: 1016, dateArray: 1182 } as const;
+
+/** Parsers that make node-postgres return the values described in client.ts. */
+const typeParsers: Partial<Record<number, (text: string) => unknown>> = {
+  [OID.int8]: (text) => Number(text),
+  [OID.timestamp]: (text) => new Date(`${text.replace(' ', 'T')}Z`),
+  [OID.date]: (text) => text,
+};
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    const own = typeParsers[oid];
+    if (own && format !== 'binary') return own;
+    // int8[] as numbers and date[] as strings, matching the scalar parsers above
+    if (oid === OID.int8Array) return pg.types.getTypeParser(1007 as never /* int4[] */);
+    if (oid === OID.dateArray) return pg.types.getTypeParser(1009 as never /* text[] */);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+} as pg.CustomTypesConfig;
+
+export function toPgValue(value: SqlValue): unknown {
+  if (isTypedValue(value)) return value.value;
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+/** Maps a node-postgres error to offpeak's, keeping SQLSTATE and message. */
+export function mapPgError(error: unknown): Error {
+  if (error instanceof OffpeakError) return error;
+  const e = error as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
+    return new DatabaseError(String(e.message), { sqlState: e.code, cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new DatabaseUnavailableError(`PostgreSQL connection failed: ${message}`, { cause: error });
+}
+
+async function run<R>(target: pg.Pool | pg.PoolClient, query: SqlQuery): Promise<QueryResult<R>> {
+  const { text, values } = query.render((i) => `$${i}`);
+  try {
+    const result = await target.query({ text, values: values.map(toPgValue), types });
+    return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+  } catch (error) {
+    throw mapPgError(error);
+  }
+}
+
+export interface PgClientOptions {
+  connectionString: string;
+  /** Pool size; transactions and concurrent callers each hold one connection. */
+  max?: number;
+  applicationName?: string;
+}
+
+/** SqlClient over node-postgres. No call time limit, so executeLong always waits for completion. */
+export function createPgClient(options: PgClientOptions): SqlClient {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 4,
+    application_name: options.applicationName ?? 'offpeak',
+  });
+  // An idle client that loses its connection must not crash the process.
+  pool.on('error', () => {});
+
+  return {
+    dialect: 'pg',
+    query: <R = Row>(query: SqlQuery) => run<R>(pool, query),
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      let conn: pg.PoolClient;
+      try {
+        conn = await pool.connect();
+      } catch (error) {
+        throw mapPgError(error);
+      }
+      let broken = false;
+      try {
+        await conn.query('BEGIN');
+        const tx: SqlExecutor = { dialect: 'pg', query: <R = Row>(q: SqlQuery) => run<R>(conn, q) };
+        const result = await fn(tx);
+        await conn.query('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await conn.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        throw mapPgError(error);
+      } finally {
+        conn.release(broken);
+      }
+    },
+    async executeLong(query: SqlQuery): Promise<LongStatementOutcome> {
+      return { state: 'done', result: await run(pool, query) };
+    },
+    close: () => pool.end(),
+  };
+}

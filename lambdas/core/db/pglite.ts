@@ -1,0 +1,66 @@
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite/vector';
+import type { QueryResult, Row, SqlClient, SqlExecutor, LongStatementOutcome } from './client.ts';
+import { isTypedValue, type SqlQuery, type SqlValue } from './sql.ts';
+import { mapPgError } from './pg.ts';
+
+export const DEFAULT_PGLITE_DIR = '.offpeak/pglite';
+
+/** Parsers that make PGlite return the values described in client.ts (date stays 'YYYY-MM-DD'). */
+const parsers = {
+  1082: (text: string) => text,
+};
+
+function toPgliteValue(value: SqlValue): unknown {
+  if (isTypedValue(value)) return value.value;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+type Queryable = Pick<PGlite, 'query'> | Transaction;
+
+async function run<R>(target: Queryable, query: SqlQuery): Promise<QueryResult<R>> {
+  const { text, values } = query.render((i) => `$${i}`);
+  try {
+    const result = await target.query<R>(text, values.map(toPgliteValue), { parsers });
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  } catch (error) {
+    throw mapPgError(error);
+  }
+}
+
+export interface PgliteClientOptions {
+  /** Data directory; `memory://` (or undefined with inMemory) for a throwaway database. */
+  dataDir?: string;
+}
+
+/** Opens PGlite with pgvector loaded. */
+export async function openPglite(options: PgliteClientOptions = {}): Promise<PGlite> {
+  const dataDir = options.dataDir ?? DEFAULT_PGLITE_DIR;
+  return PGlite.create({ dataDir, extensions: { vector } });
+}
+
+/** SqlClient over an open PGlite. PGlite is one connection: calls run one at a time. */
+export function createPgliteClient(db: PGlite, onClose?: () => Promise<void>): SqlClient {
+  return {
+    dialect: 'pglite',
+    query: <R = Row>(query: SqlQuery) => run<R>(db, query),
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      try {
+        return await db.transaction((tx) =>
+          fn({ dialect: 'pglite', query: <R = Row>(q: SqlQuery) => run<R>(tx, q) }),
+        );
+      } catch (error) {
+        throw mapPgError(error);
+      }
+    },
+    async executeLong(query: SqlQuery): Promise<LongStatementOutcome> {
+      return { state: 'done', result: await run(db, query) };
+    },
+    async close() {
+      await db.close();
+      await onClose?.();
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The `sql` tagged template. Values never get spliced into SQL text: each one
+ * becomes a placeholder that the adapter renders its own way ($1 for pg and
+ * PGlite, :p1 for the Data API). Identifiers go through `sql.ident`.
+ */
+
+/** A value with an explicit type, for where JS alone is ambiguous (uuid, decimal, json, date). */
+export interface TypedValue {
+  readonly kind: 'typed';
+  readonly type: 'uuid' | 'decimal' | 'json' | 'date' | 'time' | 'timestamp';
+  readonly value: string;
+}
+
+/**
+ * What may be bound as a parameter. Arrays are deliberately absent: the Data API
+ * rejects array parameters, so pass `sql.json([...])` and unnest it in SQL
+ * (`jsonb_array_elements_text(${sql.json(xs)})`).
+ */
+export type SqlValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Date
+  | Uint8Array
+  | TypedValue;
+
+type Part = string | { readonly param: SqlValue };
+
+export class SqlQuery {
+  /** Text chunks and parameters in order; adjacent text is merged. */
+  readonly parts: readonly Part[];
+
+  constructor(parts: readonly Part[]) {
+    const merged: Part[] = [];
+    for (const part of parts) {
+      const last = merged[merged.length - 1];
+      if (typeof part === 'string' && typeof last === 'string') merged[merged.length - 1] = last + part;
+      else if (part !== '') merged.push(part);
+    }
+    this.parts = merged;
+  }
+
+  /** Text with `placeholder(i)` (1-based) in place of each parameter. */
+  render(placeholder: (index: number) => string): { text: string; values: SqlValue[] } {
+    const values: SqlValue[] = [];
+    let text = '';
+    for (const part of this.parts) {
+      if (typeof part === 'string') text += part;
+      else {
+        values.push(part.param);
+        text += placeholder(values.length);
+      }
+    }
+    return { text, values };
+  }
+
+  /** The statement as PostgreSQL text with `$n` placeholders: for logs and previews. */
+  toString(): string {
+    return this.render((i) => `$${i}`).text;
+  }
+
+  /** True when the query has no parameters, so its text can be shown or run verbatim. */
+  get isStatic(): boolean {
+    return this.parts.every((p) => typeof p === 'string');
+  }
+}
+
+export type Fragment = SqlQuery | Identifier | Raw;
+
+class Identifier {
+  constructor(readonly quoted: string) {}
+}
+
+class Raw {
+  constructor(readonly text: string) {}
+}
+
+/** Double-quotes one identifier, doubling embedded quotes. Accepts `schema.name` only via `qualified`. */
+export function quoteIdent(name: string): string {
+  if (name.length === 0) throw new TypeError('an SQL identifier cannot be empty');
+  if (name.includes('\0')) throw new TypeError('an SQL identifier cannot contain a NUL byte');
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Single-quotes a string literal, for statements that cannot take parameters (DDL previews, SET). */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\0')) throw new TypeError('an SQL literal cannot contain a NUL byte');
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+function toParts(strings: TemplateStringsArray | readonly string[], values: readonly unknown[]): Part[] {
+  const parts: Part[] = [];
+  strings.forEach((chunk, i) => {
+    parts.push(chunk);
+    if (i < values.length) parts.push(...fragmentParts(values[i]));
+  });
+  return parts;
+}
+
+function fragmentParts(value: unknown): Part[] {
+  if (value instanceof SqlQuery) return [...value.parts];
+  if (value instanceof Identifier) return [value.quoted];
+  if (value instanceof Raw) return [value.text];
+  if (Array.isArray(value)) {
+    throw new TypeError('arrays cannot be SQL parameters (the Data API rejects them): use sql.json([...]) and unnest in SQL, or sql.join for a list');
+  }
+  if (value === undefined) throw new TypeError('undefined cannot be an SQL parameter: use null');
+  return [{ param: value as SqlValue }];
+}
+
+export interface SqlTag {
+  (strings: TemplateStringsArray, ...values: unknown[]): SqlQuery;
+  /** A quoted identifier; several names make a qualified one: ident('offpeak', 'runs'). */
+  ident(...names: string[]): Identifier;
+  /** Trusted SQL text, spliced verbatim. Never pass user input. */
+  raw(text: string): Raw;
+  /** Joins fragments or values with a separator (default ", "). */
+  join(items: readonly unknown[], separator?: string): SqlQuery;
+  uuid(value: string): TypedValue;
+  decimal(value: string | number): TypedValue;
+  json(value: unknown): TypedValue;
+  date(value: string): TypedValue;
+  time(value: string): TypedValue;
+  timestamp(value: string): TypedValue;
+}
+
+export const sql: SqlTag = Object.assign(
+  (strings: TemplateStringsArray, ...values: unknown[]) => new SqlQuery(toParts(strings, values)),
+  {
+    ident: (...names: string[]) => new Identifier(names.map(quoteIdent).join('.')),
+    raw: (text: string) => new Raw(text),
+    join(items: readonly unknown[], separator = ', ') {
+      const parts: Part[] = [];
+      items.forEach((item, i) => {
+        if (i > 0) parts.push(separator);
+        parts.push(...fragmentParts(item));
+      });
+      return new SqlQuery(parts);
+    },
+    uuid: (value: string): TypedValue => ({ kind: 'typed', type: 'uuid', value }),
+    decimal: (value: string | number): TypedValue => ({ kind: 'typed', type: 'decimal', value: String(value) }),
+    json: (value: unknown): TypedValue => ({ kind: 'typed', type: 'json', value: JSON.stringify(value) }),
+    date: (value: string): TypedValue => ({ kind: 'typed', type: 'date', value }),
+    time: (value: string): TypedValue => ({ kind: 'typed', type: 'time', value }),
+    timestamp: (value: string): TypedValue => ({ kind: 'typed', type: 'timestamp', value }),
+  },
+);
+
+export function isTypedValue(value: unknown): value is TypedValue {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'typed';
+}

@@ -1,0 +1,13 @@
+/** Documented process exit codes of the `offpeak` CLI. */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  /** Bad usage, or bad migration files (graph, checksum, lint errors). */
+  usage: 2,
+  /** The migration lease is held by another run. */
+  leaseHeld: 3,
+  /** The off-peak window is closed. */
+  outsideWindow: 4,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

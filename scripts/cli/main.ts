@@ -1,0 +1,50 @@
+import { commands } from './registry.ts';
+import { ExitCode } from './exit-codes.ts';
+import { ConfigError, LeaseHeldError, MigrationGraphError, OutsideWindowError, ValidationError } from '../../lambdas/core/errors.ts';
+
+/** Thin CLI: finds the verb, runs it, maps errors to documented exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const match = commands
+    .filter((c) => {
+      const words = c.name.split(' ');
+      return words.every((w, i) => argv[i] === w);
+    })
+    .sort((a, b) => b.name.length - a.name.length)[0];
+
+  if (!match || argv[0] === '--help' || argv[0] === 'help') {
+    const out = match ? process.stdout : process.stderr;
+    out.write('usage: offpeak <command> [options]\n\ncommands:\n');
+    for (const c of commands) out.write(`  ${c.name.padEnd(18)} ${c.summary}\n`);
+    if (argv[0] && argv[0] !== '--help' && argv[0] !== 'help') process.stderr.write(`\nunknown command: ${argv.join(' ')}\n`);
+    return argv[0] === '--help' || argv[0] === 'help' ? ExitCode.ok : ExitCode.usage;
+  }
+
+  try {
+    return await match.run({
+      argv: argv.slice(match.name.split(' ').length),
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      cwd: process.cwd(),
+    });
+  } catch (error) {
+    process.stderr.write(`offpeak ${match.name}: ${describe(error)}\n`);
+    if (error instanceof LeaseHeldError) return ExitCode.leaseHeld;
+    if (error instanceof OutsideWindowError) return ExitCode.outsideWindow;
+    if (error instanceof ConfigError || error instanceof ValidationError || error instanceof MigrationGraphError) return ExitCode.usage;
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return ExitCode.usage;
+    return ExitCode.failed;
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  let text = error.message;
+  let cause = error.cause;
+  while (cause instanceof Error) {
+    if (!text.includes(cause.message)) text += `\n  caused by: ${cause.message}`;
+    cause = cause.cause;
+  }
+  return text;
+}
+

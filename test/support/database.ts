@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { SqlClient } from '../../lambdas/core/db/client.ts';
+import { createPgClient } from '../../lambdas/core/db/pg.ts';
+import { createPgliteClient, openPglite } from '../../lambdas/core/db/pglite.ts';
+
+/**
+ * A scratch database for one test file: a fresh database on TEST_DATABASE_URL's
+ * server when it is set (CI), or an in-memory PGlite otherwise.
+ */
+export interface TestDatabase {
+  kind: 'pg' | 'pglite';
+  client: SqlClient;
+  /** Connection URL of the scratch database (pg only). */
+  url: string | undefined;
+  /** The PGlite instance (pglite only), e.g. to serve it over the local Data API server. */
+  pglite: import('@electric-sql/pglite').PGlite | undefined;
+  /** True where the pgvector extension can be created. */
+  hasVector: boolean;
+  dispose(): Promise<void>;
+}
+
+export const testDatabaseUrl = process.env['TEST_DATABASE_URL'] || undefined;
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (!testDatabaseUrl) {
+    const db = await openPglite({ dataDir: 'memory://' });
+    const client = createPgliteClient(db);
+    return { kind: 'pglite', client, url: undefined, pglite: db, hasVector: true, dispose: () => client.close() };
+  }
+
+  const name = `offpeak_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: testDatabaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+    const vectorRow = await admin.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`);
+    const url = withDatabase(testDatabaseUrl, name);
+    const client = createPgClient({ connectionString: url, max: 6 });
+    return {
+      kind: 'pg',
+      client,
+      url,
+      pglite: undefined,
+      hasVector: (vectorRow.rowCount ?? 0) > 0,
+      async dispose() {
+        await client.close();
+        const dropper = new pg.Client({ connectionString: testDatabaseUrl });
+        await dropper.connect();
+        try {
+          await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await dropper.end();
+        }
+      },
+    };
+  } finally {
+    await admin.end();
+  }
+}
