@@ -1,0 +1,63 @@
+/**
+ * The index-health report: one model, several renderers (lambdas/core/render).
+ */
+
+export type FindingKind =
+  | 'unused'
+  | 'oversized'
+  | 'invalid'
+  | 'duplicate'
+  | 'overlapping'
+  | 'fk_without_index'
+  | 'bloated'
+  | 'stale_stats';
+
+export type Severity = 'critical' | 'warning' | 'info';
+
+/** A drop suggestion always carries the statement that restores the index. */
+export interface DropSuggestion {
+  /** DROP INDEX CONCURRENTLY IF EXISTS schema.name */
+  drop: string;
+  /** CREATE INDEX CONCURRENTLY IF NOT EXISTS … from pg_get_indexdef */
+  restore: string;
+}
+
+export interface Finding {
+  kind: FindingKind;
+  severity: Severity;
+  schema: string;
+  table: string;
+  /** null for table-level findings (fk_without_index, stale_stats). */
+  index: string | null;
+  sizeBytes: number | null;
+  /** One human sentence with the numbers behind the verdict. */
+  evidence: string;
+  suggestion: DropSuggestion | null;
+}
+
+/** One row of the seed's first monitoring view: idx_ indexes by idx_tup_read. */
+export interface IndexUsageRow {
+  schema: string;
+  table: string;
+  index: string;
+  idxScan: number;
+  idxTupRead: number;
+  idxTupFetch: number;
+  sizeBytes: number;
+}
+
+export interface IndexHealthReport {
+  generatedAt: Date;
+  database: string;
+  /** pg_stat_database.stats_reset of the database, null when never reset. */
+  statsResetAt: Date | null;
+  /** Usage counters come from the writer only (the Data API reads the writer). Always true. */
+  writerOnly: true;
+  /** Days of snapshot history available to the unused check. */
+  historyDays: number;
+  findings: Finding[];
+  /** Seed view 1: idx_ indexes by idx_tup_read, descending. */
+  usage: IndexUsageRow[];
+  /** Seed view 2: idx_ indexes with zero scans, largest first. */
+  unusedBySize: IndexUsageRow[];
+}

@@ -1,0 +1,281 @@
+import { ValidationError } from '../errors.ts';
+
+/**
+ * The migration model. A migration is a TS module in migrations/ that
+ * default-exports defineMigration({...}). Every step is exactly one SQL
+ * statement (the Data API takes one per call), as static text: migrations
+ * are previewed with --sql and checksummed, so they carry no parameters.
+ */
+
+export type Risk = 'low' | 'medium' | 'high';
+
+/**
+ * transactional: runs inside the migration's single transaction.
+ * standalone: autocommit, outside any transaction (CONCURRENTLY, ALTER TYPE … ADD VALUE, VACUUM).
+ */
+export type StepMode = 'transactional' | 'standalone';
+
+/**
+ * How the step locks, which decides its lock_timeout policy in the runner:
+ * strong: ACCESS EXCLUSIVE-ish DDL → short lock_timeout, retry with backoff on 55P03;
+ * concurrent: CONCURRENTLY work → long lock_timeout (a short one would cancel the build and leave an INVALID index);
+ * none: data changes and other statements that take ordinary locks.
+ */
+export type LockLevel = 'strong' | 'concurrent' | 'none';
+
+export interface IndexSpec {
+  name: string;
+  table: string;
+  /** Default 'public'. */
+  schema?: string;
+  /** Key columns or expressions, verbatim SQL, e.g. ['user_id', 'created_at DESC', 'lower(email)']. */
+  columns: string[];
+  /** Access method: btree (default), hash, gin, gist, brin, ivfflat, hnsw. */
+  using?: string;
+  /** Storage parameters, e.g. { lists: 100 } for ivfflat, { m: 16, ef_construction: 64 } for hnsw. */
+  with?: Record<string, string | number | boolean>;
+  /** Partial-index predicate, verbatim SQL. */
+  where?: string;
+  include?: string[];
+  unique?: boolean;
+  /** Default true. False only for tables created in the same transactional migration. */
+  concurrently?: boolean;
+}
+
+/** A condition under which a step runs; otherwise it is reported as skipped. */
+export interface StepCondition {
+  /** The step needs this extension to be available on the server (pg_available_extensions). */
+  extensionAvailable: string;
+}
+
+interface StepBase {
+  /** Exactly one SQL statement. */
+  sql: string;
+  mode: StepMode;
+  lock: LockLevel;
+  /** One line for history, progress and logs. */
+  description: string;
+  /** When set and unmet, the step is skipped and reported as skipped, not failed. */
+  when?: StepCondition;
+}
+
+export interface SqlStep extends StepBase {
+  kind: 'sql';
+}
+
+export interface CreateIndexStep extends StepBase {
+  kind: 'create_index';
+  index: Required<Pick<IndexSpec, 'name' | 'table' | 'schema'>> & IndexSpec;
+}
+
+export interface DropIndexStep extends StepBase {
+  kind: 'drop_index';
+  index: { name: string; schema: string; table?: string };
+  /** The index this drop removes, when known, so the drop can be inverted. */
+  restore?: IndexSpec;
+}
+
+export type Step = SqlStep | CreateIndexStep | DropIndexStep;
+
+export interface LintOverride {
+  /** Rule id, e.g. 'locking/alter-column-type'. */
+  rule: string;
+  /** Why breaking the rule is right here. Required. */
+  reason: string;
+}
+
+export interface MigrationInput {
+  revision: string;
+  /** null for a root; several for a merge. */
+  downRevision: string | string[] | null;
+  description: string;
+  risk: Risk;
+  /** Required above low risk: what an operator does to undo this. */
+  rollbackPlan?: string;
+  up: Step[];
+  /**
+   * Omitted: derived by inverting `up` in reverse order (every step must be invertible).
+   * { irreversible: reason }: no down; downgrading past this migration is refused.
+   */
+  down?: Step[] | { irreversible: string };
+  /**
+   * A migration may not mix strong-lock DDL and CONCURRENTLY work unless it says why:
+   * the strong locks would be held, or retried, around a long build.
+   */
+  mixedLocking?: { reason: string };
+  /** For a squash: the revisions this migration replaces. */
+  replaces?: string[];
+  lint?: { disable?: LintOverride[] };
+}
+
+export interface Migration {
+  revision: string;
+  downRevisions: string[];
+  description: string;
+  risk: Risk;
+  rollbackPlan: string | undefined;
+  up: Step[];
+  down: Step[];
+  irreversible: string | undefined;
+  /** True when every step of the direction is transactional: the whole direction runs in one transaction. */
+  transactional: { up: boolean; down: boolean };
+  mixedLocking: { reason: string } | undefined;
+  replaces: string[];
+  lint: { disable: LintOverride[] };
+}
+
+/** Filled in by the loader: where the migration came from and its checksum. */
+export interface LoadedMigration extends Migration {
+  file: string;
+  checksum: string;
+}
+
+const REVISION = /^[A-Za-z0-9_]{1,64}$/;
+
+export function defineMigration(input: MigrationInput): Migration {
+  const where = `migration ${JSON.stringify(input.revision)}`;
+  if (typeof input.revision !== 'string' || !REVISION.test(input.revision)) {
+    throw new ValidationError(`${where}: revision must be 1-64 letters, digits or underscores`);
+  }
+  const downRevisions = input.downRevision === null ? [] : Array.isArray(input.downRevision) ? input.downRevision : [input.downRevision];
+  for (const d of downRevisions) {
+    if (typeof d !== 'string' || !REVISION.test(d)) throw new ValidationError(`${where}: down revision ${JSON.stringify(d)} is not a valid revision id`);
+  }
+  if (new Set(downRevisions).size !== downRevisions.length) throw new ValidationError(`${where}: a down revision is listed twice`);
+  if (!['low', 'medium', 'high'].includes(input.risk)) throw new ValidationError(`${where}: risk must be low, medium or high`);
+  if (input.risk !== 'low' && !input.rollbackPlan?.trim()) {
+    throw new ValidationError(`${where}: a ${input.risk}-risk migration needs a rollbackPlan`);
+  }
+  if (!Array.isArray(input.up) || input.up.length === 0) throw new ValidationError(`${where}: up must have at least one step`);
+
+  let down: Step[];
+  let irreversible: string | undefined;
+  if (input.down === undefined) {
+    down = [...input.up].reverse().map((step, i) => {
+      const inverse = invertStep(step);
+      if (!inverse) {
+        throw new ValidationError(
+          `${where}: up step ${input.up.length - i} (${step.description}) has no automatic inverse: write down steps, or mark down as { irreversible: reason }`,
+        );
+      }
+      return inverse;
+    });
+  } else if (Array.isArray(input.down)) {
+    down = input.down;
+  } else {
+    if (!input.down.irreversible?.trim()) throw new ValidationError(`${where}: an irreversible migration must give a reason`);
+    down = [];
+    irreversible = input.down.irreversible;
+  }
+
+  for (const [direction, steps] of [['up', input.up], ['down', down]] as const) {
+    const hasStrong = steps.some((s) => s.lock === 'strong');
+    const hasConcurrent = steps.some((s) => s.lock === 'concurrent');
+    if (hasStrong && hasConcurrent && !input.mixedLocking?.reason.trim()) {
+      throw new ValidationError(
+        `${where}: ${direction} mixes strong-lock DDL with CONCURRENTLY work; split it into two migrations or set mixedLocking: { reason }`,
+      );
+    }
+  }
+
+  return {
+    revision: input.revision,
+    downRevisions,
+    description: input.description,
+    risk: input.risk,
+    rollbackPlan: input.rollbackPlan,
+    up: input.up,
+    down,
+    irreversible,
+    transactional: { up: input.up.every((s) => s.mode === 'transactional'), down: down.every((s) => s.mode === 'transactional') },
+    mixedLocking: input.mixedLocking,
+    replaces: input.replaces ?? [],
+    lint: { disable: input.lint?.disable ?? [] },
+  };
+}
+
+/** The step that undoes `step`, or undefined when it cannot be derived. */
+export function invertStep(step: Step): Step | undefined {
+  switch (step.kind) {
+    case 'create_index':
+      return dropIndex({ name: step.index.name, schema: step.index.schema, table: step.index.table, restore: step.index, concurrently: step.mode === 'standalone', ...(step.when ? { when: step.when } : {}) });
+    case 'drop_index':
+      return step.restore ? createIndex({ ...step.restore, concurrently: step.mode === 'standalone' }, step.when ? { when: step.when } : {}) : undefined;
+    case 'sql':
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- builders
+
+const quote = (name: string) => (/^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`);
+
+function withClause(params: Record<string, string | number | boolean>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replaceAll("'", "''")}'` : String(v)}`)
+    .join(', ');
+}
+
+/** CREATE [UNIQUE] INDEX [CONCURRENTLY] IF NOT EXISTS … ; inverse: DROP INDEX [CONCURRENTLY] IF EXISTS. */
+export function createIndex(spec: IndexSpec, options: { when?: StepCondition; description?: string } = {}): CreateIndexStep {
+  if (!spec.columns?.length) throw new ValidationError(`createIndex ${spec.name}: at least one column or expression is required`);
+  const schema = spec.schema ?? 'public';
+  const concurrently = spec.concurrently ?? true;
+  const using = spec.using && spec.using.toLowerCase() !== 'btree' ? ` USING ${spec.using}` : '';
+  const parts = [
+    `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quote(spec.name)}`,
+    ` ON ${quote(schema)}.${quote(spec.table)}${using} (${spec.columns.join(', ')})`,
+    spec.include?.length ? ` INCLUDE (${spec.include.join(', ')})` : '',
+    spec.with && Object.keys(spec.with).length ? ` WITH (${withClause(spec.with)})` : '',
+    spec.where ? ` WHERE ${spec.where}` : '',
+  ];
+  return {
+    kind: 'create_index',
+    sql: parts.join(''),
+    mode: concurrently ? 'standalone' : 'transactional',
+    lock: concurrently ? 'concurrent' : 'strong',
+    description: options.description ?? `create index ${spec.name} on ${spec.table}`,
+    index: { ...spec, schema, concurrently },
+    ...(options.when ? { when: options.when } : {}),
+  };
+}
+
+/** DROP INDEX [CONCURRENTLY] IF EXISTS … ; with `restore`, its inverse recreates the index. */
+export function dropIndex(spec: {
+  name: string;
+  schema?: string;
+  table?: string;
+  restore?: IndexSpec;
+  concurrently?: boolean;
+  when?: StepCondition;
+  description?: string;
+}): DropIndexStep {
+  const schema = spec.schema ?? 'public';
+  const concurrently = spec.concurrently ?? true;
+  return {
+    kind: 'drop_index',
+    sql: `DROP INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF EXISTS ${quote(schema)}.${quote(spec.name)}`,
+    mode: concurrently ? 'standalone' : 'transactional',
+    lock: concurrently ? 'concurrent' : 'strong',
+    description: spec.description ?? `drop index ${spec.name}`,
+    index: { name: spec.name, schema, ...(spec.table ? { table: spec.table } : {}) },
+    ...(spec.restore ? { restore: spec.restore } : {}),
+    ...(spec.when ? { when: spec.when } : {}),
+  };
+}
+
+/** A raw SQL step. Say how it runs and how it locks; there is no automatic inverse. */
+export function sqlStep(
+  statement: string,
+  options: { mode?: StepMode; lock?: LockLevel; description?: string; when?: StepCondition } = {},
+): SqlStep {
+  const text = statement.trim().replace(/;\s*$/, '');
+  return {
+    kind: 'sql',
+    sql: text,
+    mode: options.mode ?? 'transactional',
+    lock: options.lock ?? 'strong',
+    description: options.description ?? text.split('\n')[0]!.slice(0, 80),
+    ...(options.when ? { when: options.when } : {}),
+  };
+}
