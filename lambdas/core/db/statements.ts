@@ -9,7 +9,7 @@ import { ValidationError } from '../errors.ts';
 export interface ParsedStatement {
   /** The statement's text, trimmed, without its terminating semicolon. */
   text: string;
-  /** Offset of the statement in the input. */
+  /** Offset of the statement in the input, in characters (string index). */
   location: number;
   /** The parse tree node, e.g. { IndexStmt: {...} }. */
   node: Record<string, unknown>;
@@ -22,9 +22,14 @@ export async function parseStatements(sqlText: string): Promise<ParsedStatement[
   } catch (error) {
     throw new ValidationError(`SQL does not parse: ${(error as Error).message}`, { cause: error });
   }
+  // The parser reports byte offsets into the UTF-8 text; a non-ASCII comment or literal
+  // would shift string indices, so slice the bytes and convert the offset to characters.
+  const bytes = Buffer.from(sqlText, 'utf8');
   return (tree.stmts ?? []).map((s) => {
-    const location = s.stmt_location ?? 0;
-    const raw = s.stmt_len ? sqlText.slice(location, location + s.stmt_len) : sqlText.slice(location);
+    const start = s.stmt_location ?? 0;
+    const end = s.stmt_len ? start + s.stmt_len : bytes.length;
+    const raw = bytes.subarray(start, end).toString('utf8');
+    const location = bytes.subarray(0, start).toString('utf8').length;
     return { text: raw.trim().replace(/;\s*$/, ''), location, node: s.stmt };
   });
 }
