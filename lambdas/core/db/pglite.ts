@@ -1,4 +1,4 @@
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
 import type { QueryResult, Row, SqlClient, SqlExecutor, LongStatementOutcome } from './client.ts';
 import { isTypedValue, type SqlQuery, type SqlValue } from './sql.ts';
@@ -6,9 +6,32 @@ import { mapPgError } from './pg.ts';
 
 export const DEFAULT_PGLITE_DIR = '.offpeak/pglite';
 
-/** Parsers that make PGlite return the values described in client.ts (date stays 'YYYY-MM-DD'). */
+const OID = {
+  int8: 20,
+  timestamp: 1114,
+  date: 1082,
+  int8Array: 1016,
+  timestampArray: 1115,
+  dateArray: 1182,
+} as const;
+
+const asText = (text: string) => text;
+/** int8 → number everywhere (PGlite would return bigint past 2^53, unlike pg and the Data API). */
+const asNumber = (text: string) => Number(text);
+/** timestamp without time zone is read as UTC, whatever the process's TZ (PGlite's own parser uses local time). */
+const asUtcDate = (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
+
+/**
+ * Parsers that make PGlite return the values described in client.ts. Query-level
+ * parsers do not reach array elements, so the matching array types are listed too.
+ */
 const parsers = {
-  1082: (text: string) => text,
+  [OID.int8]: asNumber,
+  [OID.timestamp]: asUtcDate,
+  [OID.date]: asText,
+  [OID.int8Array]: (text: string) => types.arrayParser(text, asNumber, OID.int8Array),
+  [OID.timestampArray]: (text: string) => types.arrayParser(text, asUtcDate, OID.timestampArray),
+  [OID.dateArray]: (text: string) => types.arrayParser(text, asText, OID.dateArray),
 };
 
 function toPgliteValue(value: SqlValue): unknown {
