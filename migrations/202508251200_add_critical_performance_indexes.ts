@@ -1,7 +1,7 @@
 import { createIndex, defineMigration } from '../lambdas/core/migrations/model.ts';
 
 /**
- * The DatabaseOptimizer findings: 40 indexes across the app's tables, all built
+ * The DatabaseOptimizer findings: 41 indexes across the app's tables, all built
  * CONCURRENTLY IF NOT EXISTS, one per step, so a run can stop between any two
  * and resume. The down direction is derived: DROP INDEX CONCURRENTLY IF EXISTS
  * for each, in reverse order.
@@ -15,8 +15,8 @@ import { createIndex, defineMigration } from '../lambdas/core/migrations/model.t
 export default defineMigration({
   revision: '803b93aca2d2',
   downRevision: '202508230001',
-  description: 'add critical performance indexes (DatabaseOptimizer analysis): 40 indexes incl. pgvector IVFFlat',
-  // Medium-high: 40 concurrent builds, heavy I/O while they run, one pgvector build.
+  description: 'add critical performance indexes (DatabaseOptimizer analysis): 41 indexes incl. pgvector IVFFlat',
+  // Medium-high: 41 concurrent builds, heavy I/O while they run, one pgvector build.
   risk: 'high',
   rollbackPlan:
     'medium-high risk: `offpeak downgrade 202508230001` drops every index of this migration with DROP INDEX CONCURRENTLY IF EXISTS; no table or data changes',
