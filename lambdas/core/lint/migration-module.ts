@@ -1,0 +1,202 @@
+import { basename } from 'node:path';
+import type { Node } from 'libpg-query';
+import { parseStatements, type ParsedStatement } from '../db/statements.ts';
+import type { Migration, Step } from '../migrations/model.ts';
+import type { LintConfig } from './config.ts';
+import { applyDisables, type Disable } from './disables.ts';
+import { unrelatedTables } from './feature.ts';
+import type { RuleId } from './rules.ts';
+import { checkUnit, type LintStatement, type SchemaKnowledge } from './statement-checks.ts';
+import { lineAt } from './source-text.ts';
+import { toViolation } from './to-violation.ts';
+import type { Finding, Violation } from './violation.ts';
+
+/** What the loader found in one migration file. */
+export interface MigrationModule {
+  file: string;
+  /** The file's source text, to check naming and to locate statements. */
+  source: string;
+  /** The default export, when the module loaded. */
+  migration?: Migration;
+  /** Why the module did not load (defineMigration's ValidationError, a syntax error, no default export). */
+  loadError?: Error;
+  /** Named exports that are migrations too (a second migration in the same file). */
+  extraMigrationExports: string[];
+}
+
+const FILE_NAME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})_([a-z][a-z0-9]*(?:_[a-z0-9]+)*)\.ts$/;
+
+/** defineMigration refuses some policy breaks itself; report those under the rule they break. */
+const LOAD_ERROR_RULES: Array<[RegExp, RuleId]> = [
+  [/needs a rollbackPlan/, 'rollback/plan-required'],
+  [/no automatic inverse/, 'rollback/down-required'],
+  [/irreversible migration must give a reason/, 'rollback/irreversible-reason'],
+];
+
+interface StepOrigin {
+  direction: 'up' | 'down';
+  step: number;
+  line: number | undefined;
+}
+
+export async function lintMigrationModule(mod: MigrationModule, config: LintConfig, knowledge: SchemaKnowledge): Promise<Violation[]> {
+  const { file, source, migration } = mod;
+  const violations: Violation[] = [];
+  const add = (finding: Finding, where: Partial<Violation> = {}) => {
+    if (config.severities.has(finding.rule)) violations.push(toViolation(finding, config, { file, ...where }));
+  };
+
+  const name = basename(file);
+  const fileNameProblem = checkFileName(name);
+  if (fileNameProblem) {
+    add({ rule: 'naming/file-name', message: `${name}: ${fileNameProblem}`, hint: 'rename it YYYYMMDDHHMM_short_name.ts (`offpeak new short_name` does), e.g. 202508251200_add_user_indexes.ts' }, { line: 1 });
+  }
+  const defineCalls = source.match(/\bdefineMigration\s*\(/g)?.length ?? 0;
+  if (defineCalls > 1 || mod.extraMigrationExports.length > 0) {
+    add(
+      {
+        rule: 'naming/one-migration-per-file',
+        message: `${name} defines ${Math.max(defineCalls, 1 + mod.extraMigrationExports.length)} migrations${mod.extraMigrationExports.length ? ` (also exports ${mod.extraMigrationExports.join(', ')})` : ''}`,
+        hint: 'move each migration to its own YYYYMMDDHHMM_short_name.ts file with one default export',
+      },
+      { line: 1 },
+    );
+  }
+
+  if (!migration) {
+    const message = mod.loadError?.message ?? 'the module has no default export';
+    const rule = LOAD_ERROR_RULES.find(([re]) => re.test(message))?.[1] ?? 'module/invalid';
+    add({ rule, message, hint: rule === 'module/invalid' ? 'export default defineMigration({...}) and make the module load' : ruleHint(rule) }, { line: 1 });
+    return violations;
+  }
+  const revision = migration.revision;
+  const at = { revision, line: 1 };
+
+  // ---- rollback
+  if (migration.risk !== 'low' && !migration.rollbackPlan?.trim()) {
+    add({ rule: 'rollback/plan-required', message: `a ${migration.risk}-risk migration has no rollbackPlan`, hint: ruleHint('rollback/plan-required') }, lineOf(source, /\brisk\s*:/, at));
+  }
+  if (migration.irreversible !== undefined && !migration.irreversible.trim()) {
+    add({ rule: 'rollback/irreversible-reason', message: 'marked irreversible without a reason', hint: ruleHint('rollback/irreversible-reason') }, lineOf(source, /irreversible\s*:/, at));
+  }
+  if (migration.down.length === 0 && migration.irreversible === undefined) {
+    add({ rule: 'rollback/down-required', message: 'down is empty and the migration is not marked irreversible', hint: ruleHint('rollback/down-required') }, lineOf(source, /\bdown\s*:/, at));
+  } else if (migration.irreversible !== undefined && migration.risk !== 'low') {
+    add(
+      { rule: 'rollback/down-required', message: `a ${migration.risk}-risk migration is irreversible: it needs down steps`, hint: 'write down steps that undo it (and say in rollbackPlan what data they cannot restore)' },
+      lineOf(source, /irreversible\s*:/, at),
+    );
+  }
+
+  // ---- statements, per direction
+  let up: ReturnType<typeof checkUnit<StepOrigin>> | undefined;
+  for (const direction of ['up', 'down'] as const) {
+    const steps = migration[direction];
+    const statements: Array<LintStatement<StepOrigin>> = [];
+    let cursor = 0;
+    for (const [i, step] of steps.entries()) {
+      const found = locate(source, step, cursor);
+      if (found !== undefined) cursor = found + 1;
+      const origin: StepOrigin = { direction, step: i + 1, line: found === undefined ? undefined : lineAt(source, found) };
+      const where = { revision, direction, step: i + 1, statement: step.sql, ...(origin.line ? { line: origin.line } : {}) };
+      let parsed: ParsedStatement[];
+      try {
+        parsed = await parseStatements(step.sql);
+      } catch (error) {
+        add({ rule: 'sql/parse-error', message: (error as Error).message, hint: 'fix the step\'s SQL; it is checked with the PostgreSQL parser' }, where);
+        continue;
+      }
+      if (parsed.length !== 1) {
+        add(
+          {
+            rule: 'step/one-statement',
+            message: `${direction} step ${i + 1} has ${parsed.length} statements`,
+            hint: parsed.length === 0 ? 'remove the empty step' : 'split it into one step per statement: the Data API runs one statement per call',
+          },
+          where,
+        );
+      }
+      for (const p of parsed) {
+        statements.push({ text: p.text, node: p.node as Node, inTransaction: step.mode === 'transactional', runnerGuarded: step.lock === 'strong', origin });
+      }
+    }
+    // Only the up direction teaches later migrations about the schema.
+    const unitKnowledge = direction === 'up' ? knowledge : { notNullChecks: new Set(knowledge.notNullChecks) };
+    const unit = checkUnit(statements, { config, knowledge: unitKnowledge, script: false });
+    if (direction === 'up') up = unit;
+    for (const { finding, origin } of unit.findings) {
+      const step = steps[origin.step - 1]!;
+      add(finding, { revision, direction, step: origin.step, statement: step.sql, ...(origin.line ? { line: origin.line } : {}) });
+    }
+  }
+
+  // ---- one feature (a root baseline and a squash bundle many features by design)
+  if (up && migration.downRevisions.length > 0 && migration.replaces.length === 0) {
+    const feature = unrelatedTables(up.touched, up.links, config);
+    if (feature) add(feature, lineOf(source, /\bup\s*:/, at));
+  }
+
+  const disables: Disable[] = (migration.lint?.disable ?? []).map((d) => ({
+    rule: String(d.rule),
+    reason: typeof d.reason === 'string' ? d.reason : undefined,
+    at: { file, revision, line: lineOf(source, new RegExp(`['"\`]${escapeRegExp(String(d.rule))}['"\`]`), at).line },
+  }));
+  return applyDisables(violations, disables, (rule) => config.severities.has(rule as never));
+}
+
+function checkFileName(name: string): string | undefined {
+  const m = FILE_NAME.exec(name);
+  if (!m) {
+    if (!/^\d{12}_/.test(name)) return 'does not start with a 12-digit timestamp YYYYMMDDHHMM_';
+    return 'the short name is not snake_case (lower-case letters, digits, single underscores)';
+  }
+  const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || y < 2000) {
+    return `the timestamp ${name.slice(0, 12)} is not a real date and time`;
+  }
+  return undefined;
+}
+
+function ruleHint(rule: RuleId): string {
+  switch (rule) {
+    case 'rollback/plan-required':
+      return "add rollbackPlan: what an operator does to undo it, e.g. '`offpeak downgrade <previous revision>` drops …; data written since is kept'";
+    case 'rollback/down-required':
+      return 'write down steps (or use builders, whose inverse is derived), or down: { irreversible: "why" } for a low-risk migration';
+    case 'rollback/irreversible-reason':
+      return 'write down: { irreversible: "why it cannot be undone" }';
+    default:
+      return '';
+  }
+}
+
+/**
+ * Where a step is written in the module: its SQL's first line for raw steps, the index name for
+ * builder steps (derived down steps point at the up step they invert). Searches from `from` first,
+ * so repeated text maps to successive steps.
+ */
+function locate(source: string, step: Step, from: number): number | undefined {
+  const needles: string[] = [];
+  if (step.kind === 'create_index' || step.kind === 'drop_index') needles.push(`'${step.index.name}'`, `"${step.index.name}"`, step.index.name);
+  const first = step.sql.split('\n')[0]!.trim();
+  if (first.length >= 8) needles.push(first);
+  for (const needle of needles) {
+    const ahead = source.indexOf(needle, from);
+    if (ahead >= 0) return ahead;
+  }
+  for (const needle of needles) {
+    const anywhere = source.indexOf(needle);
+    if (anywhere >= 0) return anywhere;
+  }
+  return undefined;
+}
+
+function lineOf(source: string, pattern: RegExp, fallback: { revision: string; line: number }): { revision: string; line: number } {
+  const m = pattern.exec(source);
+  return m ? { revision: fallback.revision, line: lineAt(source, m.index) } : fallback;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
