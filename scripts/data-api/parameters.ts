@@ -1,0 +1,100 @@
+import type { RawValue } from './backend.ts';
+import { rewritePlaceholders } from './placeholders.ts';
+import { badRequest } from './service-error.ts';
+
+/**
+ * The Data API's SqlParameter list bound to PostgreSQL `$n` parameters. Each
+ * value kind is typed the way the service's JDBC layer types it (a stringValue
+ * is a varchar, so inserting one into a uuid or jsonb column fails as it does on
+ * AWS unless a typeHint or an explicit cast says otherwise).
+ */
+const hintCasts: Record<string, string> = {
+  DATE: '::date',
+  TIME: '::time',
+  TIMESTAMP: '::timestamp',
+  DECIMAL: '::numeric',
+  JSON: '::json',
+  UUID: '::uuid',
+};
+
+interface Bound {
+  value: RawValue;
+  cast: string;
+}
+
+function field(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw badRequest(`Parameter ${name}: value must be an object with exactly one of isNull, booleanValue, longValue, doubleValue, stringValue, blobValue`);
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  if (entries.length !== 1) {
+    throw badRequest(`Parameter ${name}: value must set exactly one of isNull, booleanValue, longValue, doubleValue, stringValue, blobValue`);
+  }
+  return Object.fromEntries(entries);
+}
+
+function bind(raw: unknown): { name: string; bound: Bound } {
+  if (typeof raw !== 'object' || raw === null) throw badRequest('Each parameter must be an object {name, value, typeHint}');
+  const p = raw as { name?: unknown; value?: unknown; typeHint?: unknown };
+  if (typeof p.name !== 'string' || p.name === '') throw badRequest('Each parameter needs a name (referenced as :name in the SQL)');
+  const name = p.name;
+  const v = field(p.value, name);
+  let hint = '';
+  if (p.typeHint !== undefined) {
+    if (typeof p.typeHint !== 'string' || !(p.typeHint in hintCasts)) {
+      throw badRequest(`Parameter ${name}: typeHint must be one of ${Object.keys(hintCasts).join(', ')}`);
+    }
+    hint = hintCasts[p.typeHint]!;
+  }
+  const [kind, content] = Object.entries(v)[0]!;
+  const typed = (ok: boolean, value: RawValue, cast: string): { name: string; bound: Bound } => {
+    if (!ok) throw badRequest(`Parameter ${name}: ${kind} has the wrong JSON type`);
+    return { name, bound: { value, cast } };
+  };
+  switch (kind) {
+    case 'isNull':
+      return typed(content === true, null, hint);
+    case 'booleanValue':
+      return typed(typeof content === 'boolean', content as boolean, '::boolean');
+    case 'longValue':
+      return typed(typeof content === 'number' && Number.isInteger(content), String(content), '::int8');
+    case 'doubleValue':
+      return typed(typeof content === 'number', String(content), '::float8');
+    case 'stringValue':
+      return typed(typeof content === 'string', content as string, hint || '::varchar');
+    case 'blobValue': {
+      const ok = typeof content === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(content);
+      return typed(ok, ok ? Buffer.from(content as string, 'base64') : null, '::bytea');
+    }
+    case 'arrayValue':
+      throw badRequest('Array parameters are not supported.');
+    default:
+      throw badRequest(`Parameter ${name}: unknown value kind ${kind}`);
+  }
+}
+
+export interface BoundStatement {
+  text: string;
+  values: RawValue[];
+  originalPosition(position: number): number;
+}
+
+/** Rewrites `:name` placeholders and binds the parameters, rejecting a placeholder with no parameter. */
+export function bindParameters(sqlText: string, parameters: unknown): BoundStatement {
+  if (parameters !== undefined && !Array.isArray(parameters)) throw badRequest('parameters must be a list');
+  const byName = new Map<string, Bound>();
+  for (const raw of (parameters as unknown[] | undefined) ?? []) {
+    const { name, bound } = bind(raw);
+    byName.set(name, bound);
+  }
+  const rewritten = rewritePlaceholders(sqlText, (name) => byName.get(name)?.cast ?? '');
+  const missing = rewritten.names.filter((n) => !byName.has(n));
+  if (missing.length > 0) {
+    throw badRequest(`No value was given for the SQL parameter(s) ${missing.map((m) => `:${m}`).join(', ')}`);
+  }
+  return {
+    text: rewritten.text,
+    values: rewritten.names.map((n) => byName.get(n)!.value),
+    originalPosition: rewritten.originalPosition,
+  };
+}

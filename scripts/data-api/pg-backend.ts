@@ -1,0 +1,100 @@
+import pg from 'pg';
+import type { Backend, RawResult, RawValue, Session } from './backend.ts';
+import { ServiceError } from './service-error.ts';
+
+/** Every type comes back as PostgreSQL's text, unparsed: conversion happens in results.ts. */
+const rawTypes = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
+
+function toPgValue(value: RawValue): unknown {
+  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+/**
+ * Real PostgreSQL through node-postgres pools, one pool per database named in
+ * requests (the service lets `database` pick any database on the cluster).
+ */
+export function createPgBackend(databaseUrl: string, options: { maxConnections?: number } = {}): Backend {
+  const pools = new Map<string, pg.Pool>();
+  const defaultDatabase = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '')) || undefined;
+
+  function poolFor(database: string | undefined): { pool: pg.Pool; url: string } {
+    const key = database ?? defaultDatabase ?? '';
+    const url = database ? withDatabase(databaseUrl, database) : databaseUrl;
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, idleTimeoutMillis: 30_000 });
+      // An idle pooled connection that dies (server restart) must not crash the server.
+      pool.on('error', () => undefined);
+      pools.set(key, pool);
+    }
+    return { pool, url };
+  }
+
+  return {
+    kind: 'pg',
+    concurrent: true,
+    async open(database) {
+      const { pool, url } = poolFor(database);
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        if ((error as { code?: string }).code === '3D000') {
+          throw new ServiceError('DatabaseNotFoundException', 404, `Database ${database ?? defaultDatabase} does not exist`, { cause: error });
+        }
+        throw new ServiceError('DatabaseUnavailableException', 504, `Database is unavailable: ${(error as Error).message}`, { cause: error });
+      }
+      const connectionId = (client as unknown as { processID: number }).processID;
+      let released = false;
+      const session: Session = {
+        connectionId,
+        async query(text, values): Promise<RawResult> {
+          const result = await client.query({ text, values: values.map(toPgValue), rowMode: 'array', types: rawTypes });
+          const counted = ['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY'].includes(result.command);
+          return {
+            fields: result.fields.map((f) => ({
+              name: f.name,
+              dataTypeID: f.dataTypeID,
+              tableID: f.tableID,
+              columnID: f.columnID,
+              dataTypeModifier: f.dataTypeModifier,
+            })),
+            rows: result.rows as Array<Array<string | null>>,
+            rowCount: counted ? result.rowCount : null,
+          };
+        },
+        async cancel() {
+          // A separate connection, since the session's own is busy with the statement.
+          const canceller = new pg.Client({ connectionString: url });
+          try {
+            await canceller.connect();
+            await canceller.query('SELECT pg_cancel_backend($1)', [connectionId]);
+            return true;
+          } finally {
+            await canceller.end().catch(() => undefined);
+          }
+        },
+        release(reset) {
+          if (released) return;
+          released = true;
+          if (!reset) return client.release();
+          client.query('DISCARD ALL').then(
+            () => client.release(),
+            (error: Error) => client.release(error),
+          );
+        },
+      };
+      return session;
+    },
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.end()));
+      pools.clear();
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { parseStatements } from '../../lambdas/core/db/statements.ts';
+import { ValidationError } from '../../lambdas/core/errors.ts';
+import type { RawResult, Session } from './backend.ts';
+import type { BoundStatement } from './parameters.ts';
+import { ServiceError, statementTimeout, validationError } from './service-error.ts';
+
+const countedStatements = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+export interface Checked {
+  /** True for INSERT/UPDATE/DELETE/MERGE, whose row count is numberOfRecordsUpdated. */
+  counts: boolean;
+}
+
+/**
+ * Rejects more than one statement, counted by the real PostgreSQL parser so a
+ * `;` in a string, comment or $$ body does not count. SQL the parser rejects is
+ * still sent, so the caller gets PostgreSQL's own syntax error.
+ */
+export async function checkSingleStatement(bound: BoundStatement): Promise<Checked> {
+  try {
+    const statements = await parseStatements(bound.text);
+    if (statements.length > 1) throw validationError("Multistatements aren't supported.");
+    const kind = statements[0] ? Object.keys(statements[0].node)[0] : undefined;
+    return { counts: kind !== undefined && countedStatements.has(kind) };
+  } catch (error) {
+    if (error instanceof ValidationError) return { counts: true };
+    throw error;
+  }
+}
+
+interface PgLikeError {
+  message: string;
+  code: string;
+  severity?: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+  where?: string;
+}
+
+function isPgError(error: unknown): error is PgLikeError {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** PostgreSQL's error as the service words it: `ERROR: … \n  Position: 15; SQLState: 42P01`. */
+export function databaseError(error: unknown, bound?: BoundStatement): ServiceError | undefined {
+  if (!isPgError(error)) return undefined;
+  let message = `${error.severity ?? 'ERROR'}: ${error.message}`;
+  if (error.detail) message += `\n  Detail: ${error.detail}`;
+  if (error.hint) message += `\n  Hint: ${error.hint}`;
+  if (error.position) {
+    const position = bound ? bound.originalPosition(Number(error.position)) : Number(error.position);
+    message += `\n  Position: ${position}`;
+  }
+  if (error.where) message += `\n  Where: ${error.where}`;
+  return new ServiceError('DatabaseErrorException', 400, `${message}; SQLState: ${error.code}`, { cause: error });
+}
+
+export interface TimedOptions {
+  timeoutMs: number;
+  continueAfterTimeout: boolean;
+  /** Told when the statement has really finished on its connection (later than the reply after a continued timeout). */
+  track(settled: Promise<void>): void;
+}
+
+/**
+ * Runs one statement under the service's statement timeout. On pg the
+ * statement is cancelled with PostgreSQL's own cancel at the deadline, or, with
+ * continueAfterTimeout, left running: the caller gets StatementTimeoutException
+ * and the connection is freed only when the statement finishes. PGlite runs the
+ * statement to completion on the JavaScript thread, so the timeout can only be
+ * reported afterwards (and the statement's effect stays).
+ */
+export async function runTimed(session: Session, concurrent: boolean, text: string, values: Parameters<Session['query']>[1], options: TimedOptions): Promise<RawResult> {
+  const started = Date.now();
+  const running = session.query(text, values);
+  const settled = running.then(() => undefined, () => undefined);
+  options.track(settled);
+
+  if (!concurrent) {
+    const result = await running;
+    const elapsed = Date.now() - started;
+    if (elapsed > options.timeoutMs) {
+      throw statementTimeout(
+        `The statement ran ${elapsed} ms, over the ${options.timeoutMs} ms statement timeout. ` +
+          'This embedded database cannot cancel statements, so it ran to completion.',
+        session.connectionId,
+      );
+    }
+    return result;
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
+  try {
+    const winner = await Promise.race([running, deadline]);
+    if (winner !== 'timeout') return winner;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  if (options.continueAfterTimeout) {
+    throw statementTimeout(
+      `The statement ran over the ${options.timeoutMs} ms statement timeout; it keeps running on the database (continueAfterTimeout).`,
+      session.connectionId,
+    );
+  }
+  await session.cancel().catch(() => false);
+  try {
+    return await running;
+  } catch (error) {
+    if ((error as { code?: string }).code === '57014') {
+      throw statementTimeout(`The statement ran over the ${options.timeoutMs} ms statement timeout and was cancelled.`, session.connectionId);
+    }
+    throw error;
+  }
+}

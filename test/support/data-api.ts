@@ -1,0 +1,70 @@
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { startDataApiServer } from '../../scripts/data-api/server.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+/**
+ * The local Data API server over this test file's scratch database (PGlite in
+ * memory, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), with a
+ * real RDSDataClient pointed at it.
+ *
+ * On PGlite the server holds the one connection for the whole of an open Data
+ * API transaction: don't use `db.client` while a transaction is open (its calls
+ * would run inside that transaction), and an autocommit call made meanwhile
+ * waits until the transaction ends.
+ */
+export interface TestDataApi {
+  db: TestDatabase;
+  endpoint: string;
+  /** Real client: dummy credentials, us-east-1, no retries. */
+  sdk: RDSDataClient;
+  resourceArn: string;
+  secretArn: string;
+  database: string;
+  dispose(): Promise<void>;
+}
+
+export interface TestDataApiOptions {
+  statementTimeoutMs?: number;
+  transactionIdleTimeoutMs?: number;
+  maxResponseBytes?: number;
+}
+
+export const testResourceArn = 'arn:aws:rds:us-east-1:123456789012:cluster:offpeak-local';
+export const testSecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:offpeak-local-AbCdEf';
+
+export function createLocalRdsDataClient(endpoint: string): RDSDataClient {
+  return new RDSDataClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' },
+    maxAttempts: 1,
+  });
+}
+
+export async function startTestDataApi(options: TestDataApiOptions = {}): Promise<TestDataApi> {
+  const db = await createTestDatabase();
+  try {
+    const server = await startDataApiServer({
+      ...(db.kind === 'pg' ? { databaseUrl: db.url! } : { pglite: db.pglite! }),
+      ...options,
+    });
+    const sdk = createLocalRdsDataClient(server.endpoint);
+    const database = db.kind === 'pg' ? decodeURIComponent(new URL(db.url!).pathname.slice(1)) : 'postgres';
+    return {
+      db,
+      endpoint: server.endpoint,
+      sdk,
+      resourceArn: testResourceArn,
+      secretArn: testSecretArn,
+      database,
+      async dispose() {
+        sdk.destroy();
+        await server.close();
+        await db.dispose();
+      },
+    };
+  } catch (error) {
+    await db.dispose();
+    throw error;
+  }
+}
