@@ -61,6 +61,13 @@ interface StepBase {
 
 export interface SqlStep extends StepBase {
   kind: 'sql';
+  /**
+   * Tables this statement changes, as 'table' or 'schema.table' (default schema public).
+   * The runner ANALYZEs them after an upgrade and records them in offpeak.migration_tables.
+   * Declared rather than parsed, because the Lambda bundles carry no SQL parser;
+   * `offpeak check` compares the declaration with what libpg-query finds.
+   */
+  tables?: string[];
 }
 
 export interface CreateIndexStep extends StepBase {
@@ -267,7 +274,7 @@ export function dropIndex(spec: {
 /** A raw SQL step. Say how it runs and how it locks; there is no automatic inverse. */
 export function sqlStep(
   statement: string,
-  options: { mode?: StepMode; lock?: LockLevel; description?: string; when?: StepCondition } = {},
+  options: { mode?: StepMode; lock?: LockLevel; description?: string; when?: StepCondition; tables?: string[] } = {},
 ): SqlStep {
   const text = statement.trim().replace(/;\s*$/, '');
   return {
@@ -277,5 +284,6 @@ export function sqlStep(
     lock: options.lock ?? 'strong',
     description: options.description ?? text.split('\n')[0]!.slice(0, 80),
     ...(options.when ? { when: options.when } : {}),
+    ...(options.tables?.length ? { tables: options.tables } : {}),
   };
 }

@@ -1,0 +1,35 @@
+/**
+ * Structured progress and log events emitted by the runner through `onEvent`. Never prose, never SQL
+ * parameters. The CLI draws its progress bar from `index_progress`; handlers log them as-is.
+ */
+import type { Direction, RunStatus } from './ledger.ts';
+
+export type MigrationEvent =
+  | { event: 'lease_acquired'; owner: string; expiresAt: Date }
+  | { event: 'run_started'; runId: string; direction: Direction; target: string; units: number; resumed: boolean }
+  | { event: 'migration_started'; runId: string; revision: string; direction: Direction; file: string; description: string }
+  | { event: 'step_started'; runId: string; revision: string; direction: Direction; step: number; description: string; mode: 'transactional' | 'standalone' }
+  | { event: 'step_done'; runId: string; revision: string; direction: Direction; step: number; durationMs: number }
+  | { event: 'step_skipped'; runId: string; revision: string; direction: Direction; step: number; reason: string }
+  | { event: 'step_failed'; runId: string; revision: string; direction: Direction; step: number; error: string; sqlState: string | undefined }
+  | { event: 'lock_timeout_retry'; runId: string; revision: string; direction: Direction; step: number; attempt: number; delayMs: number }
+  | {
+      event: 'index_progress';
+      runId: string;
+      revision: string;
+      step: number;
+      index: string;
+      phase: string | null;
+      blocksDone: number | null;
+      blocksTotal: number | null;
+      tuplesDone: number | null;
+      tuplesTotal: number | null;
+    }
+  | { event: 'invalid_index_dropped'; runId: string; revision: string; step: number; index: string }
+  | { event: 'index_build_retry'; runId: string; revision: string; step: number; index: string; attempt: number; reason: string }
+  | { event: 'migration_done'; runId: string; revision: string; direction: Direction; durationMs: number }
+  | { event: 'migration_recorded'; runId: string; revision: string; reason: 'adoption' | 'squash' | 'stamp' }
+  | { event: 'analyzed'; runId: string; tables: string[]; durationMs: number }
+  | { event: 'run_stopped'; runId: string; status: RunStatus; reason: 'done' | 'deadline' | 'window_closed' | 'failed' };
+
+export type MigrationEventListener = (event: MigrationEvent) => void;

@@ -1,0 +1,92 @@
+/**
+ * The migration lease: one row in `<ledger schema>.lease`, so only one run changes the schema at a time.
+ *
+ * Contract:
+ * - `acquire()` takes or renews the lease with ONE conditional statement (INSERT … ON CONFLICT DO UPDATE
+ *   … WHERE expired OR same owner … RETURNING). It works over the Data API, which keeps no session for
+ *   an advisory lock. When another owner holds an unexpired lease it throws `LeaseHeldError` (one more
+ *   read to say who holds it and until when).
+ * - `renew()` is the same statement (heartbeat); it throws `LeaseHeldError` if the lease was lost.
+ * - `release()` expires the lease if this owner holds it.
+ * - Expiry uses the database clock (now()), so client clock skew does not matter. A crashed run's
+ *   lease simply expires after `ttlMs`; nothing needs manual unlocking.
+ * The ledger schema must exist (Ledger.ensure).
+ */
+import type { SqlClient } from '../db/client.ts';
+import { sql } from '../db/sql.ts';
+import { LeaseHeldError } from '../errors.ts';
+import { DEFAULT_LEDGER_SCHEMA } from './ledger.ts';
+
+export interface LeaseOptions {
+  owner: string;
+  /** How long the lease lasts without a heartbeat. Default 120 s. */
+  ttlMs?: number;
+  schema?: string;
+  /** Lease name; one per kind of exclusive work. Default 'migrations'. */
+  name?: string;
+}
+
+export interface LeaseInfo {
+  owner: string;
+  expiresAt: Date;
+}
+
+export const DEFAULT_LEASE_TTL_MS = 120_000;
+
+export class Lease {
+  readonly owner: string;
+  readonly ttlMs: number;
+  readonly name: string;
+  private readonly schema: string;
+  private readonly client: SqlClient;
+
+  constructor(client: SqlClient, options: LeaseOptions) {
+    this.client = client;
+    this.owner = options.owner;
+    this.ttlMs = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.schema = options.schema ?? DEFAULT_LEDGER_SCHEMA;
+    this.name = options.name ?? 'migrations';
+  }
+
+  private get table() {
+    return sql.ident(this.schema, 'lease');
+  }
+
+  /** Takes the lease, or renews it when this owner already holds it. */
+  async acquire(): Promise<LeaseInfo> {
+    const ttl = `${Math.max(1, Math.round(this.ttlMs))} milliseconds`;
+    const { rows } = await this.client.query<{ owner: string; expires_at: Date }>(
+      sql`INSERT INTO ${this.table} AS l (name, owner, expires_at, heartbeat_at, acquired_at)
+          VALUES (${this.name}, ${this.owner}, clock_timestamp() + ${ttl}::interval, clock_timestamp(), clock_timestamp())
+          ON CONFLICT (name) DO UPDATE
+            SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, heartbeat_at = EXCLUDED.heartbeat_at,
+                acquired_at = CASE WHEN l.owner = EXCLUDED.owner AND l.expires_at >= clock_timestamp() THEN l.acquired_at ELSE EXCLUDED.acquired_at END
+            WHERE l.expires_at < clock_timestamp() OR l.owner = EXCLUDED.owner
+          RETURNING owner, expires_at`,
+    );
+    const row = rows[0];
+    if (row) return { owner: row.owner, expiresAt: row.expires_at };
+    const holder = await this.holder();
+    throw new LeaseHeldError(holder?.owner ?? 'another run', holder?.expiresAt ?? new Date(), { context: { lease: this.name } });
+  }
+
+  /** Heartbeat: same statement as acquire. */
+  renew(): Promise<LeaseInfo> {
+    return this.acquire();
+  }
+
+  async release(): Promise<void> {
+    await this.client.query(
+      sql`UPDATE ${this.table} SET expires_at = clock_timestamp() WHERE name = ${this.name} AND owner = ${this.owner}`,
+    );
+  }
+
+  /** Who holds the lease now, if anyone (an expired lease counts as free). */
+  async holder(): Promise<LeaseInfo | undefined> {
+    const { rows } = await this.client.query<{ owner: string; expires_at: Date }>(
+      sql`SELECT owner, expires_at FROM ${this.table} WHERE name = ${this.name} AND expires_at >= clock_timestamp()`,
+    );
+    const row = rows[0];
+    return row ? { owner: row.owner, expiresAt: row.expires_at } : undefined;
+  }
+}

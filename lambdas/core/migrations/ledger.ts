@@ -1,0 +1,309 @@
+/**
+ * The ledger: all of offpeak's migration bookkeeping, in one schema (default `offpeak`).
+ *
+ * Tables (created idempotently by `ensure`, never by a read or a `--sql` preview):
+ * - `applied_migrations(revision PK, checksum, applied_at, duration_ms, actor, description, run_id, recorded_only)`:
+ *   what is applied. `recorded_only` marks stamp / Alembic adoption / squash records that ran nothing.
+ * - `migration_events(id, run_id, revision, direction, step, status, error, duration_ms, at)`: append-only,
+ *   one row per step and direction. status: started | done | skipped | failed | recorded (step -1 for
+ *   record-only units such as stamp and adoption).
+ * - `migration_runs(run_id PK, target, direction, status, plan jsonb, position, actor, error, started_at, updated_at)`:
+ *   resumable runs; `position` is the index of the next plan unit to execute.
+ * - `migration_tables(revision, schema_name, table_name, applied_at)`: one row per table each applied
+ *   migration touched (read by the health checks to find stale statistics). Keep name and columns.
+ * - `lease(name PK, owner, expires_at, heartbeat_at, acquired_at)`: see lease.ts.
+ *
+ * `journal(executor, entry)` writes events, applied rows, touched tables and the run position in ONE
+ * statement (data-modifying CTEs), so a transactional migration's bookkeeping commits with its steps
+ * at the cost of one round trip, and a standalone step's completion is one autocommit call.
+ */
+import type { SqlClient, SqlExecutor } from '../db/client.ts';
+import { quoteIdent, sql, type SqlQuery } from '../db/sql.ts';
+import { DatabaseError } from '../errors.ts';
+
+export const DEFAULT_LEDGER_SCHEMA = 'offpeak';
+
+export type Direction = 'up' | 'down';
+export type EventStatus = 'started' | 'done' | 'skipped' | 'failed' | 'recorded';
+export type RunStatus = 'in_progress' | 'window_closed' | 'done' | 'failed' | 'abandoned';
+
+export interface AppliedRow {
+  revision: string;
+  checksum: string;
+  appliedAt: Date;
+  durationMs: number;
+  actor: string;
+  description: string;
+  runId: string | null;
+  recordedOnly: boolean;
+}
+
+export interface StepEvent {
+  revision: string;
+  direction: Direction;
+  /** Step index within the direction's steps (0-based); -1 for a record-only unit. */
+  step: number;
+  status: EventStatus;
+  error?: string | null;
+  durationMs?: number | null;
+}
+
+export interface AppliedRecord {
+  revision: string;
+  checksum: string;
+  durationMs: number;
+  actor: string;
+  description: string;
+  recordedOnly: boolean;
+  /** Touched tables, as [schema, table]. */
+  tables: Array<[string, string]>;
+}
+
+export interface JournalEntry {
+  runId: string;
+  events?: StepEvent[];
+  applied?: AppliedRecord[];
+  /** Revisions to remove from applied_migrations and migration_tables (a downgrade). */
+  unapplied?: string[];
+  run?: { position: number; status?: RunStatus; error?: string | null };
+}
+
+export interface RunRow {
+  runId: string;
+  target: string;
+  direction: Direction;
+  status: RunStatus;
+  plan: unknown;
+  position: number;
+  actor: string;
+  error: string | null;
+  startedAt: Date;
+  updatedAt: Date;
+}
+
+export interface EventRow extends Required<StepEvent> {
+  runId: string;
+  at: Date;
+}
+
+const DDL = (s: string): SqlQuery[] => {
+  const t = (name: string) => sql.ident(s, name);
+  return [
+    sql`CREATE SCHEMA IF NOT EXISTS ${sql.ident(s)}`,
+    sql`CREATE TABLE IF NOT EXISTS ${t('applied_migrations')} (
+      revision text PRIMARY KEY,
+      checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(),
+      duration_ms integer NOT NULL DEFAULT 0,
+      actor text NOT NULL,
+      description text NOT NULL DEFAULT '',
+      run_id text,
+      recorded_only boolean NOT NULL DEFAULT false)`,
+    sql`CREATE TABLE IF NOT EXISTS ${t('migration_events')} (
+      id bigserial PRIMARY KEY,
+      run_id text NOT NULL,
+      revision text NOT NULL,
+      direction text NOT NULL CHECK (direction IN ('up', 'down')),
+      step integer NOT NULL,
+      status text NOT NULL CHECK (status IN ('started', 'done', 'skipped', 'failed', 'recorded')),
+      error text,
+      duration_ms integer,
+      at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+    sql`CREATE TABLE IF NOT EXISTS ${t('migration_runs')} (
+      run_id text PRIMARY KEY,
+      target text NOT NULL,
+      direction text NOT NULL CHECK (direction IN ('up', 'down')),
+      status text NOT NULL CHECK (status IN ('in_progress', 'window_closed', 'done', 'failed', 'abandoned')),
+      plan jsonb NOT NULL,
+      position integer NOT NULL DEFAULT 0,
+      actor text NOT NULL,
+      error text,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now())`,
+    sql`CREATE TABLE IF NOT EXISTS ${t('lease')} (
+      name text PRIMARY KEY,
+      owner text NOT NULL,
+      expires_at timestamptz NOT NULL,
+      heartbeat_at timestamptz NOT NULL,
+      acquired_at timestamptz NOT NULL)`,
+    // Created last: its presence means the whole ledger exists (see `exists`).
+    sql`CREATE TABLE IF NOT EXISTS ${t('migration_tables')} (
+      revision text NOT NULL,
+      schema_name text NOT NULL,
+      table_name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (revision, schema_name, table_name))`,
+  ];
+};
+
+/** SQLSTATEs raised when two sessions create the same schema/table at once. */
+const CREATE_RACE = new Set(['23505', '42P07', '42P06']);
+
+export class Ledger {
+  readonly schema: string;
+  private readonly client: SqlClient;
+
+  constructor(client: SqlClient, schema: string = DEFAULT_LEDGER_SCHEMA) {
+    this.client = client;
+    this.schema = schema;
+  }
+
+  table(name: string) {
+    return sql.ident(this.schema, name);
+  }
+
+  /** One round trip: does the ledger exist? */
+  async exists(): Promise<boolean> {
+    const { rows } = await this.client.query<{ ok: boolean }>(
+      sql`SELECT to_regclass(${`${quoteIdent(this.schema)}.migration_tables`}) IS NOT NULL AS ok`,
+    );
+    return rows[0]?.ok === true;
+  }
+
+  /** Creates the schema and tables if missing; safe to call concurrently from several runs. */
+  async ensure(): Promise<void> {
+    if (await this.exists()) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const statement of DDL(this.schema)) await this.client.query(statement);
+        return;
+      } catch (error) {
+        if (attempt < 3 && error instanceof DatabaseError && CREATE_RACE.has(error.sqlState ?? '')) continue;
+        throw error;
+      }
+    }
+  }
+
+  async applied(): Promise<AppliedRow[]> {
+    if (!(await this.exists())) return [];
+    const { rows } = await this.client.query<{
+      revision: string;
+      checksum: string;
+      applied_at: Date;
+      duration_ms: number;
+      actor: string;
+      description: string;
+      run_id: string | null;
+      recorded_only: boolean;
+    }>(sql`SELECT revision, checksum, applied_at, duration_ms, actor, description, run_id, recorded_only
+           FROM ${this.table('applied_migrations')} ORDER BY applied_at, revision`);
+    return rows.map((r) => ({
+      revision: r.revision,
+      checksum: r.checksum,
+      appliedAt: r.applied_at,
+      durationMs: r.duration_ms,
+      actor: r.actor,
+      description: r.description,
+      runId: r.run_id,
+      recordedOnly: r.recorded_only,
+    }));
+  }
+
+  /** The revision(s) in an Alembic `alembic_version` table on the search path, or undefined when there is none. */
+  async alembicVersions(): Promise<string[] | undefined> {
+    const { rows } = await this.client.query<{ found: boolean }>(
+      sql`SELECT to_regclass('alembic_version') IS NOT NULL AS found`,
+    );
+    if (!rows[0]?.found) return undefined;
+    const versions = await this.client.query<{ version_num: string }>(sql`SELECT version_num FROM alembic_version ORDER BY version_num`);
+    return versions.rows.map((r) => r.version_num);
+  }
+
+  /** Writes a journal entry in one statement (inside the caller's transaction when `executor` is one). */
+  async journal(executor: SqlExecutor, entry: JournalEntry): Promise<void> {
+    const ctes: SqlQuery[] = [];
+    const events = entry.events ?? [];
+    if (events.length) {
+      ctes.push(sql`ev AS (INSERT INTO ${this.table('migration_events')} (run_id, revision, direction, step, status, error, duration_ms)
+        SELECT ${entry.runId}, x.revision, x.direction, x.step, x.status, x.error, x.duration_ms
+        FROM jsonb_to_recordset(${sql.json(events.map((e) => ({ revision: e.revision, direction: e.direction, step: e.step, status: e.status, error: e.error ?? null, duration_ms: e.durationMs ?? null })))}::jsonb)
+          AS x(revision text, direction text, step integer, status text, error text, duration_ms integer))`);
+    }
+    const unapplied = entry.unapplied ?? [];
+    if (unapplied.length) {
+      const list = sql`SELECT jsonb_array_elements_text(${sql.json(unapplied)}::jsonb)`;
+      ctes.push(sql`unap AS (DELETE FROM ${this.table('applied_migrations')} WHERE revision IN (${list}))`);
+      ctes.push(sql`untab AS (DELETE FROM ${this.table('migration_tables')} WHERE revision IN (${list}))`);
+    }
+    const applied = entry.applied ?? [];
+    if (applied.length) {
+      const rows = applied.map((a) => ({ revision: a.revision, checksum: a.checksum, duration_ms: Math.round(a.durationMs), actor: a.actor, description: a.description, recorded_only: a.recordedOnly }));
+      ctes.push(sql`ap AS (INSERT INTO ${this.table('applied_migrations')} (revision, checksum, duration_ms, actor, description, run_id, recorded_only)
+        SELECT x.revision, x.checksum, x.duration_ms, x.actor, x.description, ${entry.runId}, x.recorded_only
+        FROM jsonb_to_recordset(${sql.json(rows)}::jsonb) AS x(revision text, checksum text, duration_ms integer, actor text, description text, recorded_only boolean)
+        ON CONFLICT (revision) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now(), duration_ms = EXCLUDED.duration_ms,
+          actor = EXCLUDED.actor, description = EXCLUDED.description, run_id = EXCLUDED.run_id, recorded_only = EXCLUDED.recorded_only)`);
+      const tables = applied.flatMap((a) => a.tables.map(([schema, table]) => ({ revision: a.revision, schema_name: schema, table_name: table })));
+      if (tables.length) {
+        ctes.push(sql`tab AS (INSERT INTO ${this.table('migration_tables')} (revision, schema_name, table_name, applied_at)
+          SELECT DISTINCT x.revision, x.schema_name, x.table_name, now()
+          FROM jsonb_to_recordset(${sql.json(tables)}::jsonb) AS x(revision text, schema_name text, table_name text)
+          ON CONFLICT (revision, schema_name, table_name) DO UPDATE SET applied_at = EXCLUDED.applied_at)`);
+      }
+    }
+    if (entry.run) {
+      const status = entry.run.status ?? null;
+      const error = entry.run.error === undefined ? sql`error` : sql`${entry.run.error}`;
+      ctes.push(sql`run AS (UPDATE ${this.table('migration_runs')} SET position = ${entry.run.position},
+        status = coalesce(${status}::text, status), error = ${error}, updated_at = now() WHERE run_id = ${entry.runId})`);
+    }
+    if (ctes.length === 0) return;
+    await executor.query(sql`WITH ${sql.join(ctes, ',\n')} SELECT 1 AS ok`);
+  }
+
+  async createRun(run: { runId: string; target: string; direction: Direction; plan: unknown; actor: string }): Promise<void> {
+    await this.client.query(sql`INSERT INTO ${this.table('migration_runs')} (run_id, target, direction, status, plan, position, actor)
+      VALUES (${run.runId}, ${run.target}, ${run.direction}, 'in_progress', ${sql.json(run.plan)}::jsonb, 0, ${run.actor})`);
+  }
+
+  async setRunStatus(runId: string, status: RunStatus, error: string | null = null): Promise<void> {
+    await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET status = ${status}, error = ${error}, updated_at = now() WHERE run_id = ${runId}`);
+  }
+
+  async getRun(runId: string): Promise<RunRow | undefined> {
+    if (!(await this.exists())) return undefined;
+    const { rows } = await this.client.query<Record<string, unknown>>(sql`SELECT * FROM ${this.table('migration_runs')} WHERE run_id = ${runId}`);
+    return rows[0] && toRun(rows[0]);
+  }
+
+  /** The most recent run that has not finished (in_progress, window_closed or failed). */
+  async latestUnfinishedRun(): Promise<RunRow | undefined> {
+    const { rows } = await this.client.query<Record<string, unknown>>(
+      sql`SELECT * FROM ${this.table('migration_runs')} WHERE status IN ('in_progress', 'window_closed', 'failed')
+          ORDER BY started_at DESC, run_id DESC LIMIT 1`,
+    );
+    return rows[0] && toRun(rows[0]);
+  }
+
+  async events(runId: string): Promise<EventRow[]> {
+    const { rows } = await this.client.query<Record<string, unknown>>(
+      sql`SELECT run_id, revision, direction, step, status, error, duration_ms, at FROM ${this.table('migration_events')} WHERE run_id = ${runId} ORDER BY id`,
+    );
+    return rows.map((r) => ({
+      runId: r['run_id'] as string,
+      revision: r['revision'] as string,
+      direction: r['direction'] as Direction,
+      step: r['step'] as number,
+      status: r['status'] as EventStatus,
+      error: (r['error'] as string | null) ?? null,
+      durationMs: (r['duration_ms'] as number | null) ?? null,
+      at: r['at'] as Date,
+    }));
+  }
+}
+
+function toRun(r: Record<string, unknown>): RunRow {
+  return {
+    runId: r['run_id'] as string,
+    target: r['target'] as string,
+    direction: r['direction'] as Direction,
+    status: r['status'] as RunStatus,
+    plan: r['plan'],
+    position: r['position'] as number,
+    actor: r['actor'] as string,
+    error: (r['error'] as string | null) ?? null,
+    startedAt: r['started_at'] as Date,
+    updatedAt: r['updated_at'] as Date,
+  };
+}
+
