@@ -105,3 +105,8 @@ export class LeaseHeldError extends OffpeakError {
 
 /** The off-peak window is closed. */
 export class OutsideWindowError extends OffpeakError {}
+
+// ---------------------------------------------------------------- reports
+
+/** The report could not be published (the transport refused it or was unreachable). */
+export class ReportPublishError extends OffpeakError {}

@@ -46,6 +46,19 @@ export interface IndexUsageRow {
   sizeBytes: number;
 }
 
+/**
+ * What a size-budgeted rendering (render/report-json.ts under SNS's 256 KB) left out,
+ * so a report rebuilt from it still counts everything and says how much was cut.
+ */
+export interface OmittedFindings {
+  findings: number;
+  bySeverity: Partial<Record<Severity, number>>;
+  byKind: Partial<Record<FindingKind, number>>;
+  /** Rows left out of `usage` and `unusedBySize`. */
+  usageRows: number;
+  unusedRows: number;
+}
+
 export interface IndexHealthReport {
   generatedAt: Date;
   database: string;
@@ -60,4 +73,6 @@ export interface IndexHealthReport {
   usage: IndexUsageRow[];
   /** Seed view 2: idx_ indexes with zero scans, largest first. */
   unusedBySize: IndexUsageRow[];
+  /** Set only on a report rebuilt from a truncated JSON rendering: what that rendering cut. */
+  omitted?: OmittedFindings;
 }

@@ -1,0 +1,191 @@
+/**
+ * The plain-text email: summary, findings by severity (with DROP and RESTORE
+ * statements), the seed's two monitoring views as fixed-width tables, and the
+ * writer-only caveat. It always fits its byte budget; when findings are cut, the
+ * last line says how many.
+ */
+import type { Finding, IndexHealthReport, IndexUsageRow } from '../health/report.ts';
+import { ValidationError } from '../errors.ts';
+import { SNS_ENVELOPE_MARGIN_BYTES, SNS_MAX_MESSAGE_BYTES } from './limits.ts';
+import { clip, formatCount, formatTimestamp, oneLine, prettySize, prettySizeOrDash, textTable, type Column } from './format.ts';
+import {
+  bySeverity,
+  cutNotice,
+  historyText,
+  kindCounts,
+  severityCounts,
+  statsResetText,
+  summarize,
+  WRITER_ONLY_CAVEAT,
+  type ReportSummary,
+} from './summary.ts';
+import { truncateToCost, utf8Cost, type CostFunction } from './text-budget.ts';
+
+export interface EmailTextOptions {
+  /** Budget in bytes as measured by `cost`. Default: SNS's 262,144 minus an envelope margin. */
+  maxBytes?: number;
+  /**
+   * How a piece of text is measured: UTF-8 bytes by default; `jsonStringCost` when the
+   * text will sit escaped inside an SNS `MessageStructure: 'json'` envelope.
+   */
+  cost?: CostFunction;
+  /** Rows per monitoring table before "… and N more". Default 25. */
+  tableRows?: number;
+}
+
+export const DEFAULT_EMAIL_MAX_BYTES = SNS_MAX_MESSAGE_BYTES - SNS_ENVELOPE_MARGIN_BYTES;
+/** Below this even the summary and the cut notice may not fit; such a budget is a bug. */
+export const MIN_EMAIL_BYTES = 1_024;
+const DEFAULT_TABLE_ROWS = 25;
+/** Evidence is one sentence; anything longer is a check gone wrong, not worth the budget. */
+const MAX_EVIDENCE_CHARS = 2_000;
+/** A clipped statement is dangerous to paste, so a too-long one is replaced, not cut. */
+const MAX_STATEMENT_CHARS = 8_000;
+
+export function renderEmailText(report: IndexHealthReport, options: EmailTextOptions = {}): string {
+  const maxBytes = options.maxBytes ?? DEFAULT_EMAIL_MAX_BYTES;
+  if (!Number.isFinite(maxBytes) || maxBytes < MIN_EMAIL_BYTES) {
+    throw new ValidationError(`email budget must be at least ${MIN_EMAIL_BYTES} bytes, got ${maxBytes}`, {
+      context: { maxBytes },
+    });
+  }
+  const cost = options.cost ?? utf8Cost;
+  const summary = summarize(report);
+  const head = headSection(report, summary);
+
+  // The cut notice is reserved with the largest numbers it can show, so it always fits.
+  const reserve = summary.total > 0 ? cost(`\n${cutNotice(summary.total, summary.total)}\n`) : 0;
+  let tail = '';
+  for (const rows of [options.tableRows ?? DEFAULT_TABLE_ROWS, 10, 3, 0]) {
+    tail = tablesSection(report, summary, rows) + caveatSection();
+    if (cost(head) + cost(tail) + reserve <= maxBytes) break;
+  }
+
+  let used = cost(head) + cost(tail) + reserve;
+  const shown: string[] = [];
+  let shownCount = 0;
+  let number = 0;
+  outer: for (const [severity, group] of bySeverity(report.findings)) {
+    const heading = `${severity.toUpperCase()} (${formatCount(summary.bySeverity[severity])})\n\n`;
+    for (const [i, finding] of group.entries()) {
+      number += 1;
+      const block = (i === 0 ? heading : '') + findingBlock(finding, number);
+      const blockCost = cost(block);
+      if (used + blockCost > maxBytes) break outer;
+      used += blockCost;
+      shown.push(block);
+      shownCount += 1;
+    }
+  }
+
+  const findings = summary.total === 0
+    ? '\nFINDINGS\n\nNo findings.\n'
+    : `\nFINDINGS BY SEVERITY\n\n${shown.join('')}`;
+  const omitted = summary.total - shownCount;
+  const notice = omitted > 0 ? `\n${cutNotice(omitted, summary.total)}\n` : '';
+  const text = head + findings + tail + notice;
+  if (cost(text) <= maxBytes) return text;
+  // Only reachable with a budget barely above the minimum: cut hard, keep the notice.
+  const last = `\n${cutNotice(summary.total, summary.total)}\n`;
+  return truncateToCost(head + findings + tail, maxBytes - cost(last), cost) + last;
+}
+
+function headSection(report: IndexHealthReport, summary: ReportSummary): string {
+  const database = oneLine(report.database);
+  const severities = severityCounts(summary);
+  const lines = [
+    `offpeak index health report: ${database}`,
+    '',
+    'SUMMARY',
+    '',
+    `  Findings:       ${formatCount(summary.total)}${severities.length > 0 ? ` (${severities.join(', ')})` : ''}`,
+    `  By kind:        ${summary.byKind.length > 0 ? kindCounts(summary).join(', ') : 'none'}`,
+    `  Database:       ${database}`,
+    `  Generated at:   ${formatTimestamp(report.generatedAt)}`,
+    `  Stats reset:    ${statsResetText(report)}`,
+    `  Usage history:  ${historyText(report)}`,
+    `  Counters from:  the writer instance only (see the note at the end)`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function findingBlock(finding: Finding, number: number): string {
+  const where = finding.index === null
+    ? `${finding.schema}.${finding.table}`
+    : `${finding.schema}.${finding.table} / ${finding.index}`;
+  const size = finding.sizeBytes === null ? '' : ` (${prettySize(finding.sizeBytes)})`;
+  const lines = [
+    `  ${number}. [${finding.kind}] ${oneLine(where)}${size}`,
+    `     ${clip(oneLine(finding.evidence), MAX_EVIDENCE_CHARS)}`,
+  ];
+  if (finding.suggestion) {
+    lines.push(`     Drop:    ${statement(finding.suggestion.drop)}`);
+    lines.push(`     Restore: ${statement(finding.suggestion.restore)}`);
+  }
+  return `${lines.join('\n')}\n\n`;
+}
+
+function statement(sql: string): string {
+  const text = oneLine(sql).trim();
+  const terminated = text.endsWith(';') ? text : `${text};`;
+  return terminated.length <= MAX_STATEMENT_CHARS
+    ? terminated
+    : '(statement too long for email; take it from the JSON report)';
+}
+
+const usageColumns: readonly Column<IndexUsageRow>[] = [
+  { title: 'index', align: 'left', maxWidth: 48, value: (r) => r.index },
+  { title: 'table', align: 'left', maxWidth: 48, value: (r) => `${r.schema}.${r.table}` },
+  { title: 'idx_scan', align: 'right', value: (r) => formatCount(r.idxScan) },
+  { title: 'idx_tup_read', align: 'right', value: (r) => formatCount(r.idxTupRead) },
+  { title: 'idx_tup_fetch', align: 'right', value: (r) => formatCount(r.idxTupFetch) },
+  { title: 'size', align: 'right', value: (r) => prettySizeOrDash(r.sizeBytes) },
+];
+
+const unusedColumns: readonly Column<IndexUsageRow>[] = [
+  { title: 'index', align: 'left', maxWidth: 48, value: (r) => r.index },
+  { title: 'table', align: 'left', maxWidth: 48, value: (r) => `${r.schema}.${r.table}` },
+  { title: 'size', align: 'right', value: (r) => prettySizeOrDash(r.sizeBytes) },
+];
+
+function tablesSection(report: IndexHealthReport, summary: ReportSummary, maxRows: number): string {
+  return [
+    table('INDEX USAGE: idx_ indexes by idx_tup_read', usageColumns, report.usage, summary.usageTotal, maxRows),
+    table('UNUSED INDEXES: idx_ indexes with idx_scan = 0, largest first', unusedColumns, report.unusedBySize, summary.unusedTotal, maxRows),
+  ].join('');
+}
+
+function table(
+  title: string,
+  columns: readonly Column<IndexUsageRow>[],
+  rows: readonly IndexUsageRow[],
+  total: number,
+  maxRows: number,
+): string {
+  const lines = ['', title, ''];
+  if (total === 0) lines.push('  (none)');
+  else {
+    const shown = rows.slice(0, maxRows);
+    lines.push(...textTable(columns, shown).map((line) => `  ${line}`));
+    if (total > shown.length) lines.push(`  … and ${formatCount(total - shown.length)} more ${total - shown.length === 1 ? 'index' : 'indexes'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function caveatSection(): string {
+  return `\nNOTE\n\n${wrap(WRITER_ONLY_CAVEAT, 78).map((line) => `  ${line}`).join('\n')}\n`;
+}
+
+/** Greedy word wrap for prose (never for SQL, which must stay on one line to paste). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
