@@ -1,0 +1,62 @@
+import type { SqlExecutor } from '../db/client.ts';
+import { readContext, readIndexes, readTables } from './catalog.ts';
+import { monitoringViews, runChecks } from './checks.ts';
+import { resolveHealthOptions, type HealthOptions } from './options.ts';
+import type { IndexHealthReport } from './report.ts';
+
+export interface BuildReportInput {
+  client: SqlExecutor;
+  /** The ledger schema holding snapshots; overrides `options.ledgerSchema`. */
+  schema?: string | undefined;
+  options?: Partial<HealthOptions> | undefined;
+  now?: Date | undefined;
+}
+
+export interface BuiltReport {
+  report: IndexHealthReport;
+  /** Statements sent: 1 context + the table pages + the index pages. */
+  roundTrips: number;
+}
+
+/**
+ * Builds the nightly report with a handful of statements (context, tables, indexes;
+ * more pages only for very large catalogs). Read-only: it never creates the ledger.
+ */
+export async function buildIndexHealthReportWithStats(input: BuildReportInput): Promise<BuiltReport> {
+  const options = resolveHealthOptions({ ...input.options, ledgerSchema: input.schema ?? input.options?.ledgerSchema });
+  const now = input.now ?? new Date();
+  const page = { pageRows: options.pageRows, pageBytes: options.pageBytes };
+  const context = await readContext(input.client, options.ledgerSchema);
+  const { tables, roundTrips: tableTrips } = await readTables(input.client, context, options.ledgerSchema, page);
+  const { indexes, roundTrips: indexTrips } = await readIndexes(
+    input.client,
+    {
+      context,
+      ledgerSchema: options.ledgerSchema,
+      dropPrefix: options.dropPrefix,
+      baselineCutoff: Math.floor(now.getTime() / 1000) - options.unusedDays * 86_400,
+    },
+    page,
+  );
+  const checkInput = { tables, indexes, options, statsResetAt: context.statsResetAt, blockSize: context.blockSize, now };
+  const findings = runChecks(checkInput);
+  const { usage, unusedBySize } = monitoringViews(checkInput);
+  const historyStart = indexes.reduce((min, i) => (i.historyStartAt >= 0 && i.historyStartAt < min ? i.historyStartAt : min), Infinity);
+  return {
+    report: {
+      generatedAt: now,
+      database: context.database,
+      statsResetAt: context.statsResetAt,
+      writerOnly: true,
+      historyDays: historyStart === Infinity ? 0 : Math.max(0, Math.floor((now.getTime() / 1000 - historyStart) / 86_400)),
+      findings,
+      usage,
+      unusedBySize,
+    },
+    roundTrips: 1 + tableTrips + indexTrips,
+  };
+}
+
+export async function buildIndexHealthReport(input: BuildReportInput): Promise<IndexHealthReport> {
+  return (await buildIndexHealthReportWithStats(input)).report;
+}

@@ -1,0 +1,371 @@
+import type { SqlExecutor } from '../db/client.ts';
+import { sql, type SqlQuery } from '../db/sql.ts';
+import { indexIdentityHash, ledgerTable, ledgerTableName } from './ledger.ts';
+import { fetchAllPages, type PageOptions } from './paginate.ts';
+
+/**
+ * The catalog reads behind the report: one small context query, then two paginated
+ * family queries (tables, indexes) that return every fact the checks need. No
+ * statement is issued per table or per index.
+ *
+ * To keep 10,000 indexes within a few sub-1 MiB pages, the numeric facts of a row
+ * travel as one space-separated text field (`f`) rather than a dozen Data API fields,
+ * each of which costs ~20 bytes of JSON envelope. `decode*` below is the only reader.
+ */
+
+export interface CatalogContext {
+  database: string;
+  statsResetAt: Date | null;
+  serverVersionNum: number;
+  blockSize: number;
+  hasSnapshots: boolean;
+  hasMigrationTables: boolean;
+}
+
+export async function readContext(client: SqlExecutor, ledgerSchema: string): Promise<CatalogContext> {
+  const { rows } = await client.query<{
+    database: string;
+    stats_reset: Date | null;
+    version_num: number;
+    block_size: number;
+    has_snapshots: boolean;
+    has_migration_tables: boolean;
+  }>(sql`SELECT current_database() AS database,
+      (SELECT d.stats_reset FROM pg_stat_database d WHERE d.datname = current_database()) AS stats_reset,
+      current_setting('server_version_num')::int AS version_num,
+      current_setting('block_size')::int AS block_size,
+      to_regclass(${ledgerTableName(ledgerSchema, 'snapshots')}::text) IS NOT NULL AS has_snapshots,
+      to_regclass(${ledgerTableName(ledgerSchema, 'migrationTables')}::text) IS NOT NULL AS has_migration_tables`);
+  const row = rows[0]!;
+  return {
+    database: row.database,
+    statsResetAt: row.stats_reset,
+    serverVersionNum: Number(row.version_num),
+    blockSize: Number(row.block_size),
+    hasSnapshots: row.has_snapshots,
+    hasMigrationTables: row.has_migration_tables,
+  };
+}
+
+/** Schemas the checks look at: user schemas, without the ledger's own tables. */
+export function userSchemaFilter(alias: string, ledgerSchema: string): SqlQuery {
+  const nsp = sql`${sql.raw(alias)}.nspname`;
+  return sql`${nsp} NOT IN ('information_schema', ${ledgerSchema}) AND ${nsp} !~ '^pg_'`;
+}
+
+/** An epoch (whole seconds) or -1, so it packs as an integer. */
+function epoch(expr: SqlQuery): SqlQuery {
+  return sql`coalesce(floor(extract(epoch FROM ${expr}))::bigint, -1)`;
+}
+
+/** True when index `x`'s leading key columns are exactly the set `conkey` (any order, as FK lookups need). */
+function leadsWith(x: string, conkey: SqlQuery): SqlQuery {
+  const lead = sql`(${sql.raw(x)}.indkey::int2[])[0:least(cardinality(${conkey}), ${sql.raw(x)}.indnkeyatts) - 1]`;
+  return sql`(${lead} @> ${conkey} AND ${lead} <@ ${conkey})`;
+}
+
+// ---------------------------------------------------------------- tables
+
+export interface ForeignKeyWithoutIndex {
+  name: string;
+  /** Referencing columns, quoted, comma-separated. */
+  columns: string;
+  /** The referenced table, as regclass text. */
+  references: string;
+}
+
+export interface TableFacts {
+  oid: number;
+  schema: string;
+  table: string;
+  tableBytes: number;
+  /** -1 when the table has never been vacuumed or analyzed. */
+  reltuples: number;
+  modsSinceAnalyze: number;
+  /** Epoch seconds of the last ANALYZE (manual or auto), -1 when never. */
+  lastAnalyzedAt: number;
+  /** Epoch seconds of the last applied migration that touched the table, -1 when none recorded. */
+  lastMigrationAt: number;
+  foreignKeysWithoutIndex: ForeignKeyWithoutIndex[];
+}
+
+function tablesFamily(context: CatalogContext, ledgerSchema: string): SqlQuery {
+  const migration = context.hasMigrationTables
+    ? sql`LEFT JOIN (SELECT m.schema_name, m.table_name, max(m.applied_at) AS applied_at
+          FROM ${ledgerTable(ledgerSchema, 'migrationTables')} m GROUP BY 1, 2) m
+        ON m.schema_name = n.nspname AND m.table_name = c.relname`
+    : sql`LEFT JOIN (SELECT NULL::timestamptz AS applied_at) m ON false`;
+  return sql`SELECT c.oid::bigint AS _k, n.nspname AS s, c.relname AS t,
+      concat_ws(' ', pg_table_size(c.oid), greatest(c.reltuples, -1)::bigint, coalesce(st.n_mod_since_analyze, 0),
+        ${epoch(sql`greatest(st.last_analyze, st.last_autoanalyze)`)}, ${epoch(sql`m.applied_at`)}) AS f,
+      fk.list AS fk
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+    ${migration}
+    LEFT JOIN LATERAL (
+      SELECT jsonb_agg(jsonb_build_array(k.conname, cols.list, k.confrelid::regclass::text) ORDER BY k.conname) AS list
+      FROM pg_constraint k
+      CROSS JOIN LATERAL (
+        SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY u.ord) AS list
+        FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
+        JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum) cols
+      WHERE k.conrelid = c.oid AND k.contype = 'f'
+        AND NOT EXISTS (SELECT 1 FROM pg_index x
+          WHERE x.indrelid = k.conrelid AND x.indisvalid AND x.indpred IS NULL AND ${leadsWith('x', sql`k.conkey`)})
+    ) fk ON true
+    WHERE c.relkind IN ('r', 'm', 'p') AND ${userSchemaFilter('n', ledgerSchema)}`;
+}
+
+function numbers(packed: string): number[] {
+  return packed.split(' ').map(Number);
+}
+
+function decodeTable(row: { _k: number; s: string; t: string; f: string; fk: unknown }): TableFacts {
+  const [tableBytes, reltuples, mods, analyzed, migrated] = numbers(row.f);
+  const list = (typeof row.fk === 'string' ? JSON.parse(row.fk) : row.fk) as [string, string, string][] | null;
+  return {
+    oid: Number(row._k),
+    schema: row.s,
+    table: row.t,
+    tableBytes: tableBytes!,
+    reltuples: reltuples!,
+    modsSinceAnalyze: mods!,
+    lastAnalyzedAt: analyzed!,
+    lastMigrationAt: migrated!,
+    foreignKeysWithoutIndex: (list ?? []).map(([name, columns, references]) => ({ name, columns, references })),
+  };
+}
+
+export async function readTables(
+  client: SqlExecutor,
+  context: CatalogContext,
+  ledgerSchema: string,
+  page: PageOptions,
+): Promise<{ tables: TableFacts[]; roundTrips: number }> {
+  const result = await fetchAllPages<{ _k: number; s: string; t: string; f: string; fk: unknown }>(
+    client,
+    tablesFamily(context, ledgerSchema),
+    [
+      { name: 's', kind: 'text' },
+      { name: 't', kind: 'text' },
+      { name: 'f', kind: 'text' },
+      { name: 'fk', kind: 'json' },
+    ],
+    page,
+  );
+  return { tables: result.rows.map(decodeTable), roundTrips: result.roundTrips };
+}
+
+// ---------------------------------------------------------------- indexes
+
+export const IndexFlag = {
+  valid: 1,
+  /** A CREATE INDEX [CONCURRENTLY] / REINDEX on it (or its table) is in progress. */
+  building: 2,
+  primary: 4,
+  unique: 8,
+  exclusion: 16,
+  replicaIdentity: 32,
+  /** The index offpeak keeps as the support of a foreign key's referencing columns. */
+  foreignKey: 64,
+  btree: 128,
+} as const;
+
+export interface IndexFacts {
+  oid: number;
+  name: string;
+  tableOid: number;
+  sizeBytes: number;
+  idxScan: number;
+  idxTupRead: number;
+  idxTupFetch: number;
+  /** Epoch seconds (PG16+), -1 when never scanned or not available. */
+  lastIdxScan: number;
+  flags: number;
+  /** The index kept of a set of identical ones; equals `oid` when this one is kept. */
+  duplicateKeeper: number;
+  /** An index on the same table whose key columns start with all of this one's, 0 when none. */
+  coveredBy: number;
+  relpages: number;
+  /** Expected pages of a freshly built btree; -1 when it cannot be estimated. */
+  estimatedPages: number;
+  /** Scan counter in the newest snapshot at least `unusedDays` old, -1 when history is younger. */
+  baselineScans: number;
+  baselineAt: number;
+  /** Oldest snapshot of this index identity, -1 when none. */
+  historyStartAt: number;
+  /** A stats reset (or counters going backwards) happened since the baseline. */
+  resetSinceBaseline: boolean;
+  /** pg_get_indexdef, fetched only for indexes that may get drop advice. */
+  definition: string | null;
+}
+
+export interface IndexQueryInput {
+  context: CatalogContext;
+  ledgerSchema: string;
+  dropPrefix: string;
+  /** Epoch seconds: snapshots at or before it can serve as the unused baseline. */
+  baselineCutoff: number;
+}
+
+function historyJoin(input: IndexQueryInput): { join: SqlQuery; columns: SqlQuery } {
+  if (!input.context.hasSnapshots) {
+    return {
+      join: sql``,
+      columns: sql`NULL::bigint AS base_scans, NULL::timestamptz AS base_at, NULL::timestamptz AS first_at, false AS reset`,
+    };
+  }
+  const snapshots = ledgerTable(input.ledgerSchema, 'snapshots');
+  return {
+    join: sql`LEFT JOIN LATERAL (
+        SELECT h.idx_scan, h.taken_at FROM ${snapshots} h
+        WHERE h.index_oid = x.oid AND h.def_hash = x.ident AND h.taken_at <= to_timestamp(${input.baselineCutoff}::float8)
+        ORDER BY h.taken_at DESC LIMIT 1) base ON true
+      LEFT JOIN LATERAL (
+        SELECT min(h.taken_at) AS first_at, coalesce(bool_or(h.stats_reset IS DISTINCT FROM cur.stats_reset), false) AS reset
+        FROM ${snapshots} h
+        WHERE h.index_oid = x.oid AND h.def_hash = x.ident AND h.taken_at >= coalesce(base.taken_at, '-infinity')) hist ON true`,
+    columns: sql`base.idx_scan AS base_scans, base.taken_at AS base_at, hist.first_at,
+      (hist.reset OR cur.stats_reset > base.taken_at OR coalesce(su.idx_scan, 0) < base.idx_scan) AS reset`,
+  };
+}
+
+function indexesFamily(input: IndexQueryInput): SqlQuery {
+  const { context, ledgerSchema } = input;
+  const lastScan = context.serverVersionNum >= 160000 ? epoch(sql`su.last_idx_scan`) : sql`-1`;
+  const history = historyJoin(input);
+  return sql`WITH ix AS (
+      SELECT i.indexrelid AS oid, i.indrelid AS toid, ic.relname AS name, ic.relam AS am, ic.relpages, ic.reltuples,
+        ic.reloptions, n.nspname, tc.relname AS tname, i.indisvalid AS valid, i.indisprimary, i.indisunique,
+        i.indisexclusion, i.indisreplident, i.indpred IS NOT NULL AS partial, i.indnkeyatts, i.indkey,
+        i.indnatts > i.indnkeyatts AS has_include,
+        ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree') AS btree,
+        concat_ws('|', ic.relam, i.indkey, i.indclass, i.indcollation, i.indoption,
+          pg_get_expr(i.indexprs, i.indrelid), pg_get_expr(i.indpred, i.indrelid)) AS dupsig,
+        concat_ws('|', ic.relam, pg_get_expr(i.indexprs, i.indrelid), pg_get_expr(i.indpred, i.indrelid)) AS famsig,
+        (SELECT string_agg(format('%s:%s:%s:%s,', i.indkey[k], i.indclass[k], i.indcollation[k], i.indoption[k]), '' ORDER BY k)
+          FROM generate_series(0, i.indnkeyatts - 1) k) AS keysig,
+        ${indexIdentityHash} AS ident
+      FROM pg_index i
+      JOIN pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_class tc ON tc.oid = i.indrelid
+      JOIN pg_namespace n ON n.oid = tc.relnamespace
+      WHERE tc.relkind IN ('r', 'm', 'p') AND ${userSchemaFilter('n', ledgerSchema)}
+    ),
+    fk_support AS (
+      -- Per foreign key, the one index kept as its support: the widest (a narrower one it
+      -- covers is then the redundant one), then the oldest. Every other supporter can go.
+      SELECT DISTINCT ON (k.oid) x.oid
+      FROM pg_constraint k
+      JOIN ix x ON x.toid = k.conrelid AND x.valid AND NOT x.partial AND ${leadsWith('x', sql`k.conkey`)}
+      WHERE k.contype = 'f'
+      ORDER BY k.oid, x.indnkeyatts DESC, x.oid
+    ),
+    fx AS (
+      SELECT x.*, fs.oid IS NOT NULL AS fk,
+        (x.indisprimary OR x.indisunique OR x.indisexclusion OR x.indisreplident OR fs.oid IS NOT NULL) AS protected
+      FROM ix x LEFT JOIN (SELECT DISTINCT oid FROM fk_support) fs ON fs.oid = x.oid
+    ),
+    dup AS (
+      SELECT oid, first_value(oid) OVER (PARTITION BY toid, dupsig ORDER BY protected DESC, valid DESC, oid) AS keeper FROM fx
+    ),
+    cover AS (
+      SELECT a.oid, min(b.oid) AS by_oid
+      FROM fx a
+      JOIN fx b ON b.toid = a.toid AND b.oid <> a.oid AND b.valid AND b.famsig = a.famsig AND b.dupsig <> a.dupsig
+        AND starts_with(b.keysig, a.keysig) AND (b.keysig <> a.keysig OR NOT a.has_include)
+      WHERE a.btree AND a.valid AND NOT a.indisunique AND NOT a.indisexclusion
+      GROUP BY a.oid
+    ),
+    width AS (
+      -- average stored width of a btree's key columns, from pg_stats; complete only when every key column has stats
+      SELECT x.oid, sum(s.avg_width * (1 - s.null_frac)) AS bytes, count(s.avg_width) = x.indnkeyatts AS complete
+      FROM fx x
+      CROSS JOIN LATERAL unnest((x.indkey::int2[])[0:x.indnkeyatts - 1]) u(attnum)
+      LEFT JOIN pg_attribute a ON a.attrelid = x.toid AND a.attnum = u.attnum
+      LEFT JOIN pg_stats s ON s.schemaname = x.nspname AND s.tablename = x.tname AND s.attname = a.attname AND NOT s.inherited
+      WHERE x.btree
+      GROUP BY x.oid, x.indnkeyatts
+    ),
+    facts AS (
+      SELECT x.*, d.keeper, c.by_oid, su.idx_scan, su.idx_tup_read, su.idx_tup_fetch, ${lastScan} AS last_scan,
+        pg_relation_size(x.oid) AS bytes,
+        CASE WHEN x.valid THEN false ELSE EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
+          WHERE p.index_relid = x.oid OR (p.index_relid = 0 AND p.relid = x.toid)) END AS building,
+        -- Expected pages of a freshly built btree (the estimate behind "bloated"):
+        --   tuple   = MAXALIGN(8-byte IndexTuple header + key width) + 4-byte line pointer
+        --   per page = (block_size - 24 page header - 16 btree special) * fillfactor / 100
+        --   pages   = 1 metapage + ceil(reltuples * tuple / per page)   (internal pages ignored: ~1 %)
+        CASE WHEN w.complete AND x.reltuples >= 0 THEN
+          1 + ceil(x.reltuples * (4 + 8 * ceil((8 + w.bytes) / 8.0))
+            / ((${context.blockSize}::int - 40) * coalesce((SELECT o.option_value::int FROM pg_options_to_table(x.reloptions) o
+                WHERE o.option_name = 'fillfactor'), 90) / 100.0))
+        END AS est_pages,
+        ${history.columns}
+      FROM fx x
+      JOIN dup d ON d.oid = x.oid
+      LEFT JOIN cover c ON c.oid = x.oid
+      LEFT JOIN width w ON w.oid = x.oid
+      LEFT JOIN pg_stat_user_indexes su ON su.indexrelid = x.oid
+      CROSS JOIN (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()) cur
+      ${history.join}
+    )
+    SELECT f.oid::bigint AS _k, f.name AS i,
+      concat_ws(' ', f.toid, f.bytes, coalesce(f.idx_scan, 0), coalesce(f.idx_tup_read, 0), coalesce(f.idx_tup_fetch, 0),
+        f.last_scan,
+        (CASE WHEN f.valid THEN 1 ELSE 0 END) + (CASE WHEN f.building THEN 2 ELSE 0 END)
+          + (CASE WHEN f.indisprimary THEN 4 ELSE 0 END) + (CASE WHEN f.indisunique THEN 8 ELSE 0 END)
+          + (CASE WHEN f.indisexclusion THEN 16 ELSE 0 END) + (CASE WHEN f.indisreplident THEN 32 ELSE 0 END)
+          + (CASE WHEN f.fk THEN 64 ELSE 0 END) + (CASE WHEN f.btree THEN 128 ELSE 0 END),
+        f.keeper, coalesce(f.by_oid, 0), f.relpages, coalesce(f.est_pages, -1)::bigint,
+        coalesce(f.base_scans, -1), ${epoch(sql`f.base_at`)}, ${epoch(sql`f.first_at`)},
+        CASE WHEN f.reset THEN 1 ELSE 0 END) AS f,
+      CASE WHEN starts_with(f.name, ${input.dropPrefix}::text) AND NOT f.protected
+        AND (NOT f.valid OR f.keeper <> f.oid OR f.by_oid IS NOT NULL
+          OR (f.base_at IS NOT NULL AND NOT f.reset AND coalesce(f.idx_scan, 0) = f.base_scans))
+        THEN pg_get_indexdef(f.oid) END AS d
+    FROM facts f`;
+}
+
+function decodeIndex(row: { _k: number; i: string; f: string; d: string | null }): IndexFacts {
+  const n = numbers(row.f);
+  return {
+    oid: Number(row._k),
+    name: row.i,
+    tableOid: n[0]!,
+    sizeBytes: n[1]!,
+    idxScan: n[2]!,
+    idxTupRead: n[3]!,
+    idxTupFetch: n[4]!,
+    lastIdxScan: n[5]!,
+    flags: n[6]!,
+    duplicateKeeper: n[7]!,
+    coveredBy: n[8]!,
+    relpages: n[9]!,
+    estimatedPages: n[10]!,
+    baselineScans: n[11]!,
+    baselineAt: n[12]!,
+    historyStartAt: n[13]!,
+    resetSinceBaseline: n[14] === 1,
+    definition: row.d,
+  };
+}
+
+export async function readIndexes(
+  client: SqlExecutor,
+  input: IndexQueryInput,
+  page: PageOptions,
+): Promise<{ indexes: IndexFacts[]; roundTrips: number }> {
+  const result = await fetchAllPages<{ _k: number; i: string; f: string; d: string | null }>(
+    client,
+    indexesFamily(input),
+    [
+      { name: 'i', kind: 'text' },
+      { name: 'f', kind: 'text' },
+      { name: 'd', kind: 'text' },
+    ],
+    page,
+  );
+  return { indexes: result.rows.map(decodeIndex), roundTrips: result.roundTrips };
+}
