@@ -1,12 +1,19 @@
 import type { SqlClient } from '../../lambdas/core/db/client.ts';
-import { ConfigError } from '../../lambdas/core/errors.ts';
+import { createDataApiClient, createRdsDataSdkClient } from '../../lambdas/core/db/data-api.ts';
 
-// TODO(foundation): build an RDSDataClient (endpoint override for the local server) and the data-api adapter.
-export async function openDataApiTarget(_target: {
+/** The Data API target: a local server when `endpoint` is given, otherwise the real service in AWS_REGION. */
+export async function openDataApiTarget(target: {
   endpoint: string | undefined;
   resourceArn: string;
   secretArn: string;
   database: string;
 }): Promise<SqlClient> {
-  throw new ConfigError('the Data API target is not available yet');
+  const client = createRdsDataSdkClient({ endpoint: target.endpoint });
+  return createDataApiClient({
+    client,
+    resourceArn: target.resourceArn,
+    secretArn: target.secretArn,
+    database: target.database,
+    ownsClient: true,
+  });
 }
