@@ -180,6 +180,7 @@ function locate(source: string, step: Step, from: number): number | undefined {
   const needles: string[] = [];
   if (step.kind === 'create_index' || step.kind === 'drop_index') needles.push(`'${step.index.name}'`, `"${step.index.name}"`, step.index.name);
   const first = step.sql.split('\n')[0]!.trim();
+  needles.push(`'${first}`, `"${first}`, `\`${first}`);
   if (first.length >= 8) needles.push(first);
   for (const needle of needles) {
     const ahead = source.indexOf(needle, from);
