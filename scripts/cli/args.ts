@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../lambdas/core/errors.ts';
+import { validateWindow, type OffpeakWindow } from '../../lambdas/core/window.ts';
 import { targetOptions } from './target.ts';
 
 /** Options every migration verb takes besides the target: where the files are, and JSON output. */
@@ -28,8 +29,11 @@ export type ParsedVerb<O extends NonNullable<ParseArgsConfig['options']>> = Retu
  */
 export function parseVerb<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], spec: VerbSpec<O>): ParsedVerb<O> {
   let parsed: ParsedVerb<O>;
+  // Relative targets (`downgrade -1`) look like options to parseArgs: pass them as positionals.
+  const relative = argv.filter((a) => /^-\d+$/.test(a));
+  const args = relative.length ? [...argv.filter((a) => !/^-\d+$/.test(a)), '--', ...relative] : argv;
   try {
-    parsed = parseArgs({ args: argv, options: spec.options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: spec.options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new ConfigError(`${(error as Error).message.replace(/\.$/, '')}\nusage: offpeak ${spec.usage}`, { cause: error });
   }
@@ -55,4 +59,20 @@ export function helpRequested(values: { help?: boolean | undefined }, usage: str
   if (!values.help) return false;
   stdout.write(`usage: offpeak ${usage}\n`);
   return true;
+}
+
+/**
+ * --window START,MINUTES[,TIME_ZONE], e.g. 01:00,240,Europe/Moscow: run only inside that off-peak window
+ * (time zone default UTC). Validated by the core window module.
+ */
+export function parseWindowOption(text: string | undefined): OffpeakWindow | undefined {
+  if (text === undefined) return undefined;
+  const [start, minutes, timeZone = 'UTC', extra] = text.split(',').map((s) => s.trim());
+  const durationMinutes = Number(minutes);
+  if (!start || extra !== undefined || !Number.isInteger(durationMinutes) || durationMinutes <= 0) {
+    throw new ConfigError(`--window ${JSON.stringify(text)} is not valid: give START,MINUTES[,TIME_ZONE], e.g. --window 01:00,240,Europe/Moscow`);
+  }
+  const window: OffpeakWindow = { start, durationMinutes, timeZone };
+  validateWindow(window);
+  return window;
 }

@@ -5,7 +5,8 @@ import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb } from '.
 import { createOutput } from '../output.ts';
 import { loadGraph } from '../load-graph.ts';
 import { checkRegistry, REGISTRY_FILE, writeRegistry } from '../migration-registry.ts';
-import { hasExplicitTarget, verifyTargetLedger } from '../ledger-check.ts';
+import { hasExplicitTarget } from '../ledger-check.ts';
+import { withMigrator } from '../session.ts';
 import { countStatements } from '../../../lambdas/core/db/statements.ts';
 import { OffpeakError } from '../../../lambdas/core/errors.ts';
 import { MIGRATION_FILE_NAME } from '../../../lambdas/core/migrations/loader.ts';
@@ -86,9 +87,10 @@ export const checkCommand: Command = {
     }
 
     let ledgerChecked = false;
+    const warnings: string[] = [];
     if (graph && problems.length === 0 && hasExplicitTarget(values, env)) {
       try {
-        await verifyTargetLedger(graph, values, env, cwd);
+        warnings.push(...(await withMigrator({ values, env, cwd, dir }, (migrator) => migrator.check())).warnings);
         ledgerChecked = true;
       } catch (error) {
         if (!(error instanceof OffpeakError)) throw error;
@@ -97,7 +99,8 @@ export const checkCommand: Command = {
     }
 
     const migrations = graph?.all.size ?? 0;
-    out.result({ ok: problems.length === 0, migrations, heads, ledgerChecked, problems });
+    out.result({ ok: problems.length === 0, migrations, heads, ledgerChecked, problems, warnings });
+    for (const w of warnings) out.line(`warning: ${w}`);
     for (const p of problems) out.line(`error: ${p.file && !p.message.includes(p.file) ? `${p.file}: ` : ''}${p.message}`);
     if (problems.length === 0) {
       out.line(`ok: ${migrations} migration(s), head ${heads[0] ?? '<none>'}, every step one statement, ${REGISTRY_FILE} in sync${ledgerChecked ? ', ledger checksums match' : ''}`);

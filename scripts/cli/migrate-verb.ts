@@ -1,0 +1,79 @@
+import type { CommandContext } from './command.ts';
+import { ExitCode } from './exit-codes.ts';
+import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb, parseWindowOption } from './args.ts';
+import { createOutput, type Output } from './output.ts';
+import { createProgress } from './progress.ts';
+import { withMigrator } from './session.ts';
+import { OutsideWindowError } from '../../lambdas/core/errors.ts';
+import type { Direction } from '../../lambdas/core/migrations/ledger.ts';
+import type { AdvanceResult } from '../../lambdas/core/migrations/runner.ts';
+import { isOpen, nextOpening } from '../../lambdas/core/window.ts';
+
+const options = {
+  ...migrationVerbOptions,
+  sql: { type: 'boolean' },
+  window: { type: 'string' },
+} as const;
+
+export function migrateUsage(direction: Direction): string {
+  const target = direction === 'up' ? '<head|REV|+N>' : '<REV|-N|base>';
+  return `${direction === 'up' ? 'upgrade' : 'downgrade'} ${target} [--sql] [--window START,MINUTES[,TZ]] [--migrations DIR] [--database-url URL | Data API options] [--json]`;
+}
+
+function printResult(out: Output, result: AdvanceResult, direction: Direction): void {
+  const verb = direction === 'up' ? 'upgraded' : 'downgraded';
+  if (result.recorded.length) out.line(`recorded without running: ${result.recorded.join(', ')}`);
+  if (result.status === 'done') {
+    if (result.total === 0) out.line(`nothing to do: the database is already at ${result.target}`);
+    else out.line(`${verb} ${/^[+-]\d+$/.test(result.target) ? result.target : `to ${result.target}`}: ${result.applied.length ? result.applied.join(', ') : 'no migration changed'} (run ${result.runId})`);
+  }
+  for (const s of result.skipped) out.line(`skipped: ${s.revision} ${s.direction} step ${s.step + 1} (${s.reason})`);
+  if (result.verification) {
+    const v = result.verification;
+    const valid = v.indexes.filter((i) => i.exists && i.valid).length;
+    if (v.indexes.length) out.line(`verified: ${valid}/${v.indexes.length} index(es) exist and are valid`);
+    if (v.analyzed.length) out.line(`analyzed ${v.analyzed.length} table(s): ${v.analyzed.join(', ')}`);
+    for (const i of v.indexes.filter((x) => !(x.exists && x.valid))) out.line(`  ${i.schema}.${i.name}: ${i.exists ? 'INVALID' : 'missing'}`);
+  }
+  if (result.status === 'failed') out.line(`failed: ${result.error?.message ?? 'unknown error'}; fix the cause and run the same command again to resume (run ${result.runId})`);
+  if (result.status === 'window_closed') {
+    out.line(`the off-peak window closed before ${result.next ? `${result.next.revision} (${result.next.description})` : 'the end'}; run the same command in the next window to resume (run ${result.runId})`);
+  }
+}
+
+/** upgrade and downgrade: parse, preview (--sql) or run to completion with progress, print, map to an exit code. */
+export async function runMigrateVerb(context: CommandContext, direction: Direction): Promise<ExitCode> {
+  const { argv, stdout, stderr, env, cwd } = context;
+  const usage = migrateUsage(direction);
+  const { values, positionals } = parseVerb(argv, { usage, options, positionals: { min: 1, max: 1 } });
+  if (helpRequested(values, usage, stdout)) return ExitCode.ok;
+  const target = positionals[0]!;
+  const window = parseWindowOption(values.window);
+  const out = createOutput({ stdout, stderr }, values.json ?? false);
+  const dir = migrationsDir(values, cwd);
+
+  if (values.sql) {
+    // Reads the ledger to plan from where the database is; creates and changes nothing.
+    const preview = await withMigrator({ values, env, cwd, dir }, async (m) => m.previewSql(await m.plan(direction, target)));
+    out.result({ statements: preview.statements });
+    if (!out.json) stdout.write(preview.statements.length ? preview.text : `-- nothing to do: the database is already at ${target}\n`);
+    return ExitCode.ok;
+  }
+
+  if (window && !isOpen(window, new Date())) {
+    throw new OutsideWindowError(`the off-peak window ${values.window} is closed; it next opens at ${nextOpening(window, new Date()).toISOString()}`);
+  }
+  const progress = createProgress(out.json ? stderr : stdout);
+  let result: AdvanceResult;
+  try {
+    result = await withMigrator({ values, env, cwd, dir, options: { onEvent: progress } }, (m) =>
+      m.runToCompletion(direction, target, window ? { window } : {}),
+    );
+  } finally {
+    progress.finish();
+  }
+  out.result(result);
+  printResult(out, result, direction);
+  if (result.status === 'window_closed') return ExitCode.outsideWindow;
+  return result.status === 'done' ? ExitCode.ok : ExitCode.failed;
+}
