@@ -1,0 +1,6 @@
+import { z } from 'zod';
+import { offpeakHandler } from '../runtime/middleware.ts';
+
+export const handler = offpeakHandler('rollback', z.strictObject({}), async () => {
+  throw new Error('not wired yet');
+});

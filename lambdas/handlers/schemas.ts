@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * Event schemas of every handler, in one file so the fuzz tests and the
+ * rollback CLI use exactly what the handlers validate with. Objects are strict:
+ * an unknown key is a typo or the wrong event, and is rejected rather than ignored.
+ */
+
+/** A migration revision id, as the model defines it. */
+export const revisionId = z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'expected a revision id (1-64 letters, digits or underscores)');
+
+/** A run id handed back by `advance`. */
+export const runId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected a run id returned by a previous advance');
+
+const isoTime = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2025-01-31T23:00:00Z' });
+
+/** Who started the invocation: a schedule, the state machine, or a person. */
+const source = z.enum(['schedule', 'window-run', 'manual']);
+
+/** The state machine's plan task: the execution input and its start time. */
+export const planEventSchema = z.strictObject({
+  input: z.strictObject({
+    source: source.optional(),
+    /** Scheduler's `<aws.scheduler.scheduled-time>`: the window opened then. */
+    scheduledTime: isoTime.optional(),
+  }),
+  startedAt: isoTime,
+});
+export type PlanEvent = z.output<typeof planEventSchema>;
+
+/** One `advance` of a window run. */
+export const migrateEventSchema = z.strictObject({
+  /** Null or absent on the first call of a window run. */
+  runId: runId.nullable().optional(),
+  /** When the window closes; absent: the configured window length from now. */
+  windowEndsAt: isoTime.optional(),
+});
+export type MigrateEvent = z.output<typeof migrateEventSchema>;
+
+/** The manual rollback invoke. */
+export const rollbackEventSchema = z.strictObject({
+  /** A revision behind the current one, or -1 for one step back. */
+  target: z.union([z.literal('-1'), revisionId], { message: 'target must be a revision id or "-1"' }),
+  dryRun: z.boolean().optional(),
+  /** Must equal the resolved target revision for the rollback to act. */
+  confirm: revisionId.optional(),
+});
+export type RollbackEvent = z.output<typeof rollbackEventSchema>;
+
+/** Nightly ANALYZE (from its schedule) or post-run verification (from the state machine). */
+export const analyzeEventSchema = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('schedule'), scheduledTime: isoTime.optional() }),
+  z.strictObject({ source: z.literal('manual') }),
+  z.strictObject({ source: z.literal('window-run'), verify: z.literal(true), runId: runId.nullable() }),
+]);
+export type AnalyzeEvent = z.output<typeof analyzeEventSchema>;
+
+/** The nightly report (from its schedule, or by hand). */
+export const indexReportEventSchema = z.strictObject({
+  source: z.enum(['schedule', 'manual']),
+  scheduledTime: isoTime.optional(),
+});
+export type IndexReportEvent = z.output<typeof indexReportEventSchema>;
+
+/** An SNS delivery to a Lambda subscription; SNS adds fields over time, so those objects stay open. */
+export const snsEventSchema = z.strictObject({
+  Records: z
+    .array(
+      z.looseObject({
+        EventSource: z.literal('aws:sns'),
+        Sns: z.looseObject({
+          MessageId: z.string().min(1),
+          TopicArn: z.string().startsWith('arn:'),
+          Subject: z.string().nullable().optional(),
+          Message: z.string(),
+          Timestamp: isoTime,
+        }),
+      }),
+    )
+    .min(1, 'expected at least one SNS record'),
+});
+export type SnsEvent = z.output<typeof snsEventSchema>;

@@ -1,0 +1,58 @@
+import { ConfigError } from '../core/errors.ts';
+import { EnvName } from './env-names.ts';
+
+/**
+ * Typed environment getters. They read process.env on each call (not at import),
+ * so tests can set variables before invoking, and they throw a ConfigError that
+ * names the variable when one is missing or malformed.
+ */
+
+type Env = Record<string, string | undefined>;
+
+export function requiredEnv(name: EnvName, env: Env = process.env): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`Environment variable ${name} is required`, { context: { variable: name } });
+  return value;
+}
+
+export function optionalEnv(name: EnvName, env: Env = process.env): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+export function positiveIntEnv(name: EnvName, fallback: number, env: Env = process.env): number {
+  const raw = optionalEnv(name, env);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ConfigError(`Environment variable ${name} must be a positive integer, got ${JSON.stringify(raw)}`, {
+      context: { variable: name },
+    });
+  }
+  return value;
+}
+
+export interface DatabaseConfig {
+  resourceArn: string;
+  secretArn: string;
+  database: string;
+  /** Local/test only: the local Data API server's URL. */
+  endpoint: string | undefined;
+  ledgerSchema: string;
+}
+
+export function databaseConfig(env: Env = process.env): DatabaseConfig {
+  return {
+    resourceArn: requiredEnv(EnvName.clusterArn, env),
+    secretArn: requiredEnv(EnvName.secretArn, env),
+    database: requiredEnv(EnvName.databaseName, env),
+    endpoint: optionalEnv(EnvName.dataApiEndpoint, env),
+    ledgerSchema: optionalEnv(EnvName.ledgerSchema, env) ?? 'offpeak',
+  };
+}
+
+export const windowMinutes = (env: Env = process.env): number => positiveIntEnv(EnvName.windowMinutes, 120, env);
+export const indexPrefix = (env: Env = process.env): string => optionalEnv(EnvName.indexPrefix, env) ?? 'idx_';
+export const unusedDays = (env: Env = process.env): number => positiveIntEnv(EnvName.unusedDays, 14, env);
+export const topicArn = (env: Env = process.env): string => requiredEnv(EnvName.topicArn, env);
+export const slackWebhookSecretArn = (env: Env = process.env): string => requiredEnv(EnvName.slackWebhookSecretArn, env);

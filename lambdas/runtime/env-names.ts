@@ -1,0 +1,57 @@
+/**
+ * Environment variable names shared by infra (which sets them) and the handlers
+ * (which read them through ./config.ts), so the two can never drift apart.
+ */
+export const EnvName = {
+  /** ARN of the Aurora cluster the Data API talks to. */
+  clusterArn: 'OFFPEAK_CLUSTER_ARN',
+  /** ARN of the Secrets Manager secret holding the database credentials. */
+  secretArn: 'OFFPEAK_SECRET_ARN',
+  databaseName: 'OFFPEAK_DATABASE',
+  /** Schema holding the ledger, lease, runs and snapshots. */
+  ledgerSchema: 'OFFPEAK_LEDGER_SCHEMA',
+  /** Length of the off-peak window that starts at each scheduled time. */
+  windowMinutes: 'OFFPEAK_WINDOW_MINUTES',
+  /** Only indexes with this prefix get drop advice. */
+  indexPrefix: 'OFFPEAK_INDEX_PREFIX',
+  /** Days of usage snapshots the unused-index check needs. */
+  unusedDays: 'OFFPEAK_UNUSED_DAYS',
+  /** The alerts topic the nightly report is published to. */
+  topicArn: 'OFFPEAK_TOPIC_ARN',
+  /** Secrets Manager secret whose SecretString is the Slack incoming-webhook URL. */
+  slackWebhookSecretArn: 'OFFPEAK_SLACK_WEBHOOK_SECRET_ARN',
+  /**
+   * Local and test use only: replaces the Data API URL (the local Data API server).
+   * Infra never sets it.
+   */
+  dataApiEndpoint: 'DATA_API_ENDPOINT',
+} as const;
+
+export type EnvName = (typeof EnvName)[keyof typeof EnvName];
+
+/** Powertools reads these itself; infra sets them so logs and metrics are named consistently. */
+export const PowertoolsEnv = {
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+/** The EMF namespace the dashboard reads. */
+export const METRICS_NAMESPACE = 'Offpeak';
+
+/** Metric names emitted by the handlers and graphed by the dashboard. */
+export const MetricName = {
+  advanceCalls: 'AdvanceCalls',
+  migrationsApplied: 'MigrationsApplied',
+  runsCompleted: 'RunsCompleted',
+  runsPausedByWindow: 'RunsPausedByWindow',
+  runsFailed: 'RunsFailed',
+  advanceDurationMs: 'AdvanceDurationMs',
+  rollbacksApplied: 'RollbacksApplied',
+  tablesAnalyzed: 'TablesAnalyzed',
+  findings: 'Findings',
+  slackPosts: 'SlackPosts',
+} as const;
+
+/** Dimension of the Findings metric. */
+export const FINDING_KIND_DIMENSION = 'kind';
