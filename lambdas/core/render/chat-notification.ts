@@ -4,7 +4,7 @@
  */
 import type { Finding, IndexHealthReport } from '../health/report.ts';
 import { CHAT_MAX_DESCRIPTION_CHARS, CHAT_MAX_TITLE_CHARS } from './limits.ts';
-import { clip, formatCount, formatTimestamp, oneLine, prettySize } from './format.ts';
+import { clip, clipUnits, formatCount, formatTimestamp, oneLine, prettySize } from './format.ts';
 import { bySeverity, cutNotice, historyText, kindCounts, severityCounts, statsResetText, summarize, WRITER_ONLY_CAVEAT } from './summary.ts';
 import { renderSubject } from './subject.ts';
 
@@ -64,8 +64,8 @@ export function renderChatNotification(report: IndexHealthReport): ChatNotificat
     source: 'custom',
     content: {
       textType: 'client-markdown',
-      title: clip(summary.total === 0 ? `:white_check_mark: ${subject}` : `:warning: ${subject}`, CHAT_MAX_TITLE_CHARS),
-      description: clip(lines.join('\n'), CHAT_MAX_DESCRIPTION_CHARS),
+      title: clipUnits(summary.total === 0 ? `:white_check_mark: ${subject}` : `:warning: ${subject}`, CHAT_MAX_TITLE_CHARS),
+      description: clipUnits(lines.join('\n'), CHAT_MAX_DESCRIPTION_CHARS),
       nextSteps: nextSteps(report.findings, summary.total),
       keywords: ['offpeak', 'index-health', clip(database, MAX_KEYWORD_CHARS), ...summary.byKind.slice(0, 3).map(([kind]) => kind)],
     },

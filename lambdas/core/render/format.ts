@@ -76,6 +76,21 @@ export function clip(text: string, max: number): string {
   return `${points.slice(0, max - 1).join('')}…`;
 }
 
+/**
+ * At most `max` UTF-16 units (JavaScript's `length`, which Slack and SNS limits are safe
+ * to count in), ending in "…" when cut, never through a surrogate pair.
+ */
+export function clipUnits(text: string, max: number): string {
+  if (text.length <= max) return text;
+  if (max < 1) return '';
+  let out = '';
+  for (const point of text) {
+    if (out.length + point.length > max - 1) break;
+    out += point;
+  }
+  return `${out}…`;
+}
+
 /** Width in code points (East Asian wide characters count as one: good enough for names). */
 export function textWidth(text: string): number {
   return Array.from(text).length;

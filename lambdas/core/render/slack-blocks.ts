@@ -15,7 +15,7 @@ import {
   SLACK_MAX_HEADER_CHARS,
   SLACK_MAX_SECTION_CHARS,
 } from './limits.ts';
-import { clip, formatCount, formatTimestamp, oneLine, prettySize, prettySizeOrDash, textTable, type Column } from './format.ts';
+import { clip, clipUnits, formatCount, formatTimestamp, oneLine, prettySize, prettySizeOrDash, textTable, type Column } from './format.ts';
 import {
   bySeverity,
   cutNotice,
@@ -133,7 +133,7 @@ export function renderSlackBlocks(report: IndexHealthReport): SlackMessage {
 }
 
 function headBlocks(report: IndexHealthReport, summary: ReportSummary): SlackBlock[] {
-  const field = (label: string, value: string): SlackText => mrkdwn(clip(`*${label}*\n${value}`, SLACK_MAX_FIELD_CHARS));
+  const field = (label: string, value: string): SlackText => mrkdwn(clipUnits(`*${label}*\n${value}`, SLACK_MAX_FIELD_CHARS));
   const fields = [
     field('Findings', formatCount(summary.total)),
     field('Critical / warning / info', [summary.bySeverity.critical, summary.bySeverity.warning, summary.bySeverity.info].map(formatCount).join(' / ')),
@@ -146,11 +146,11 @@ function headBlocks(report: IndexHealthReport, summary: ReportSummary): SlackBlo
     {
       type: 'header',
       // plain_text is shown literally (no entities), so it is clipped, not escaped
-      text: { type: 'plain_text', text: clip(oneLine(`offpeak index health: ${report.database}`), SLACK_MAX_HEADER_CHARS), emoji: false },
+      text: { type: 'plain_text', text: clipUnits(oneLine(`offpeak index health: ${report.database}`), SLACK_MAX_HEADER_CHARS), emoji: false },
     },
     { type: 'section', fields },
   ];
-  if (summary.byKind.length > 0) blocks.push(section(clip(`*By kind:* ${kindCounts(summary).join(', ')}`, SLACK_MAX_SECTION_CHARS)));
+  if (summary.byKind.length > 0) blocks.push(section(clipUnits(`*By kind:* ${kindCounts(summary).join(', ')}`, SLACK_MAX_SECTION_CHARS)));
   blocks.push({ type: 'context', elements: [mrkdwn(escapeSlack(WRITER_ONLY_CAVEAT))] }, { type: 'divider' });
   return blocks;
 }

@@ -6,7 +6,7 @@
  */
 import type { IndexHealthReport } from '../health/report.ts';
 import { SNS_SUBJECT_MAX_CHARS } from './limits.ts';
-import { oneLine, pluralize } from './format.ts';
+import { clipUnits, oneLine, pluralize } from './format.ts';
 import { kindCounts, summarize } from './summary.ts';
 
 /** The database name keeps at least this much before kinds are dropped to make room. */
@@ -31,15 +31,4 @@ export function renderSubject(report: IndexHealthReport): string {
     }
   }
   return prefix + clipUnits(database, SNS_SUBJECT_MAX_CHARS - prefix.length - suffix.length) + suffix;
-}
-
-/** At most `max` UTF-16 units, ending in "…" when cut, never through a surrogate pair. */
-function clipUnits(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let out = '';
-  for (const point of text) {
-    if (out.length + point.length > max - 1) break;
-    out += point;
-  }
-  return `${out}…`;
 }

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { renderChatNotification } from '../../../lambdas/core/render/chat-notification.ts';
+import { makeReport } from '../../support/report-fixtures.ts';
+
+describe('renderChatNotification', () => {
+  it('has the Amazon Q Developer custom-notification shape', () => {
+    // Act
+    const notification = renderChatNotification(makeReport(3));
+    // Assess
+    expect(notification).toMatchObject({
+      version: '1.0',
+      source: 'custom',
+      content: {
+        textType: 'client-markdown',
+        title: ':warning: offpeak: 3 findings on appdb (1 duplicate, 1 invalid, 1 unused)',
+      },
+    });
+    const { description, nextSteps, keywords } = notification.content;
+    expect(description).toContain('*Findings:* 3 (1 critical, 2 warning)');
+    expect(description).toContain('• *critical invalid* `public.order_items` `idx_order_items_created_at_1` (62 MB)');
+    expect(description).toContain('writer instance only');
+    expect(nextSteps.some((step) => step.includes('INVALID'))).toBe(true);
+    expect(nextSteps.some((step) => step.includes('restores'))).toBe(true);
+    expect(keywords).toEqual(['offpeak', 'index-health', 'appdb', 'duplicate', 'invalid', 'unused']);
+  });
+
+  it('keeps the description short and says how much was left out', () => {
+    const notification = renderChatNotification(makeReport(50_000 / 10, { database: '🚀'.repeat(300) }));
+    expect(notification.content.description.length).toBeLessThanOrEqual(3_500);
+    expect(notification.content.title.length).toBeLessThanOrEqual(250);
+    expect(notification.content.description).toMatch(/… and 4,990 more findings not shown \(10 of 5,000 shown;/);
+    expect(JSON.stringify(notification)).not.toContain('\\ud83d"'); // no lone surrogate
+  });
+
+  it('says there is nothing to do for an empty report', () => {
+    const notification = renderChatNotification(makeReport(0));
+    expect(notification.content.title).toBe(':white_check_mark: offpeak: no findings on appdb');
+    expect(notification.content.nextSteps).toEqual(['Nothing to do: no index findings tonight.']);
+    expect(notification.content.description).not.toContain('not shown');
+  });
+});

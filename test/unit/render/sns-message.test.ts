@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { buildSnsMessage } from '../../../lambdas/core/render/sns-message.ts';
+import { parseReportJson } from '../../../lambdas/core/render/report-json.ts';
+import { makeReport } from '../../support/report-fixtures.ts';
+
+interface Envelope {
+  default: string;
+  email: string;
+  lambda: string;
+  https: string;
+}
+
+const requestBytes = (m: { Subject: string; Message: string }): number =>
+  Buffer.byteLength(m.Subject, 'utf8') + Buffer.byteLength(m.Message, 'utf8');
+
+describe('buildSnsMessage', () => {
+  it('gives default and email text, lambda and https the report JSON', () => {
+    // Act
+    const message = buildSnsMessage(makeReport(12));
+    // Assess
+    expect(message.MessageStructure).toBe('json');
+    expect(message.Subject).toBe('offpeak: 12 findings on appdb (2 duplicate, 2 invalid, 2 overlapping, 2 unused, 1 bloated, …)');
+    const envelope = JSON.parse(message.Message) as Envelope;
+    expect(Object.keys(envelope).sort()).toEqual(['default', 'email', 'https', 'lambda']);
+    for (const value of Object.values(envelope)) expect(typeof value).toBe('string');
+    expect(envelope.email).toContain('offpeak index health report: appdb');
+    expect(envelope.email).toContain('Restore: CREATE INDEX CONCURRENTLY IF NOT EXISTS');
+    expect(envelope.default).toContain('offpeak index health report: appdb');
+    expect(envelope.https).toBe(envelope.lambda);
+    expect(parseReportJson(envelope.lambda)).toEqual(makeReport(12));
+  });
+
+  it('fits 50,000 findings, with Unicode names, into 262,144 bytes and says what was cut', () => {
+    // Prepare: multi-byte names and quote-heavy statements make escaping expensive
+    const report = makeReport(50_000, { database: 'データベース', tableSuffix: '_заказы_🚀' });
+    // Act
+    const message = buildSnsMessage(report);
+    // Assess
+    expect(requestBytes(message)).toBeLessThanOrEqual(262_144);
+    expect(requestBytes(message)).toBeGreaterThan(250_000);
+    const envelope = JSON.parse(message.Message) as Envelope;
+    expect(envelope.email.trimEnd()).toMatch(/… and [\d,]+ more findings not shown \([\d,]+ of 50,000 shown;[^\n]*$/);
+    expect(envelope.default.trimEnd()).toMatch(/… and [\d,]+ more findings not shown/);
+    const rebuilt = parseReportJson(envelope.lambda);
+    expect(rebuilt.findings.length + rebuilt.omitted!.findings).toBe(50_000);
+    expect(rebuilt.database).toBe('データベース');
+  });
+
+  it('sends the chat custom notification on https when asked, still within budget', () => {
+    const message = buildSnsMessage(makeReport(50_000), { https: 'chat-notification' });
+    expect(requestBytes(message)).toBeLessThanOrEqual(262_144);
+    const envelope = JSON.parse(message.Message) as Envelope;
+    expect(JSON.parse(envelope.https)).toMatchObject({ version: '1.0', source: 'custom', content: { textType: 'client-markdown' } });
+    expect(parseReportJson(envelope.lambda).omitted!.findings).toBeGreaterThan(0);
+  });
+
+  it('builds a small message for an empty report', () => {
+    const message = buildSnsMessage(makeReport(0, { usageRows: 0 }));
+    expect(message.Subject).toBe('offpeak: no findings on appdb');
+    const envelope = JSON.parse(message.Message) as Envelope;
+    expect(envelope.email).toContain('No findings.');
+    expect(requestBytes(message)).toBeLessThan(5_000);
+  });
+});
