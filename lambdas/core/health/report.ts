@@ -73,6 +73,10 @@ export interface IndexHealthReport {
   usage: IndexUsageRow[];
   /** Seed view 2: idx_ indexes with zero scans, largest first. */
   unusedBySize: IndexUsageRow[];
-  /** Set only on a report rebuilt from a truncated JSON rendering: what that rendering cut. */
+  /**
+   * What this report does not list but still counts: set on a report rebuilt from a
+   * truncated JSON rendering, or by a builder that capped `usage`/`unusedBySize`, so every
+   * renderer can say "top 25 of 4,000" instead of "of 25".
+   */
   omitted?: OmittedFindings;
 }
