@@ -11,7 +11,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EnvName } from '../../lambdas/runtime/env-names.ts';
 import type { DatabaseTarget } from './database-target.ts';
-import { OffpeakFunction, grantPublishEncrypted } from './offpeak-function.ts';
+import { OffpeakFunction, grantTopicKey } from './offpeak-function.ts';
 import { acknowledgeInvokeQualifiers } from '../nag.ts';
 import { OffpeakSchedule } from './offpeak-schedule.ts';
 
@@ -116,7 +116,8 @@ export class MigrationRunner extends Construct {
       },
     });
 
-    grantPublishEncrypted(this.stateMachine, props.topic, props.topicKey);
+    // The SnsPublish tasks grant sns:Publish; the encrypted topic also needs its key.
+    grantTopicKey(this.stateMachine, props.topicKey);
     for (const fn of [this.plan.function, this.migrate.function, props.verifyFunction]) {
       acknowledgeInvokeQualifiers(this.stateMachine, fn);
     }
@@ -147,7 +148,8 @@ export class MigrationRunner extends Construct {
       message: sfn.TaskInput.fromObject({
         event: 'window_run_failed',
         execution: sfn.JsonPath.executionId,
-        error: sfn.JsonPath.objectAt('$.error'),
+        // The whole state: the caught error when there is one, the plan, run and snapshot otherwise.
+        state: sfn.JsonPath.entirePayload,
       }),
       resultPath: sfn.JsonPath.DISCARD,
     }).next(new sfn.Fail(this, StateName.failed, { error: 'WindowRunFailed', cause: 'see the execution history and the alerts topic' }));

@@ -142,6 +142,11 @@ export class OffpeakFunction extends Construct {
  */
 export function grantPublishEncrypted(grantee: iam.IGrantable, topic: sns.ITopic, key: kms.IKey): void {
   grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PublishAlerts', actions: ['sns:Publish'], resources: [topic.topicArn] }));
+  grantTopicKey(grantee, key);
+}
+
+/** The key use publishing to an encrypted topic needs (for grantees whose sns:Publish is granted elsewhere). */
+export function grantTopicKey(grantee: iam.IGrantable, key: kms.IKey): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
     new iam.PolicyStatement({ sid: 'EncryptAlerts', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
   );

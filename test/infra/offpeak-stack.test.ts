@@ -1,0 +1,405 @@
+import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS, settingsFromContext } from '../../infra/config.ts';
+import { StateName } from '../../infra/constructs/migration-runner.ts';
+import { EnvName } from '../../lambdas/runtime/env-names.ts';
+import { synthOffpeak, TEST_SETTINGS, type Synthesized } from './synth.ts';
+import {
+  render,
+  resourceNamed,
+  resourcesOf,
+  stateMachineDefinition,
+  statementsOfRole,
+  transitions,
+  type Statement,
+} from './template-helpers.ts';
+
+const CLUSTER = TEST_SETTINGS.clusterArn;
+const DB_SECRET = TEST_SETTINGS.secretArn;
+const SLACK_SECRET = TEST_SETTINGS.slackWebhookSecretArn!;
+const SNAPSHOTS = 'arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:offpeak-*';
+const DATA_API_ACTIONS = [
+  'rds-data:BatchExecuteStatement',
+  'rds-data:BeginTransaction',
+  'rds-data:CommitTransaction',
+  'rds-data:ExecuteStatement',
+  'rds-data:RollbackTransaction',
+];
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthOffpeak();
+});
+
+const fn = (prefix: string) => resourceNamed(synth.template, 'AWS::Lambda::Function', prefix);
+const roleOf = (prefix: string) => render(fn(prefix).props['Role']).replace(/^<(.*)\.Arn>$/, '$1');
+const logGroupOf = (prefix: string) => resourceNamed(synth.template, 'AWS::Logs::LogGroup', prefix).id;
+
+function databaseStatements(logs: string): Statement[] {
+  return [
+    { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logs}.Arn>`] },
+    { actions: DATA_API_ACTIONS, resources: [CLUSTER] },
+    { actions: ['secretsmanager:GetSecretValue'], resources: [DB_SECRET] },
+  ];
+}
+const sortStatements = (xs: Statement[]) => [...xs].sort((a, b) => a.actions.join().localeCompare(b.actions.join()));
+
+describe('cdk-nag', () => {
+  it('finds nothing unacknowledged under AwsSolutions', () => {
+    // Assess: synth throws on any unacknowledged finding; synthOffpeak collects the message.
+    expect(synth.nagErrors).toEqual([]);
+  });
+});
+
+describe('functions', () => {
+  const names = ['MigrationsPlan', 'MigrationsMigrate', 'MigrationsRollback', 'IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify'];
+
+  it('run nodejs24.x on arm64 with the bundled ESM entry, source maps and a bounded timeout', () => {
+    for (const name of names) {
+      const props = fn(name).props;
+      expect(props['Runtime'], name).toBe('nodejs24.x');
+      expect(props['Architectures'], name).toEqual(['arm64']);
+      expect(props['Handler'], name).toBe('index.handler');
+      expect(props['Timeout'] as number, name).toBeLessThanOrEqual(900);
+      expect((props['Environment'] as { Variables: Record<string, string> }).Variables['NODE_OPTIONS'], name).toBe('--enable-source-maps');
+      expect(props['LoggingConfig'], name).toMatchObject({ LogFormat: 'JSON' });
+    }
+    expect(fn('MigrationsMigrate').props['Timeout']).toBe(900);
+  });
+
+  it('log to their own group, kept three months', () => {
+    for (const name of names) {
+      const logGroup = render((fn(name).props['LoggingConfig'] as { LogGroup: unknown }).LogGroup);
+      expect(logGroup).toBe(`<${logGroupOf(name)}>`);
+      expect(resourceNamed(synth.template, 'AWS::Logs::LogGroup', name).props['RetentionInDays']).toBe(90);
+    }
+  });
+
+  it('get the database, window and topic settings through the shared variable names, and never the local endpoint', () => {
+    const env = (name: string) => (fn(name).props['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    const database = {
+      [EnvName.clusterArn]: CLUSTER,
+      [EnvName.secretArn]: DB_SECRET,
+      [EnvName.databaseName]: 'shop',
+      [EnvName.ledgerSchema]: 'offpeak',
+    };
+    expect(env('MigrationsMigrate')).toMatchObject({ ...database, [EnvName.windowMinutes]: '90', POWERTOOLS_SERVICE_NAME: 'offpeak-migrate', POWERTOOLS_METRICS_NAMESPACE: 'Offpeak' });
+    expect(env('MigrationsPlan')).toMatchObject({ ...database, [EnvName.windowMinutes]: '90' });
+    expect(env('MigrationsRollback')).toMatchObject(database);
+    expect(env('IndexHealthAnalyze')).toMatchObject({ ...database, [EnvName.indexPrefix]: 'idx_' });
+    expect(env('IndexHealthIndexReport')).toMatchObject({ ...database, [EnvName.indexPrefix]: 'idx_', [EnvName.unusedDays]: '14' });
+    expect(render(env('IndexHealthIndexReport')[EnvName.topicArn])).toMatch(/^<AlertsTopic/);
+    expect(env('AlertsSlackNotify')).toMatchObject({ [EnvName.slackWebhookSecretArn]: SLACK_SECRET });
+    expect(env('AlertsSlackNotify')[EnvName.clusterArn]).toBeUndefined();
+    for (const name of names) expect(env(name)[EnvName.dataApiEndpoint], name).toBeUndefined();
+  });
+});
+
+describe('IAM', () => {
+  it('gives each function exactly its own statements', () => {
+    expect(statementsOfRole(synth.template, roleOf('MigrationsPlan'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsPlan'))));
+    expect(statementsOfRole(synth.template, roleOf('MigrationsMigrate'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsMigrate'))));
+    expect(statementsOfRole(synth.template, roleOf('MigrationsRollback'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsRollback'))));
+    expect(statementsOfRole(synth.template, roleOf('IndexHealthAnalyze'))).toEqual(sortStatements(databaseStatements(logGroupOf('IndexHealthAnalyze'))));
+    const key = `<${resourceNamed(synth.template, 'AWS::KMS::Key', 'AlertsKey').id}.Arn>`;
+    const topic = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`;
+    expect(statementsOfRole(synth.template, roleOf('IndexHealthIndexReport'))).toEqual(
+      sortStatements([
+        ...databaseStatements(logGroupOf('IndexHealthIndexReport')),
+        { actions: ['sns:Publish'], resources: [topic] },
+        { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key] },
+      ]),
+    );
+    expect(statementsOfRole(synth.template, roleOf('AlertsSlackNotify'))).toEqual(
+      sortStatements([
+        { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('AlertsSlackNotify')}.Arn>`] },
+        { actions: ['secretsmanager:GetSecretValue'], resources: [SLACK_SECRET] },
+      ]),
+    );
+  });
+
+  it('lets the state machine invoke its three functions, snapshot the cluster, publish, log and trace, and nothing else', () => {
+    const sm = resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun');
+    const role = render(sm.props['RoleArn']).replace(/^<(.*)\.Arn>$/, '$1');
+    const invoke = (name: string) => {
+      const id = fn(name).id;
+      return { actions: ['lambda:InvokeFunction'], resources: [`<${id}.Arn>`, `<${id}.Arn>:*`] };
+    };
+    const key = `<${resourceNamed(synth.template, 'AWS::KMS::Key', 'AlertsKey').id}.Arn>`;
+    const topic = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`;
+    expect(statementsOfRole(synth.template, role)).toEqual(
+      sortStatements([
+        invoke('MigrationsPlan'),
+        invoke('MigrationsMigrate'),
+        invoke('IndexHealthAnalyze'),
+        { actions: ['rds:CreateDBClusterSnapshot'], resources: [SNAPSHOTS, CLUSTER] },
+        { actions: ['rds:DescribeDBClusterSnapshots'], resources: [SNAPSHOTS] },
+        { actions: ['sns:Publish'], resources: [topic] },
+        { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key] },
+        // AWS requires Resource "*" for these two families (acknowledged in cdk-nag with the reason).
+        {
+          actions: ['logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies', 'logs:GetLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery'],
+          resources: ['*'],
+        },
+        { actions: ['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+      ]),
+    );
+  });
+
+  it('uses Resource "*" nowhere except the Step Functions logging and X-Ray statements', () => {
+    const wildcard = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((role) =>
+      statementsOfRole(synth.template, role)
+        .filter((s) => s.resources.includes('*'))
+        .map((s) => s.actions[0]!.split(':')[0]),
+    );
+    expect(wildcard.sort()).toEqual(['logs', 'xray']);
+  });
+
+  it('lets each schedule start only its target and write only to the DLQ', () => {
+    const dlq = `<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'ScheduleDeadLetterQueue').id}.Arn>`;
+    const schedules = resourcesOf(synth.template, 'AWS::Scheduler::Schedule');
+    const targets = Object.values(schedules).map((s) => {
+      const target = s.Properties['Target'] as { Arn: unknown; RoleArn: unknown };
+      const role = render(target.RoleArn).replace(/^<(.*)\.Arn>$/, '$1');
+      return { target: render(target.Arn), statements: statementsOfRole(synth.template, role) };
+    });
+    for (const { target, statements } of targets) {
+      const invoke = target.endsWith('.Arn>')
+        ? { actions: ['lambda:InvokeFunction'], resources: [target, `${target}:*`] }
+        : { actions: ['states:StartExecution'], resources: [target] };
+      expect(statements).toEqual(sortStatements([invoke, { actions: ['sqs:SendMessage'], resources: [dlq] }]));
+    }
+  });
+});
+
+describe('schedules', () => {
+  const schedule = (prefix: string) => resourceNamed(synth.template, 'AWS::Scheduler::Schedule', prefix).props;
+  const dlq = () => ({ 'Fn::GetAtt': [resourceNamed(synth.template, 'AWS::SQS::Queue', 'ScheduleDeadLetterQueue').id, 'Arn'] });
+
+  it('opens the migration window on the off-peak cron in its time zone, starting the state machine with the scheduled time', () => {
+    const props = schedule('MigrationsWindowSchedule');
+    expect(props['ScheduleExpression']).toBe('cron(0 2 ? * MON-FRI *)');
+    expect(props['ScheduleExpressionTimezone']).toBe('Europe/Moscow');
+    expect(props['FlexibleTimeWindow']).toEqual({ Mode: 'OFF' });
+    const target = props['Target'] as Record<string, unknown>;
+    expect(render(target['Arn'])).toBe(`<${resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').id}>`);
+    expect(JSON.parse(target['Input'] as string)).toEqual({ source: 'schedule', scheduledTime: '<aws.scheduler.scheduled-time>' });
+    expect(target['RetryPolicy']).toEqual({ MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 });
+    expect(target['DeadLetterConfig']).toEqual({ Arn: dlq() });
+  });
+
+  it('runs the nightly ANALYZE and then the report in the same time zone, each with retries and the DLQ', () => {
+    for (const [prefix, cron, fnPrefix] of [
+      ['IndexHealthAnalyzeSchedule', 'cron(15 1 * * ? *)', 'IndexHealthAnalyze'],
+      ['IndexHealthReportSchedule', 'cron(45 1 * * ? *)', 'IndexHealthIndexReport'],
+    ] as const) {
+      const props = schedule(prefix);
+      expect(props['ScheduleExpression']).toBe(cron);
+      expect(props['ScheduleExpressionTimezone']).toBe('Europe/Moscow');
+      const target = props['Target'] as Record<string, unknown>;
+      expect(render(target['Arn'])).toBe(`<${fn(fnPrefix).id}.Arn>`);
+      expect(target['RetryPolicy']).toEqual({ MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 });
+      expect(target['DeadLetterConfig']).toEqual({ Arn: dlq() });
+    }
+  });
+
+  it('keeps the DLQ encrypted, TLS-only and for 14 days', () => {
+    const queue = resourceNamed(synth.template, 'AWS::SQS::Queue', 'ScheduleDeadLetterQueue');
+    expect(queue.props).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queue.id }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
+
+describe('alerts', () => {
+  it('encrypts the topic with a rotating customer-managed key that CloudWatch alarms may use', () => {
+    const key = resourceNamed(synth.template, 'AWS::KMS::Key', 'AlertsKey');
+    expect(key.props['EnableKeyRotation']).toBe(true);
+    const topic = resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic');
+    expect(topic.props['KmsMasterKeyId']).toEqual({ 'Fn::GetAtt': [key.id, 'Arn'] });
+    const statements = (key.props['KeyPolicy'] as { Statement: Array<Record<string, unknown>> }).Statement;
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      }),
+    );
+  });
+
+  it('subscribes every alert email and the slack-notify function', () => {
+    const subs = Object.values(resourcesOf(synth.template, 'AWS::SNS::Subscription')).map((s) => ({
+      protocol: s.Properties['Protocol'],
+      endpoint: render(s.Properties['Endpoint']),
+    }));
+    expect(subs).toEqual(
+      expect.arrayContaining([
+        { protocol: 'email', endpoint: 'dba@example.com' },
+        { protocol: 'email', endpoint: 'oncall@example.com' },
+        { protocol: 'lambda', endpoint: `<${fn('AlertsSlackNotify').id}.Arn>` },
+      ]),
+    );
+    expect(subs).toHaveLength(3);
+  });
+
+  it('alarms to the topic on any function error, any failed run and any DLQ message', () => {
+    const topic = { Ref: resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id };
+    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    for (const alarm of alarms) {
+      expect(alarm['AlarmActions']).toEqual([topic]);
+      expect(alarm['Threshold']).toBe(1);
+      expect(alarm['ComparisonOperator']).toBe('GreaterThanOrEqualToThreshold');
+    }
+    const errorAlarms = alarms.filter((a) => a['MetricName'] === 'Errors').map((a) => render((a['Dimensions'] as Array<{ Value: unknown }>)[0]!.Value));
+    expect(errorAlarms.sort()).toEqual(
+      ['MigrationsPlan', 'MigrationsMigrate', 'MigrationsRollback', 'IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify'].map((n) => `<${fn(n).id}>`).sort(),
+    );
+    const depth = alarms.find((a) => a['MetricName'] === 'ApproximateNumberOfMessagesVisible')!;
+    expect(render((depth['Dimensions'] as Array<{ Value: unknown }>)[0]!.Value)).toBe(
+      `<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'ScheduleDeadLetterQueue').id}.QueueName>`,
+    );
+    const runFailures = alarms.find((a) => Array.isArray(a['Metrics']))!;
+    const metricNames = (runFailures['Metrics'] as Array<{ MetricStat?: { Metric: { MetricName: string } } }>)
+      .flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []))
+      .sort();
+    expect(metricNames).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+  });
+});
+
+describe('window-run state machine', () => {
+  it('is a traced Standard workflow logging everything', () => {
+    const sm = resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props;
+    expect(sm['StateMachineType']).toBe('STANDARD');
+    expect(sm['TracingConfiguration']).toEqual({ Enabled: true });
+    expect(sm['LoggingConfiguration']).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+  });
+
+  it('plans, snapshots before risky work, loops advance on its status, verifies and notifies', () => {
+    const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
+    const S = StateName;
+    expect(def.StartAt).toBe(S.plan);
+    const caught = [S.plan, S.createSnapshot, S.describeSnapshot, S.migrate, S.verify].map((s) => `${s} -[catch States.ALL]-> ${S.notifyFailure}`);
+    expect(transitions(def)).toEqual(
+      [
+        `${S.plan} -> ${S.anythingPending}`,
+        `${S.anythingPending} -[$.plan.pending NumericEquals 0]-> ${S.nothingPending}`,
+        `${S.anythingPending} -[default]-> ${S.risky}`,
+        `${S.risky} -[$.plan.risky BooleanEquals true]-> ${S.createSnapshot}`,
+        `${S.risky} -[default]-> ${S.startRun}`,
+        `${S.createSnapshot} -> ${S.waitForSnapshot}`,
+        `${S.waitForSnapshot} -> ${S.describeSnapshot}`,
+        `${S.describeSnapshot} -> ${S.snapshotReady}`,
+        `${S.snapshotReady} -[$.snapshot.state.status StringEquals "available"]-> ${S.startRun}`,
+        `${S.snapshotReady} -[$.snapshot.state.status StringEquals "creating"]-> ${S.waitForSnapshot}`,
+        `${S.snapshotReady} -[default]-> ${S.notifyFailure}`,
+        `${S.startRun} -> ${S.migrate}`,
+        `${S.migrate} -> ${S.runStatus}`,
+        `${S.runStatus} -[$.run.status StringEquals "done"]-> ${S.verify}`,
+        `${S.runStatus} -[$.run.status StringEquals "in_progress"]-> ${S.pause}`,
+        `${S.runStatus} -[$.run.status StringEquals "window_closed"]-> ${S.notifyWindowClosed}`,
+        `${S.runStatus} -[$.run.status StringEquals "failed"]-> ${S.notifyFailure}`,
+        `${S.runStatus} -[default]-> ${S.notifyFailure}`,
+        `${S.pause} -> ${S.migrate}`,
+        `${S.verify} -> ${S.notifyDone}`,
+        `${S.notifyDone} -> ${S.succeeded}`,
+        `${S.notifyWindowClosed} -> ${S.pausedUntilNextWindow}`,
+        `${S.notifyFailure} -> ${S.failed}`,
+        ...caught,
+      ].sort(),
+    );
+    expect(def.States[S.failed]!.Type).toBe('Fail');
+    expect(def.States[S.succeeded]!.Type).toBe('Succeed');
+    expect(def.States[S.pausedUntilNextWindow]!.Type).toBe('Succeed');
+    expect(def.States[S.nothingPending]!.Type).toBe('Succeed');
+  });
+
+  it('passes the run id between advances and the window end from the plan', () => {
+    const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
+    const S = StateName;
+    expect(def.States[S.plan]!.Parameters).toEqual({ 'input.$': '$$.Execution.Input', 'startedAt.$': '$$.Execution.StartTime' });
+    expect(def.States[S.startRun]).toMatchObject({ Type: 'Pass', Result: { runId: null }, ResultPath: '$.run' });
+    expect(def.States[S.migrate]).toMatchObject({
+      Resource: `<${fn('MigrationsMigrate').id}.Arn>`,
+      Parameters: { 'runId.$': '$.run.runId', 'windowEndsAt.$': '$.plan.windowEndsAt' },
+      ResultPath: '$.run',
+    });
+    expect(def.States[S.pause]).toMatchObject({ Type: 'Wait', Seconds: 10 });
+    expect(def.States[S.verify]).toMatchObject({
+      Resource: `<${fn('IndexHealthAnalyze').id}.Arn>`,
+      Parameters: { source: 'window-run', verify: true, 'runId.$': '$.run.runId' },
+    });
+  });
+
+  it('snapshots the configured cluster through the AWS SDK integration under a unique offpeak- name', () => {
+    const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
+    expect(def.States[StateName.createSnapshot]).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::aws-sdk:rds:createDBClusterSnapshot',
+      Parameters: { DbClusterIdentifier: 'shop-db', 'DbClusterSnapshotIdentifier.$': "States.Format('offpeak-{}', States.UUID())" },
+    });
+    expect(def.States[StateName.describeSnapshot]).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::aws-sdk:rds:describeDBClusterSnapshots',
+      Parameters: { 'DbClusterSnapshotIdentifier.$': '$.snapshot.id' },
+    });
+  });
+
+  it('leaves the snapshot out when snapshots are disabled', () => {
+    const { template, nagErrors } = synthOffpeak({ ...TEST_SETTINGS, snapshotBeforeRiskyMigrations: false, slackWebhookSecretArn: undefined, alertEmails: [] });
+    const def = stateMachineDefinition(resourceNamed(template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
+    expect(Object.keys(def.States)).not.toContain(StateName.createSnapshot);
+    expect(transitions(def)).toContain(`${StateName.anythingPending} -[default]-> ${StateName.startRun}`);
+    expect(Object.keys(resourcesOf(template, 'AWS::SNS::Subscription'))).toEqual([]);
+    expect(nagErrors).toEqual([]);
+  });
+});
+
+describe('dashboard', () => {
+  it('graphs runs, durations and findings by kind from the handlers\' EMF metrics', () => {
+    const body = render(resourceNamed(synth.template, 'AWS::CloudWatch::Dashboard', 'Operations').props['DashboardBody']);
+    const dashboard = JSON.parse(body) as { widgets: Array<{ properties: { title: string; metrics: unknown[][] } }> };
+    const titles = dashboard.widgets.map((w) => w.properties.title);
+    expect(titles).toEqual(['Window runs', 'Window run duration', 'Migrations', 'Handler durations (p90)', 'Index-health findings by kind']);
+    const findings = dashboard.widgets.find((w) => w.properties.title === 'Index-health findings by kind')!.properties.metrics;
+    const kinds = findings.map((m) => m[m.indexOf('kind') + 1]);
+    expect(kinds).toEqual(['unused', 'oversized', 'invalid', 'duplicate', 'overlapping', 'fk_without_index', 'bloated', 'stale_stats']);
+    expect(findings[0]!.slice(0, 2)).toEqual(['Offpeak', 'Findings']);
+  });
+});
+
+describe('settings from context', () => {
+  it('has placeholder defaults so synth needs no context', () => {
+    expect(settingsFromContext(new App())).toEqual(DEFAULT_SETTINGS);
+  });
+
+  it('reads every setting from context, emails as a comma list', () => {
+    const app = new App({
+      context: {
+        clusterArn: CLUSTER,
+        secretArn: DB_SECRET,
+        databaseName: 'shop',
+        windowCron: 'cron(30 3 ? * SAT *)',
+        timeZone: 'Asia/Tokyo',
+        windowMinutes: '45',
+        alertEmails: 'a@example.com, b@example.com',
+        snapshotBeforeRiskyMigrations: 'false',
+      },
+    });
+    expect(settingsFromContext(app)).toMatchObject({
+      clusterArn: CLUSTER,
+      windowCron: 'cron(30 3 ? * SAT *)',
+      timeZone: 'Asia/Tokyo',
+      windowMinutes: 45,
+      alertEmails: ['a@example.com', 'b@example.com'],
+      snapshotBeforeRiskyMigrations: false,
+    });
+  });
+
+  it('names the bad setting', () => {
+    expect(() => settingsFromContext(new App({ context: { clusterArn: 'shop-db' } }))).toThrow(/clusterArn "shop-db" is not an Aurora cluster ARN/);
+    expect(() => settingsFromContext(new App({ context: { timeZone: 'Moscow' } }))).toThrow(/timeZone "Moscow" is not an IANA time zone/);
+    expect(() => settingsFromContext(new App({ context: { windowMinutes: '0' } }))).toThrow(/windowMinutes must be a whole number/);
+    expect(() => settingsFromContext(new App({ context: { alertEmails: 'dba' } }))).toThrow(/"dba" is not an email address/);
+    expect(() => synthOffpeak({ ...TEST_SETTINGS, windowCron: '0 2 * * 1-5' })).toThrow(/not an EventBridge Scheduler cron/);
+  });
+});
