@@ -227,7 +227,7 @@ function historyJoin(input: IndexQueryInput): { join: SqlQuery; columns: SqlQuer
         FROM ${snapshots} h
         WHERE h.index_oid = x.oid AND h.def_hash = x.ident AND h.taken_at >= coalesce(base.taken_at, '-infinity')) hist ON true`,
     columns: sql`base.idx_scan AS base_scans, base.taken_at AS base_at, hist.first_at,
-      (hist.reset OR cur.stats_reset > base.taken_at OR coalesce(su.idx_scan, 0) < base.idx_scan) AS reset`,
+      coalesce(hist.reset OR cur.stats_reset > base.taken_at OR coalesce(su.idx_scan, 0) < base.idx_scan, false) AS reset`,
   };
 }
 

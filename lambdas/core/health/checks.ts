@@ -125,7 +125,7 @@ function checkUnused(b: FindingBuilder, index: IndexFacts, input: CheckInput): v
   }
   if (index.idxScan > 0) return;
   // No verdict: history too young, or a reset wiped the counters inside the window.
-  const reset = input.statsResetAt ? input.statsResetAt.getTime() / 1000 : -1;
+  const reset = input.statsResetAt ? Math.floor(input.statsResetAt.getTime() / 1000) : -1;
   const since = Math.max(reset, index.historyStartAt);
   const origin = since < 0 ? 'since statistics began' : `since ${isoSeconds(since)}, ${age(now - since)}`;
   const why = index.resetSinceBaseline || (reset >= 0 && reset > windowStart)

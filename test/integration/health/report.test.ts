@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { sql } from '../../../lambdas/core/db/sql.ts';
+import { buildIndexHealthReport, buildIndexHealthReportWithStats } from '../../../lambdas/core/health/build-report.ts';
+import { takeUsageSnapshot } from '../../../lambdas/core/health/snapshot.ts';
+import { ledgerTable } from '../../../lambdas/core/health/ledger.ts';
+import type { Finding } from '../../../lambdas/core/health/report.ts';
+
+const DAY = 86_400_000;
+const LEDGER = 'offpeak';
+/** Thresholds scaled to a fixture that builds in seconds; the rules are the production ones. */
+const OPTIONS = {
+  oversizedMinBytes: 256 * 1024,
+  bloatMinBytes: 256 * 1024,
+  // Pooled PostgreSQL connections publish DML counters up to 10 s late, which could make a freshly
+  // analyzed fixture table look modified; "never analyzed" still makes shop.audit stale.
+  analyzeThresholdRows: 1e9,
+};
+
+let db: TestDatabase;
+
+async function run(...statements: string[]): Promise<void> {
+  for (const text of statements) await db.client.query(sql`${sql.raw(text)}`);
+}
+
+/** Makes the statistics collector publish this backend's counters now (PG15+ flushes lazily). */
+async function flushStats(): Promise<void> {
+  await run('SELECT pg_stat_force_next_flush()');
+  await run('SELECT 1');
+}
+
+function key(f: Finding): string {
+  return `${f.kind} ${f.schema}.${f.index ?? f.table}`;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await run(
+    'CREATE SCHEMA shop',
+    'CREATE TABLE shop.customers (id int PRIMARY KEY, email text UNIQUE, name text)',
+    'CREATE TABLE shop.products (id int PRIMARY KEY, title text)',
+    `CREATE TABLE shop.orders (id int PRIMARY KEY, customer_id int REFERENCES shop.customers, product_id int REFERENCES shop.products,
+      status text, created_at timestamptz, qty int)`,
+    // FK support: the only index leading with customer_id
+    'CREATE INDEX idx_orders_customer_id ON shop.orders (customer_id)',
+    'CREATE INDEX idx_orders_status ON shop.orders (status)',
+    'CREATE INDEX idx_orders_status_dup ON shop.orders (status)',
+    'CREATE INDEX idx_orders_created_at ON shop.orders (created_at)',
+    'CREATE INDEX idx_orders_created_at_status ON shop.orders (created_at, status)',
+    'CREATE INDEX idx_orders_qty ON shop.orders (qty)',
+    'CREATE TABLE shop.docs (id int PRIMARY KEY, body text)',
+    'CREATE INDEX idx_docs_body3 ON shop.docs ((body || body || body))',
+    'CREATE TABLE shop.events (n int)',
+    'CREATE INDEX idx_events_n ON shop.events (n)',
+    'CREATE TABLE shop.audit (at timestamptz, note text)',
+    'INSERT INTO shop.customers SELECT g, g || \'@example.com\', \'c\' FROM generate_series(1, 50) g',
+    'INSERT INTO shop.products SELECT g, \'p\' FROM generate_series(1, 10) g',
+    `INSERT INTO shop.orders SELECT g, 1 + g % 50, 1 + g % 10, 'new', now(), g % 7 FROM generate_series(1, 200) g`,
+    'INSERT INTO shop.docs SELECT g, md5(g::text) FROM generate_series(1, 5000) g',
+    'INSERT INTO shop.events SELECT g FROM generate_series(1, 30000) g',
+    'DELETE FROM shop.events WHERE n % 20 <> 0',
+    'VACUUM shop.events',
+  );
+  // Publish the DML counters before ANALYZE resets them, or they land after it and look like new changes.
+  await flushStats();
+  await run(
+    'ANALYZE shop.customers', 'ANALYZE shop.products', 'ANALYZE shop.orders', 'ANALYZE shop.docs', 'ANALYZE shop.events',
+  );
+  // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
+  await expect(run('CREATE INDEX CONCURRENTLY idx_orders_bad ON shop.orders ((1 / (qty - 3)))')).rejects.toThrow(/division by zero/);
+  await flushStats();
+}, 120_000);
+
+afterAll(async () => {
+  await db?.dispose();
+});
+
+describe('index health report', () => {
+  it('finds exactly one finding per defect and never advises dropping PK, unique or FK indexes', async () => {
+    // Prepare: 20 days of history; every index but idx_orders_qty and the FK support got scans since.
+    const now = new Date();
+    await takeUsageSnapshot({ client: db.client, now: new Date(now.getTime() - 20 * DAY) });
+    await run(`UPDATE offpeak.index_usage_snapshots SET idx_scan = idx_scan - 1
+      WHERE schema_name = 'shop' AND index_name NOT IN ('idx_orders_qty', 'idx_orders_customer_id')`);
+
+    // Act
+    const report = await buildIndexHealthReport({ client: db.client, schema: LEDGER, options: OPTIONS, now });
+
+    // Assess
+    const shop = report.findings.filter((f) => f.schema === 'shop');
+    expect(shop.map(key).sort()).toEqual([
+      'bloated shop.idx_events_n',
+      'duplicate shop.idx_orders_status_dup',
+      'fk_without_index shop.orders',
+      'invalid shop.idx_orders_bad',
+      'overlapping shop.idx_orders_created_at',
+      'oversized shop.idx_docs_body3',
+      'stale_stats shop.audit',
+      'unused shop.idx_orders_qty',
+    ]);
+    const byKey = new Map(shop.map((f) => [key(f), f]));
+    expect(byKey.get('unused shop.idx_orders_qty')!.suggestion).toEqual({
+      drop: 'DROP INDEX CONCURRENTLY IF EXISTS shop.idx_orders_qty',
+      restore: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_orders_qty ON shop.orders USING btree (qty)',
+    });
+    expect(byKey.get('duplicate shop.idx_orders_status_dup')!.suggestion?.drop).toBe('DROP INDEX CONCURRENTLY IF EXISTS shop.idx_orders_status_dup');
+    expect(byKey.get('invalid shop.idx_orders_bad')!.suggestion?.restore).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_orders_bad ON shop\.orders/);
+    expect(byKey.get('fk_without_index shop.orders')!.evidence).toContain('orders_product_id_fkey (product_id)');
+    for (const kind of ['oversized', 'bloated', 'fk_without_index', 'stale_stats']) {
+      expect(shop.filter((f) => f.kind === kind).every((f) => f.suggestion === null)).toBe(true);
+    }
+    const guarded = ['customers_pkey', 'customers_email_key', 'orders_pkey', 'idx_orders_customer_id'];
+    expect(shop.filter((f) => guarded.includes(f.index ?? ''))).toEqual([]);
+    expect(report.writerOnly).toBe(true);
+    expect(report.historyDays).toBe(20);
+    expect(report.usage.every((u) => u.index.startsWith('idx_'))).toBe(true);
+    expect(report.unusedBySize.map((u) => u.index)).toContain('idx_orders_qty');
+  });
+
+  it('gives no unused verdict when the stats were reset inside the window', async () => {
+    // Prepare: an index with 20 days of zero-scan history, then a stats reset
+    await run('CREATE SCHEMA reset', 'CREATE TABLE reset.t (a int)', 'CREATE INDEX idx_reset_a ON reset.t (a)', 'ANALYZE reset.t');
+    const now = new Date();
+    await takeUsageSnapshot({ client: db.client, now: new Date(now.getTime() - 20 * DAY) });
+    await takeUsageSnapshot({ client: db.client, now: new Date(now.getTime() - 10 * DAY) });
+    const before = await buildIndexHealthReport({ client: db.client, options: OPTIONS, now });
+    await run('SELECT pg_stat_reset()');
+    await flushStats();
+
+    // Act
+    const after = await buildIndexHealthReport({ client: db.client, options: OPTIONS, now });
+
+    // Assess
+    const unusedBefore = before.findings.find((f) => f.kind === 'unused' && f.index === 'idx_reset_a')!;
+    expect(unusedBefore.severity).toBe('warning');
+    expect(unusedBefore.suggestion).not.toBeNull();
+    const unusedAfter = after.findings.find((f) => f.kind === 'unused' && f.index === 'idx_reset_a')!;
+    expect(after.statsResetAt).toBeInstanceOf(Date);
+    expect(unusedAfter.severity).toBe('info');
+    expect(unusedAfter.suggestion).toBeNull();
+    expect(unusedAfter.evidence).toMatch(/^0 scans since \d{4}-\d\d-\d\dT[\d:]+Z, \d+ min; no verdict yet: a stats reset falls inside/);
+  });
+
+  it('returns every row exactly once through tiny pages', async () => {
+    // Prepare
+    const options = { ...OPTIONS, pageRows: 2 };
+    const reference = await buildIndexHealthReportWithStats({ client: db.client, options });
+
+    // Act
+    const paged = await buildIndexHealthReportWithStats({ client: db.client, options: { ...OPTIONS, pageRows: 2, pageBytes: 1 } });
+
+    // Assess
+    const { rows } = await db.client.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_index i
+      JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('shop', 'reset')`);
+    expect(rows[0]!.n).toBeGreaterThan(10);
+    expect(paged.roundTrips).toBeGreaterThan(rows[0]!.n);
+    const normalize = (findings: Finding[]) => findings.map(key).sort();
+    expect(normalize(paged.report.findings)).toEqual(normalize(reference.report.findings));
+    expect(new Set(paged.report.findings.map(key)).size).toBe(paged.report.findings.length);
+  });
+
+  it('keys history by index identity: a recreated index with the same name starts over', async () => {
+    // Prepare: idx_recreated has 20 days of zero-scan history, then is dropped and recreated
+    await run('CREATE SCHEMA again', 'CREATE TABLE again.t (a int)', 'CREATE INDEX idx_recreated ON again.t (a)', 'ANALYZE again.t');
+    const now = new Date();
+    await takeUsageSnapshot({ client: db.client, now: new Date(now.getTime() - 20 * DAY) });
+    await run('DROP INDEX again.idx_recreated', 'CREATE INDEX idx_recreated ON again.t (a)');
+    await takeUsageSnapshot({ client: db.client, now: new Date(now.getTime() - DAY) });
+
+    // Act
+    const report = await buildIndexHealthReport({ client: db.client, options: OPTIONS, now });
+
+    // Assess
+    const unused = report.findings.find((f) => f.kind === 'unused' && f.index === 'idx_recreated')!;
+    expect(unused.severity).toBe('info');
+    expect(unused.suggestion).toBeNull();
+    expect(unused.evidence).toMatch(/snapshot history is shorter than 14 days|stats reset/);
+    const { rows } = await db.client.query<{ n: number }>(
+      sql`SELECT count(DISTINCT (index_oid, def_hash))::int AS n FROM ${ledgerTable(LEDGER, 'snapshots')} WHERE index_name = 'idx_recreated'`,
+    );
+    expect(rows[0]!.n).toBe(2);
+  });
+});
