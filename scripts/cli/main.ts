@@ -1,9 +1,12 @@
+import type { CommandContext } from './command.ts';
 import { commands } from './registry.ts';
 import { ExitCode } from './exit-codes.ts';
 import { ConfigError, LeaseHeldError, MigrationGraphError, OutsideWindowError, ValidationError } from '../../lambdas/core/errors.ts';
 
 /** Thin CLI: finds the verb, runs it, maps errors to documented exit codes. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: Partial<Omit<CommandContext, 'argv'>> = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
   const match = commands
     .filter((c) => {
       const words = c.name.split(' ');
@@ -12,23 +15,23 @@ export async function main(argv: string[]): Promise<number> {
     .sort((a, b) => b.name.length - a.name.length)[0];
 
   if (!match || argv[0] === '--help' || argv[0] === 'help') {
-    const out = match ? process.stdout : process.stderr;
+    const out = match ? stdout : stderr;
     out.write('usage: offpeak <command> [options]\n\ncommands:\n');
     for (const c of commands) out.write(`  ${c.name.padEnd(18)} ${c.summary}\n`);
-    if (argv[0] && argv[0] !== '--help' && argv[0] !== 'help') process.stderr.write(`\nunknown command: ${argv.join(' ')}\n`);
+    if (argv[0] && argv[0] !== '--help' && argv[0] !== 'help') stderr.write(`\nunknown command: ${argv.join(' ')}\n`);
     return argv[0] === '--help' || argv[0] === 'help' ? ExitCode.ok : ExitCode.usage;
   }
 
   try {
     return await match.run({
       argv: argv.slice(match.name.split(' ').length),
-      stdout: process.stdout,
-      stderr: process.stderr,
-      env: process.env,
-      cwd: process.cwd(),
+      stdout,
+      stderr,
+      env: io.env ?? process.env,
+      cwd: io.cwd ?? process.cwd(),
     });
   } catch (error) {
-    process.stderr.write(`offpeak ${match.name}: ${describe(error)}\n`);
+    stderr.write(`offpeak ${match.name}: ${describe(error)}\n`);
     if (error instanceof LeaseHeldError) return ExitCode.leaseHeld;
     if (error instanceof OutsideWindowError) return ExitCode.outsideWindow;
     if (error instanceof ConfigError || error instanceof ValidationError || error instanceof MigrationGraphError) return ExitCode.usage;

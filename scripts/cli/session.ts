@@ -28,10 +28,10 @@ export function cliActor(): string {
 /** Loads the migrations (errors name files), opens the target, and runs `fn` with a migrator over both. */
 export async function withMigrator<T>(
   input: { values: TargetValues; env: NodeJS.ProcessEnv; cwd: string; dir: string; options?: Omit<MigratorOptions, 'client' | 'migrations'> },
-  fn: (migrator: Migrator) => Promise<T>,
+  fn: (migrator: Migrator, client: SqlClient) => Promise<T>,
 ): Promise<T> {
   const migrations = await loadMigrations(input.dir);
   return withClient(input.values, input.env, input.cwd, (client) =>
-    fn(createMigrator({ client, migrations, actor: cliActor(), ...input.options })),
+    fn(createMigrator({ client, migrations, actor: cliActor(), ...input.options }), client),
   );
 }

@@ -7,7 +7,6 @@ import { loadGraph } from '../load-graph.ts';
 import { checkRegistry, REGISTRY_FILE, writeRegistry } from '../migration-registry.ts';
 import { hasExplicitTarget } from '../ledger-check.ts';
 import { withMigrator } from '../session.ts';
-import { countStatements } from '../../../lambdas/core/db/statements.ts';
 import { OffpeakError } from '../../../lambdas/core/errors.ts';
 import { MIGRATION_FILE_NAME } from '../../../lambdas/core/migrations/loader.ts';
 import type { MigrationGraph } from '../../../lambdas/core/migrations/graph.ts';
@@ -20,6 +19,8 @@ interface Problem {
 }
 
 async function stepProblems(graph: MigrationGraph): Promise<Problem[]> {
+  // Imported here so the parser's WASM loads only for `check`, not for every verb.
+  const { countStatements } = await import('../../../lambdas/core/db/statements.ts');
   const problems: Problem[] = [];
   for (const m of graph.all.values()) {
     if (!MIGRATION_FILE_NAME.test(basename(m.file))) {

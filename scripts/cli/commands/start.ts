@@ -1,25 +1,104 @@
 import type { Command } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { openTarget, resolveTarget } from '../target.ts';
+import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb } from '../args.ts';
+import { createOutput, type Output } from '../output.ts';
+import { createProgress } from '../progress.ts';
+import { withMigrator } from '../session.ts';
+import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
+import type { AdvanceResult, Migrator } from '../../../lambdas/core/migrations/runner.ts';
 
-/** The main job on the embedded database. Until the engine lands it opens the database and shows what it has. */
+const usage = 'start [--pglite-dir DIR] [--migrations DIR] [--json]';
+
+/** What the job's later steps get: the open database, the migrator, the upgrade's result, and where to print. */
+export interface StartContext {
+  client: SqlClient;
+  migrator: Migrator;
+  upgrade: AdvanceResult;
+  out: Output;
+  /** Collected into the --json document under each step's name. */
+  json: Record<string, unknown>;
+}
+
+export interface StartStep {
+  name: string;
+  run(context: StartContext): Promise<void>;
+}
+
+async function printCurrent({ migrator, out, json }: StartContext): Promise<void> {
+  const status = await migrator.status();
+  json['current'] = status.current;
+  json['heads'] = status.heads;
+  out.line(`current revision: ${status.current.join(', ') || '<base>'}${status.pending.length === 0 ? ' (head)' : `, ${status.pending.length} pending`}`);
+}
+
+/**
+ * Every idx_ index in the database with its validity, not only the ones this run built, so a second
+ * run (nothing to apply) still proves the schema is whole.
+ */
+async function printVerifiedIndexes({ client, out, json }: StartContext): Promise<void> {
+  const { rows } = await client.query<{ table_name: string; index_name: string; valid: boolean }>(sql`
+    SELECT t.relname AS table_name, c.relname AS index_name, i.indisvalid AS valid
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_class t ON t.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relname LIKE 'idx\\_%' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'offpeak')
+    ORDER BY t.relname, c.relname`);
+  json['indexes'] = rows;
+  const invalid = rows.filter((r) => !r.valid);
+  out.line(`verified indexes: ${rows.length - invalid.length} of ${rows.length} idx_ indexes valid`);
+  const byTable = new Map<string, string[]>();
+  for (const r of rows) byTable.set(r.table_name, [...(byTable.get(r.table_name) ?? []), `${r.index_name}${r.valid ? '' : ' (INVALID)'}`]);
+  for (const [table, names] of byTable) out.line(`  ${table}: ${names.join(', ')}`);
+  if (invalid.length) throw new Error(`INVALID indexes: ${invalid.map((r) => r.index_name).join(', ')}`);
+}
+
+/**
+ * The job's steps after the upgrade, in order. The index-health report goes here
+ * (ANALYZE of stale tables and the text summary) as one more StartStep.
+ */
+export const afterUpgrade: readonly StartStep[] = [
+  { name: 'current', run: printCurrent },
+  { name: 'verify', run: printVerifiedIndexes },
+];
+
+/**
+ * The off-peak job on the embedded database (PGlite in .offpeak/pglite): upgrade to head with progress
+ * (the runner ANALYZEs the tables it touched and verifies the indexes it built), then the steps above.
+ * DATABASE_URL is ignored on purpose: `npm start` never touches a server by accident.
+ */
 export const startCommand: Command = {
   name: 'start',
-  summary: 'run the off-peak job on the embedded database',
-  async run({ stdout, env, cwd }) {
-    const client = await openTarget(resolveTarget({}, { ...env, DATABASE_URL: undefined }, cwd));
-    try {
-      await client.query(sql`CREATE EXTENSION IF NOT EXISTS vector`);
-      const { rows } = await client.query<{ version: string }>(sql`SELECT version() AS version`);
-      const ext = await client.query<{ extname: string; extversion: string }>(
-        sql`SELECT extname, extversion FROM pg_extension ORDER BY extname`,
-      );
-      stdout.write(`${rows[0]?.version}\n`);
-      for (const e of ext.rows) stdout.write(`extension ${e.extname} ${e.extversion}\n`);
-      return ExitCode.ok;
-    } finally {
-      await client.close();
-    }
+  summary: 'run the off-peak job on the embedded database: upgrade to head, verify, ANALYZE, report',
+  async run({ argv, stdout, stderr, env, cwd }) {
+    const { values } = parseVerb(argv, { usage, options: migrationVerbOptions, positionals: { min: 0, max: 0 } });
+    if (helpRequested(values, usage, stdout)) return ExitCode.ok;
+    const out = createOutput({ stdout, stderr }, values.json ?? false);
+    const target = { 'pglite-dir': values['pglite-dir'], 'wait-for-lock': values['wait-for-lock'] };
+    const progress = createProgress(out.json ? stderr : stdout);
+    const json: Record<string, unknown> = {};
+    const code = await withMigrator(
+      { values: target, env: { ...env, DATABASE_URL: undefined }, cwd, dir: migrationsDir(values, cwd), options: { onEvent: progress } },
+      async (migrator, client) => {
+        let upgrade: AdvanceResult;
+        try {
+          upgrade = await migrator.runToCompletion('up', 'head');
+        } finally {
+          progress.finish();
+        }
+        json['upgrade'] = upgrade;
+        if (upgrade.status !== 'done') {
+          out.line(`upgrade ${upgrade.status}: ${upgrade.error?.message ?? ''}`);
+          return ExitCode.failed;
+        }
+        out.line(upgrade.total === 0 ? 'upgrade: nothing to do, already at head' : `upgrade: applied ${upgrade.applied.join(', ')}`);
+        for (const s of upgrade.skipped) out.line(`  skipped ${s.revision} step ${s.step + 1}: ${s.reason}`);
+        for (const step of afterUpgrade) await step.run({ client, migrator, upgrade, out, json });
+        return ExitCode.ok;
+      },
+    );
+    out.result(json);
+    return code;
   },
 };
