@@ -35,7 +35,7 @@ export interface EmailTextOptions {
 
 export const DEFAULT_EMAIL_MAX_BYTES = SNS_MAX_MESSAGE_BYTES - SNS_ENVELOPE_MARGIN_BYTES;
 /** Below this even the summary and the cut notice may not fit; such a budget is a bug. */
-export const MIN_EMAIL_BYTES = 1_024;
+export const MIN_EMAIL_BYTES = 2_048;
 const DEFAULT_TABLE_ROWS = 25;
 /** Evidence is one sentence; anything longer is a check gone wrong, not worth the budget. */
 const MAX_EVIDENCE_CHARS = 2_000;
@@ -164,6 +164,7 @@ function table(
 ): string {
   const lines = ['', title, ''];
   if (total === 0) lines.push('  (none)');
+  else if (maxRows === 0) lines.push(`  ${formatCount(total)} ${total === 1 ? 'index' : 'indexes'}, not listed to keep this email within its size limit`);
   else {
     const shown = rows.slice(0, maxRows);
     lines.push(...textTable(columns, shown).map((line) => `  ${line}`));

@@ -66,7 +66,7 @@ describe('renderEmailText', () => {
   it('fits any budget it accepts, in UTF-8 bytes or escaped JSON bytes, with Unicode names', () => {
     // Prepare: 4-byte and 3-byte characters in names, quotes in statements
     const report = makeReport(2_000, { database: 'データベース_🚀', tableSuffix: '_заказы_🚀' });
-    for (const maxBytes of [1_024, 1_500, 4_000, 30_000, 100_000]) {
+    for (const maxBytes of [2_048, 2_500, 4_000, 30_000, 100_000]) {
       // Act
       const plain = renderEmailText(report, { maxBytes });
       const escaped = renderEmailText(report, { maxBytes, cost: jsonStringCost });
@@ -98,8 +98,17 @@ describe('renderEmailText', () => {
     expect(text).toContain('line one line two');
   });
 
+  it('at small budgets keeps the summary and the whole caveat, and shortens the views first', () => {
+    const text = renderEmailText(makeReport(2_000), { maxBytes: 2_048 });
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(2_048);
+    expect(text).toContain('Findings:       2,000');
+    expect(text).toMatch(/INDEX USAGE: idx_ indexes by idx_tup_read\n\n(.*\n)*? {2}(… and 197 more indexes|200 indexes, not listed to keep this email within its size limit)\n/);
+    expect(text).toContain('"0 since the reset", not "never used".');
+    expect(text.trimEnd()).toMatch(/… and [\d,]+ more findings not shown/);
+  });
+
   it('refuses a budget too small to say anything', () => {
     expect(() => renderEmailText(makeReport(3), { maxBytes: 100 })).toThrow(ValidationError);
-    expect(() => renderEmailText(makeReport(3), { maxBytes: 100 })).toThrow(/at least 1024 bytes, got 100/);
+    expect(() => renderEmailText(makeReport(3), { maxBytes: 100 })).toThrow(/at least 2048 bytes, got 100/);
   });
 });
