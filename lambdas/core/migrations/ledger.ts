@@ -142,6 +142,8 @@ const CREATE_RACE = new Set(['23505', '42P07', '42P06']);
 export class Ledger {
   readonly schema: string;
   private readonly client: SqlClient;
+  /** Once seen, the ledger exists for good (it is never dropped by offpeak): saves a round trip per read. */
+  private known = false;
 
   constructor(client: SqlClient, schema: string = DEFAULT_LEDGER_SCHEMA) {
     this.client = client;
@@ -154,10 +156,12 @@ export class Ledger {
 
   /** One round trip: does the ledger exist? */
   async exists(): Promise<boolean> {
+    if (this.known) return true;
     const { rows } = await this.client.query<{ ok: boolean }>(
       sql`SELECT to_regclass(${`${quoteIdent(this.schema)}.migration_tables`}) IS NOT NULL AS ok`,
     );
-    return rows[0]?.ok === true;
+    this.known = rows[0]?.ok === true;
+    return this.known;
   }
 
   /** Creates the schema and tables if missing; safe to call concurrently from several runs. */
@@ -166,6 +170,7 @@ export class Ledger {
     for (let attempt = 0; ; attempt++) {
       try {
         for (const statement of DDL(this.schema)) await this.client.query(statement);
+        this.known = true;
         return;
       } catch (error) {
         if (attempt < 3 && error instanceof DatabaseError && CREATE_RACE.has(error.sqlState ?? '')) continue;

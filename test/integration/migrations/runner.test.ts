@@ -1,0 +1,316 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlClient } from '../../../lambdas/core/db/client.ts';
+import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
+import { sql } from '../../../lambdas/core/db/sql.ts';
+import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
+import { appliedRevisions, chain, columns, harness, indexes, uniqueName } from './helpers.ts';
+
+/**
+ * The runner end to end, on the test database directly (pg or PGlite) and through the Data API
+ * adapter against the local server with a 1 s statement timeout, so long statements take the
+ * still-running path for real.
+ */
+interface Transport {
+  /** The client the runner uses. */
+  client: SqlClient;
+  /** A direct client for preparing and assessing. */
+  direct: SqlClient;
+  kind: string;
+  /** Set when the transport cannot run the suite (a known defect), so its tests skip visibly. */
+  broken?: boolean;
+  dispose(): Promise<void>;
+}
+
+const transports: Array<[string, () => Promise<Transport>]> = [
+  [
+    'direct',
+    async () => {
+      const db: TestDatabase = await createTestDatabase();
+      return { client: db.client, direct: db.client, kind: db.kind, dispose: () => db.dispose() };
+    },
+  ],
+  [
+    'data-api',
+    async () => {
+      const api: TestDataApi = await startTestDataApi({ statementTimeoutMs: 1000 });
+      const client = createDataApiClient({ client: api.sdk, resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database });
+      // The local server's PGlite backend currently returns booleans and json wrongly; say so instead of failing obscurely.
+      const probe = await client.query<{ t: boolean }>(sql`SELECT true AS t`);
+      const broken = probe.rows[0]?.t !== true;
+      return { client, direct: api.db.client, kind: `data-api/${api.db.kind}`, broken, dispose: () => api.dispose() };
+    },
+  ],
+];
+
+describe.each(transports)('runner via %s', (_name, open) => {
+  let t: Transport;
+  beforeAll(async () => {
+    t = await open();
+    if (t.broken) console.warn(`SKIPPED runner via ${_name}: the local Data API server's ${t.kind} backend returns wrong booleans/json`);
+  }, 60_000);
+  const test = (name: string, fn: () => Promise<void>, timeout?: number) =>
+    it(
+      name,
+      async ({ skip }) => {
+        if (t.broken) skip();
+        await fn();
+      },
+      timeout,
+    );
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  test('upgrades to head, downgrades to a revision, and upgrades again', async () => {
+    // Prepare
+    const ns = uniqueName('app');
+    const { all } = chain(ns);
+    const h = harness(t.client, all);
+
+    // Act
+    const up = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(up.status).toBe('done');
+    expect(up.applied).toEqual(['202501010001', '202501010002', '202501010003']);
+    expect(up.verification?.ok).toBe(true);
+    expect(up.verification?.analyzed).toEqual([`${ns}.widgets`]);
+    expect(await indexes(t.direct, ns)).toEqual([
+      { name: 'idx_widgets_name', valid: true },
+      { name: 'idx_widgets_owner', valid: true },
+    ]);
+    expect(await columns(t.direct, ns, 'widgets')).toContain('color');
+    const touched = await t.direct.query<{ revision: string; schema_name: string; table_name: string }>(
+      sql`SELECT revision, schema_name, table_name FROM ${sql.ident(h.ledger, 'migration_tables')} ORDER BY revision`,
+    );
+    expect(touched.rows).toEqual([
+      { revision: '202501010001', schema_name: ns, table_name: 'widgets' },
+      { revision: '202501010002', schema_name: ns, table_name: 'widgets' },
+      { revision: '202501010003', schema_name: ns, table_name: 'widgets' },
+    ]);
+    expect(await h.migrator.current()).toEqual(['202501010003']);
+
+    const down = await h.migrator.runToCompletion('down', '202501010001');
+    expect(down.status).toBe('done');
+    expect(down.applied).toEqual(['202501010003', '202501010002']);
+    expect(await indexes(t.direct, ns)).toEqual([]);
+    expect(await columns(t.direct, ns, 'widgets')).not.toContain('color');
+    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001']);
+
+    const again = await h.migrator.runToCompletion('up', 'head');
+    expect(again.status).toBe('done');
+    expect(again.applied).toEqual(['202501010002', '202501010003']);
+    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001', '202501010002', '202501010003']);
+  });
+
+  test('leaves neither schema change nor ledger row when a transactional step fails', async () => {
+    // Prepare
+    const ns = uniqueName('app');
+    const { m1 } = chain(ns);
+    const broken = defineMigration({
+      revision: '202501010002',
+      downRevision: '202501010001',
+      description: 'add a column, then fail',
+      risk: 'low',
+      up: [sqlStep(`ALTER TABLE ${ns}.widgets ADD COLUMN size int`), sqlStep(`ALTER TABLE ${ns}.widgets ADD COLUMN nope no_such_type`)],
+      down: [sqlStep(`ALTER TABLE ${ns}.widgets DROP COLUMN size`)],
+    });
+    const h = harness(t.client, [m1, broken]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('failed');
+    expect(result.applied).toEqual(['202501010001']);
+    expect(result.error).toMatchObject({ revision: '202501010002', step: 1, sqlState: '42704' });
+    expect(result.error?.message).toContain('migrations/202501010002_t.ts');
+    expect(await columns(t.direct, ns, 'widgets')).not.toContain('size');
+    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001']);
+    const failed = await t.direct.query<{ step: number; error: string }>(
+      sql`SELECT step, error FROM ${sql.ident(h.ledger, 'migration_events')} WHERE status = 'failed'`,
+    );
+    expect(failed.rows).toEqual([{ step: 1, error: expect.stringContaining('no_such_type') }]);
+  });
+
+  test('stops at the deadline between units and resumes from the journal', async () => {
+    // Prepare: a clock that jumps past the deadline whenever a migration finishes.
+    const ns = uniqueName('app');
+    let clock = Date.parse('2025-01-01T00:00:00Z');
+    const h = harness(t.client, chain(ns).all, {
+      now: () => new Date(clock),
+      onEvent: (e) => {
+        if (e.event === 'migration_done') clock += 60_000;
+      },
+    });
+    const { runId } = await h.migrator.start('up', 'head');
+
+    // Act
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await h.migrator.advance(runId, { deadline: new Date(clock + 30_000) }));
+
+    // Assess
+    expect(results.map((r) => r.status)).toEqual(['in_progress', 'in_progress', 'done']);
+    expect(results.map((r) => r.applied)).toEqual([['202501010001'], ['202501010002'], ['202501010003']]);
+    expect(results[0]!.next).toMatchObject({ revision: '202501010002', step: 0 });
+    expect(results.map((r) => r.runId)).toEqual([runId, runId, runId]);
+    const done = await t.direct.query<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM ${sql.ident(h.ledger, 'migration_events')} WHERE status = 'done'`,
+    );
+    expect(done.rows[0]!.n).toBe(5); // 2 + 2 + 1 steps, none run twice
+  });
+
+  test('resumes a standalone migration interrupted after its step ran but before it was journaled', async () => {
+    // Prepare: run up to 202501010001, then build the first index by hand as if the process died right after.
+    const ns = uniqueName('app');
+    const h = harness(t.client, chain(ns).all);
+    await h.migrator.runToCompletion('up', '202501010001');
+    await t.direct.query(sql`CREATE INDEX idx_widgets_name ON ${sql.ident(ns, 'widgets')} (name)`);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('done');
+    expect(h.events.filter((e) => e.event === 'invalid_index_dropped')).toEqual([]);
+    expect(await indexes(t.direct, ns)).toEqual([
+      { name: 'idx_widgets_name', valid: true },
+      { name: 'idx_widgets_owner', valid: true },
+    ]);
+  });
+
+  test('drops and rebuilds an INVALID leftover instead of skipping it', async () => {
+    // Prepare: a failed concurrent unique build on duplicate data leaves an INVALID index; then fix the data.
+    const ns = uniqueName('app');
+    await t.direct.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
+    await t.direct.query(sql`CREATE TABLE ${sql.ident(ns, 'codes')} (id int PRIMARY KEY, code text)`);
+    await t.direct.query(sql`INSERT INTO ${sql.ident(ns, 'codes')} VALUES (1, 'a'), (2, 'a')`);
+    await expect(t.direct.query(sql`CREATE UNIQUE INDEX CONCURRENTLY idx_codes_code ON ${sql.ident(ns, 'codes')} (code)`)).rejects.toThrow();
+    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_codes_code', valid: false }]);
+    await t.direct.query(sql`UPDATE ${sql.ident(ns, 'codes')} SET code = 'b' WHERE id = 2`);
+    const h = harness(t.client, [
+      defineMigration({
+        revision: 'r1',
+        downRevision: null,
+        description: 'unique codes',
+        risk: 'low',
+        up: [createIndex({ name: 'idx_codes_code', schema: ns, table: 'codes', columns: ['code'], unique: true })],
+      }),
+    ]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('done');
+    expect(h.events.filter((e) => e.event === 'invalid_index_dropped')).toHaveLength(1);
+    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_codes_code', valid: true }]);
+    expect(result.verification?.indexes).toEqual([{ schema: ns, name: 'idx_codes_code', exists: true, valid: true }]);
+  });
+
+  test('fails a build that cannot succeed without leaving an INVALID index, then resumes once the data is fixed', async () => {
+    // Prepare
+    const ns = uniqueName('app');
+    await t.direct.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
+    await t.direct.query(sql`CREATE TABLE ${sql.ident(ns, 'codes')} (id int PRIMARY KEY, code text)`);
+    await t.direct.query(sql`INSERT INTO ${sql.ident(ns, 'codes')} VALUES (1, 'a'), (2, 'a')`);
+    const h = harness(t.client, [
+      defineMigration({
+        revision: 'r1',
+        downRevision: null,
+        description: 'unique codes',
+        risk: 'low',
+        up: [createIndex({ name: 'idx_codes_code', schema: ns, table: 'codes', columns: ['code'], unique: true })],
+      }),
+    ]);
+
+    // Act
+    const failed = await h.migrator.runToCompletion('up', 'head');
+    const leftovers = await indexes(t.direct, ns);
+    await t.direct.query(sql`UPDATE ${sql.ident(ns, 'codes')} SET code = 'b' WHERE id = 2`);
+    const retried = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(failed).toMatchObject({ status: 'failed', error: { revision: 'r1', step: 0, sqlState: '23505' } });
+    expect(leftovers).toEqual([]);
+    expect(retried).toMatchObject({ status: 'done', runId: failed.runId, applied: ['r1'] });
+    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['r1']);
+  });
+
+  test('journals unmet conditional steps as skipped and reports them', async () => {
+    // Prepare
+    const ns = uniqueName('app');
+    const { m1 } = chain(ns);
+    const conditional = defineMigration({
+      revision: '202501010002',
+      downRevision: '202501010001',
+      description: 'an index only where the extension exists',
+      risk: 'low',
+      up: [
+        createIndex({ name: 'idx_widgets_name', schema: ns, table: 'widgets', columns: ['name'] }),
+        createIndex({ name: 'idx_widgets_fancy', schema: ns, table: 'widgets', columns: ['owner_id'] }, { when: { extensionAvailable: 'no_such_extension' } }),
+      ],
+    });
+    const h = harness(t.client, [m1, conditional]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('done');
+    expect(result.skipped).toEqual([{ revision: '202501010002', direction: 'up', step: 1, reason: 'extension no_such_extension is not available' }]);
+    expect(result.verification?.indexes.map((i) => i.name)).toEqual(['idx_widgets_name']);
+    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_widgets_name', valid: true }]);
+    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001', '202501010002']);
+  });
+
+  test('follows an index build that outlives one call by polling the catalog, and resumes it after a deadline', async () => {
+    // Prepare: an expression index whose build takes about 1.2 s (longer than the Data API's 1 s here).
+    const ns = uniqueName('app');
+    await t.direct.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
+    await t.direct.query(
+      sql`CREATE FUNCTION ${sql.ident(ns, 'slow')}(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x FROM (SELECT pg_sleep(0.3)) s'`,
+    );
+    await t.direct.query(sql`CREATE TABLE ${sql.ident(ns, 'items')} (id int PRIMARY KEY)`);
+    await t.direct.query(sql`INSERT INTO ${sql.ident(ns, 'items')} SELECT generate_series(1, 4)`);
+    let clock = Date.now();
+    const h = harness(
+      t.client,
+      [
+        defineMigration({
+          revision: 'r1',
+          downRevision: null,
+          description: 'slow index',
+          risk: 'low',
+          up: [createIndex({ name: 'idx_items_slow', schema: ns, table: 'items', columns: [`${ns}.slow(id)`] })],
+        }),
+      ],
+      {
+        now: () => new Date(clock),
+        onEvent: (e) => {
+          if (e.event === 'step_started') clock += 10; // the deadline passes while the build runs
+        },
+      },
+    );
+    const { runId } = await h.migrator.start('up', 'head');
+
+    // Act: the first call has a deadline that passes as soon as polling starts.
+    const first = await h.migrator.advance(runId, { deadline: new Date(clock + 1) });
+    const second = await h.migrator.advance(runId);
+
+    // Assess
+    expect(second.status).toBe('done');
+    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_items_slow', valid: true }]);
+    if (t.kind.startsWith('data-api')) {
+      expect(first.status).toBe('in_progress');
+      expect(first.next).toMatchObject({ revision: 'r1', step: 0 });
+      expect(h.events.some((e) => e.event === 'index_progress')).toBe(true);
+    } else {
+      // pg and PGlite wait for the statement in one call: there is no still-running path to stop in.
+      expect(first.status).toBe('done');
+    }
+    expect(h.events.filter((e) => e.event === 'invalid_index_dropped' || e.event === 'index_build_retry')).toEqual([]);
+  }, 30_000);
+});
