@@ -22,7 +22,10 @@ import {
 import { truncateToCost, utf8Cost, type CostFunction } from './text-budget.ts';
 
 export interface EmailTextOptions {
-  /** Budget in bytes as measured by `cost`. Default: SNS's 262,144 minus an envelope margin. */
+  /**
+   * Budget in bytes as measured by `cost`. Default: SNS's 262,144 minus an envelope margin.
+   * `Infinity` means no limit (the CLI's terminal output); pass `tableRows: Infinity` too for whole views.
+   */
   maxBytes?: number;
   /**
    * How a piece of text is measured: UTF-8 bytes by default; `jsonStringCost` when the
@@ -44,7 +47,7 @@ const MAX_STATEMENT_CHARS = 8_000;
 
 export function renderEmailText(report: IndexHealthReport, options: EmailTextOptions = {}): string {
   const maxBytes = options.maxBytes ?? DEFAULT_EMAIL_MAX_BYTES;
-  if (!Number.isFinite(maxBytes) || maxBytes < MIN_EMAIL_BYTES) {
+  if (Number.isNaN(maxBytes) || maxBytes < MIN_EMAIL_BYTES) {
     throw new ValidationError(`email budget must be at least ${MIN_EMAIL_BYTES} bytes, got ${maxBytes}`, {
       context: { maxBytes },
     });
@@ -91,7 +94,8 @@ export function renderEmailText(report: IndexHealthReport, options: EmailTextOpt
 }
 
 function headSection(report: IndexHealthReport, summary: ReportSummary): string {
-  const database = oneLine(report.database);
+  // PostgreSQL names are at most 63 bytes; a longer one is not worth the budget
+  const database = clip(oneLine(report.database), 200);
   const severities = severityCounts(summary);
   const lines = [
     `offpeak index health report: ${database}`,

@@ -107,6 +107,14 @@ describe('renderEmailText', () => {
     expect(text.trimEnd()).toMatch(/… and [\d,]+ more findings not shown/);
   });
 
+  it('cuts nothing without a limit, for the CLI', () => {
+    const text = renderEmailText(makeReport(3_000, { usageRows: 300 }), { maxBytes: Infinity, tableRows: Infinity });
+    expect(Buffer.byteLength(text)).toBeGreaterThan(262_144);
+    expect(text.match(/^ {2}\d+\. \[/gm)).toHaveLength(3_000);
+    expect(text).not.toContain('more findings not shown');
+    expect(text).not.toContain('more indexes');
+  });
+
   it('refuses a budget too small to say anything', () => {
     expect(() => renderEmailText(makeReport(3), { maxBytes: 100 })).toThrow(ValidationError);
     expect(() => renderEmailText(makeReport(3), { maxBytes: 100 })).toThrow(/at least 2048 bytes, got 100/);
