@@ -1,7 +1,7 @@
 /**
  * The one SNS publish for a report: `MessageStructure: 'json'`, so each protocol gets
  * its own rendering: `default` and `email` plain text, `lambda` and `https` the report
- * JSON. The whole envelope, with every value escaped as a JSON string, fits SNS's
+ * JSON, `sms` the subject line. The whole envelope, with every value escaped as a JSON string, fits SNS's
  * 262,144 bytes; the budget is split between the four bodies below.
  */
 import type { IndexHealthReport } from '../health/report.ts';
@@ -15,7 +15,7 @@ import { jsonStringCost, utf8Cost } from './text-budget.ts';
 
 export interface SnsReportMessage {
   Subject: string;
-  /** A JSON object with string values for `default`, `email`, `lambda` and `https`. */
+  /** A JSON object with string values for `default`, `email`, `lambda`, `https` and `sms`. */
   Message: string;
   MessageStructure: 'json';
 }
@@ -41,7 +41,9 @@ export function buildSnsMessage(report: IndexHealthReport, options: SnsMessageOp
   const maxBytes = options.maxBytes ?? SNS_MAX_MESSAGE_BYTES - SNS_ENVELOPE_MARGIN_BYTES;
   const Subject = renderSubject(report);
   // Keys, quotes, colons, commas and braces of the envelope itself.
-  const overhead = utf8Cost(JSON.stringify({ default: '', email: '', lambda: '', https: '' }));
+  // SMS takes at most 1,600 characters per publish: a text message gets the subject line alone.
+  const sms = Subject;
+  const overhead = utf8Cost(JSON.stringify({ default: '', email: '', lambda: '', https: '', sms }));
   const available = maxBytes - utf8Cost(Subject) - overhead;
   const share = (key: keyof typeof SHARES): number => Math.floor(available * SHARES[key]);
 
@@ -55,6 +57,7 @@ export function buildSnsMessage(report: IndexHealthReport, options: SnsMessageOp
     email: renderEmailText(report, { maxBytes: emailBytes, cost: jsonStringCost }),
     lambda: json,
     https,
+    sms,
   };
   const Message = JSON.stringify(envelope);
   const size = utf8Cost(Subject) + utf8Cost(Message);

@@ -21,7 +21,8 @@ describe('buildSnsMessage', () => {
     expect(message.MessageStructure).toBe('json');
     expect(message.Subject).toBe('offpeak: 12 findings on appdb (2 duplicate, 2 invalid, 2 overlapping, 2 unused, 1 bloated, …)');
     const envelope = JSON.parse(message.Message) as Envelope;
-    expect(Object.keys(envelope).sort()).toEqual(['default', 'email', 'https', 'lambda']);
+    expect(Object.keys(envelope).sort()).toEqual(['default', 'email', 'https', 'lambda', 'sms']);
+    expect((envelope as Envelope & { sms: string }).sms).toBe(message.Subject);
     for (const value of Object.values(envelope)) expect(typeof value).toBe('string');
     expect(envelope.email).toContain('offpeak index health report: appdb');
     expect(envelope.email).toContain('Restore: CREATE INDEX CONCURRENTLY IF NOT EXISTS');
