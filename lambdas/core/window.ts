@@ -4,8 +4,8 @@
  * A window opens at local wall-clock time `start` ('HH:MM') in `timeZone` (IANA, e.g. 'Europe/Moscow')
  * on each of `days` (the local weekday it *opens*; default every day) and stays open for
  * `durationMinutes` of elapsed time, so a window may run past midnight and lasts its full length
- * across a DST change. A start time that does not exist on a spring-forward day opens at the first
- * instant after the gap; one that occurs twice on a fall-back day opens at the first occurrence
+ * across a DST change. A start time that does not exist on a spring-forward day is shifted forward by
+ * the gap's length (02:30 → 03:30); one that occurs twice on a fall-back day opens at the first occurrence
  * (as Temporal's 'compatible' disambiguation does). Time zones use Intl only.
  */
 import { ConfigError } from './errors.ts';
