@@ -1,0 +1,58 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from '../command.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { commonOptions, helpRequested, migrationsDir, parseVerb } from '../args.ts';
+import { createOutput } from '../output.ts';
+import { loadGraph } from '../load-graph.ts';
+import { writeRegistry } from '../migration-registry.ts';
+import { ConfigError } from '../../../lambdas/core/errors.ts';
+import { buildSquash } from '../../../lambdas/core/lint/squash.ts';
+
+const usage = 'squash --to REV [--name short_name] [--rev-id YYYYMMDDHHMM] [--migrations DIR] [--json]';
+
+/** YYYYMMDDHHMM in UTC, as `offpeak new` names files. */
+function timestamp(date: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}${p(date.getUTCHours())}${p(date.getUTCMinutes())}`;
+}
+
+export const squashCommand: Command = {
+  name: 'squash',
+  summary: 'write one migration that replaces every migration from base to REV',
+  async run({ argv, stdout, stderr, cwd }) {
+    const options = { ...commonOptions, to: { type: 'string' }, name: { type: 'string' }, 'rev-id': { type: 'string' } } as const;
+    const { values } = parseVerb(argv, { usage, options, positionals: { min: 0, max: 0 } });
+    if (helpRequested(values, usage, stdout)) return ExitCode.ok;
+    const out = createOutput({ stdout, stderr }, values.json ?? false);
+    if (!values.to) throw new ConfigError(`--to REV is required: the last revision the squash replaces\nusage: offpeak ${usage}`);
+    const to = values.to;
+    const name = values.name ?? `squash_to_${to.toLowerCase()}`;
+    if (!/^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/.test(name) || name.length > 60) {
+      throw new ConfigError(`--name ${JSON.stringify(name)} is not valid: use snake_case (lower-case letters, digits, single underscores), at most 60 characters`);
+    }
+    const revision = values['rev-id'] ?? timestamp(new Date());
+    if (!/^\d{12}$/.test(revision)) throw new ConfigError(`--rev-id ${JSON.stringify(revision)} is not valid: give 12 digits, YYYYMMDDHHMM`);
+
+    const dir = migrationsDir(values, cwd);
+    if (!existsSync(dir)) throw new ConfigError(`the migrations directory ${dir} does not exist: pass --migrations DIR`);
+    const graph = await loadGraph(dir);
+    const modelImport = relative(dir, fileURLToPath(new URL('../../../lambdas/core/migrations/model.ts', import.meta.url))).split(sep).join('/');
+    const squash = buildSquash({ graph, to, revision, name, modelImport: modelImport.startsWith('.') ? modelImport : `./${modelImport}` });
+
+    const file = join(dir, `${revision}_${name}.ts`);
+    try {
+      await writeFile(file, squash.source, { flag: 'wx' });
+    } catch (error) {
+      throw new ConfigError(`cannot write ${relative(cwd, file)}: ${(error as Error).message}; choose another --rev-id or --name`, { cause: error });
+    }
+    const registry = await writeRegistry(dir);
+    out.result({ revision, file: relative(cwd, file), replaces: squash.replaces, risk: squash.risk, irreversible: squash.irreversible, registry: relative(cwd, registry) });
+    out.line(`created ${relative(cwd, file)} (revision ${revision}, replaces ${squash.replaces.join(', ')}, risk ${squash.risk})`);
+    out.line(`updated ${relative(cwd, registry)}`);
+    out.line('next: `offpeak lint` and `offpeak check`; once every database has recorded the squash, delete the replaced files and run `offpeak check` again');
+    return ExitCode.ok;
+  },
+};
