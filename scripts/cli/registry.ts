@@ -10,6 +10,7 @@ import { showCommand } from './commands/show.ts';
 import { newCommand } from './commands/new.ts';
 import { checkCommand } from './commands/check.ts';
 import { lintCommand } from './commands/lint.ts';
+import { squashCommand } from './commands/squash.ts';
 import { dataApiServeCommand } from './commands/data-api-serve.ts';
 
 /** Every verb of the CLI. Add a command file under commands/ and list it here. */
@@ -25,5 +26,6 @@ export const commands: Command[] = [
   newCommand,
   checkCommand,
   lintCommand,
+  squashCommand,
   dataApiServeCommand,
 ];
