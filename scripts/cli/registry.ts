@@ -12,6 +12,9 @@ import { checkCommand } from './commands/check.ts';
 import { lintCommand } from './commands/lint.ts';
 import { squashCommand } from './commands/squash.ts';
 import { dataApiServeCommand } from './commands/data-api-serve.ts';
+import { analyzeCommand } from './commands/analyze.ts';
+import { snapshotCommand } from './commands/snapshot.ts';
+import { reportCommand } from './commands/report.ts';
 
 /** Every verb of the CLI. Add a command file under commands/ and list it here. */
 export const commands: Command[] = [
@@ -28,4 +31,7 @@ export const commands: Command[] = [
   lintCommand,
   squashCommand,
   dataApiServeCommand,
+  analyzeCommand,
+  snapshotCommand,
+  reportCommand,
 ];

@@ -20,6 +20,7 @@ export interface CatalogContext {
   blockSize: number;
   hasSnapshots: boolean;
   hasMigrationTables: boolean;
+  hasAnalyzeLog: boolean;
 }
 
 export async function readContext(client: SqlExecutor, ledgerSchema: string): Promise<CatalogContext> {
@@ -30,12 +31,14 @@ export async function readContext(client: SqlExecutor, ledgerSchema: string): Pr
     block_size: number;
     has_snapshots: boolean;
     has_migration_tables: boolean;
+    has_analyze_log: boolean;
   }>(sql`SELECT current_database() AS database,
       (SELECT d.stats_reset FROM pg_stat_database d WHERE d.datname = current_database()) AS stats_reset,
       current_setting('server_version_num')::int AS version_num,
       current_setting('block_size')::int AS block_size,
       to_regclass(${ledgerTableName(ledgerSchema, 'snapshots')}::text) IS NOT NULL AS has_snapshots,
-      to_regclass(${ledgerTableName(ledgerSchema, 'migrationTables')}::text) IS NOT NULL AS has_migration_tables`);
+      to_regclass(${ledgerTableName(ledgerSchema, 'migrationTables')}::text) IS NOT NULL AS has_migration_tables,
+      to_regclass(${ledgerTableName(ledgerSchema, 'analyzeLog')}::text) IS NOT NULL AS has_analyze_log`);
   const row = rows[0]!;
   return {
     database: row.database,
@@ -44,6 +47,7 @@ export async function readContext(client: SqlExecutor, ledgerSchema: string): Pr
     blockSize: Number(row.block_size),
     hasSnapshots: row.has_snapshots,
     hasMigrationTables: row.has_migration_tables,
+    hasAnalyzeLog: row.has_analyze_log,
   };
 }
 
@@ -82,7 +86,7 @@ export interface TableFacts {
   /** -1 when the table has never been vacuumed or analyzed. */
   reltuples: number;
   modsSinceAnalyze: number;
-  /** Epoch seconds of the last ANALYZE (manual or auto), -1 when never. */
+  /** Epoch seconds of the last ANALYZE (manual, auto, or logged by offpeak), -1 when unknown. */
   lastAnalyzedAt: number;
   /** Epoch seconds of the last applied migration that touched the table, -1 when none recorded. */
   lastMigrationAt: number;
@@ -95,14 +99,22 @@ function tablesFamily(context: CatalogContext, ledgerSchema: string): SqlQuery {
           FROM ${ledgerTable(ledgerSchema, 'migrationTables')} m GROUP BY 1, 2) m
         ON m.schema_name = n.nspname AND m.table_name = c.relname`
     : sql`LEFT JOIN (SELECT NULL::timestamptz AS applied_at) m ON false`;
+  // Our own log counts too: statistics counters (last_analyze) are lost on a crash, a failover,
+  // or when PGlite reopens, while the log is durable.
+  const logged = context.hasAnalyzeLog
+    ? sql`LEFT JOIN (SELECT l.schema_name, l.table_name, max(l.started_at) AS at
+          FROM ${ledgerTable(ledgerSchema, 'analyzeLog')} l WHERE l.outcome IN ('analyzed', 'still_running') GROUP BY 1, 2) al
+        ON al.schema_name = n.nspname AND al.table_name = c.relname`
+    : sql`LEFT JOIN (SELECT NULL::timestamptz AS at) al ON false`;
   return sql`SELECT c.oid::bigint AS _k, n.nspname AS s, c.relname AS t,
       concat_ws(' ', pg_table_size(c.oid), greatest(c.reltuples, -1)::bigint, coalesce(st.n_mod_since_analyze, 0),
-        ${epoch(sql`greatest(st.last_analyze, st.last_autoanalyze)`)}, ${epoch(sql`m.applied_at`)}) AS f,
+        ${epoch(sql`greatest(st.last_analyze, st.last_autoanalyze, al.at)`)}, ${epoch(sql`m.applied_at`)}) AS f,
       fk.list AS fk
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
     ${migration}
+    ${logged}
     LEFT JOIN LATERAL (
       SELECT jsonb_agg(jsonb_build_array(k.conname, cols.list, k.confrelid::regclass::text) ORDER BY k.conname) AS list
       FROM pg_constraint k

@@ -199,7 +199,7 @@ export function runChecks(input: CheckInput): Finding[] {
         schema: table.schema,
         table: table.table,
         index: null,
-        sizeBytes: table.tableBytes,
+        sizeBytes: null,
         evidence: `Statistics stale: ${stale.detail}. offpeak analyze queues it.`,
         suggestion: null,
       });

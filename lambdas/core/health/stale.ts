@@ -22,17 +22,20 @@ function isoSeconds(epochSeconds: number): string {
  *   on expressions all need fresh statistics).
  */
 export function staleness(table: TableFacts, options: Pick<HealthOptions, 'analyzeThresholdRows' | 'analyzeScaleFactor'>): Staleness | null {
-  if (table.lastAnalyzedAt < 0) {
+  // reltuples = -1 (PG14+) is durable proof of "never analyzed or vacuumed"; a missing
+  // last_analyze alone is not, since statistics counters do not survive a crash or failover.
+  if (table.reltuples < 0 && table.lastAnalyzedAt < 0) {
     return { reason: 'never_analyzed', detail: 'never analyzed: the planner is guessing its row counts' };
   }
   const limit = options.analyzeThresholdRows + options.analyzeScaleFactor * Math.max(table.reltuples, 0);
   if (table.modsSinceAnalyze > limit) {
     return {
       reason: 'modified',
-      detail: `${table.modsSinceAnalyze} rows modified since the last ANALYZE (${isoSeconds(table.lastAnalyzedAt)}), over ${Math.round(limit)} (${options.analyzeThresholdRows} + ${options.analyzeScaleFactor * 100} % of ${Math.max(table.reltuples, 0)} rows)`,
+      detail: `${table.modsSinceAnalyze} rows modified since the last ANALYZE (${table.lastAnalyzedAt < 0 ? 'not recorded' : isoSeconds(table.lastAnalyzedAt)}), over ${Math.round(limit)} (${options.analyzeThresholdRows} + ${options.analyzeScaleFactor * 100} % of ${Math.max(table.reltuples, 0)} rows)`,
     };
   }
-  if (table.lastMigrationAt >= 0 && table.lastAnalyzedAt < table.lastMigrationAt) {
+  // With no ANALYZE on record (statistics lost) the order is unknown: not claimed stale.
+  if (table.lastMigrationAt >= 0 && table.lastAnalyzedAt >= 0 && table.lastAnalyzedAt < table.lastMigrationAt) {
     return {
       reason: 'migrated',
       detail: `last analyzed ${isoSeconds(table.lastAnalyzedAt)}, before the migration applied ${isoSeconds(table.lastMigrationAt)} that touched it`,

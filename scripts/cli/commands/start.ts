@@ -7,6 +7,7 @@ import { withMigrator } from '../session.ts';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import type { AdvanceResult, Migrator } from '../../../lambdas/core/migrations/runner.ts';
+import { runHealthStep } from '../health-step.ts';
 
 const usage = 'start [--pglite-dir DIR] [--migrations DIR] [--json]';
 
@@ -61,6 +62,7 @@ async function printVerifiedIndexes({ client, out, json }: StartContext): Promis
 export const afterUpgrade: readonly StartStep[] = [
   { name: 'current', run: printCurrent },
   { name: 'verify', run: printVerifiedIndexes },
+  { name: 'health', run: runHealthStep },
 ];
 
 /**
