@@ -52,7 +52,7 @@ export const squashCommand: Command = {
     out.result({ revision, file: relative(cwd, file), replaces: squash.replaces, risk: squash.risk, irreversible: squash.irreversible, registry: relative(cwd, registry) });
     out.line(`created ${relative(cwd, file)} (revision ${revision}, replaces ${squash.replaces.join(', ')}, risk ${squash.risk})`);
     out.line(`updated ${relative(cwd, registry)}`);
-    out.line('next: `offpeak lint` and `offpeak check`; once every database has recorded the squash, delete the replaced files and run `offpeak check` again');
+    out.line('next: `offpeak lint` and `offpeak check`; once every database has recorded the squash, delete the replaced files and run `offpeak check --fix-registry`');
     return ExitCode.ok;
   },
 };
