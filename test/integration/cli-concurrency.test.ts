@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../support/database.ts';
+import { repoRoot } from '../support/cli.ts';
+
+function runProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/offpeak.js'), ...args], { cwd: repoRoot, env: { ...process.env, DATABASE_URL: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// Separate processes need a server: PGlite is one process by construction.
+describe.skipIf(!testDatabaseUrl)('8 concurrent `upgrade head` processes on PostgreSQL', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.dispose();
+  });
+
+  it('apply each migration exactly once; the others exit with the lease code (3) or find nothing to do', async () => {
+    // Act
+    const runs = await Promise.all(Array.from({ length: 8 }, () => runProcess(['upgrade', 'head', '--database-url', db.url!])));
+
+    // Assess
+    for (const r of runs) expect([0, 3], r.stderr).toContain(r.code);
+    expect(runs.filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
+    for (const r of runs.filter((x) => x.code === 3)) expect(r.stderr).toContain('migration lease is held by');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const applied = await client.query(`SELECT revision FROM offpeak.applied_migrations ORDER BY revision`);
+      expect(applied.rows.map((r) => r.revision)).toEqual(['202508010000', '202508190001', '202508230001', '803b93aca2d2']);
+      const twice = await client.query(
+        `SELECT revision, step, count(*) AS n FROM offpeak.migration_events WHERE status = 'done' AND direction = 'up' GROUP BY revision, step HAVING count(*) > 1`,
+      );
+      expect(twice.rows).toEqual([]);
+      const invalid = await client.query(`SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid`);
+      expect(invalid.rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  }, 180_000);
+});
