@@ -64,7 +64,8 @@ function epoch(expr: SqlQuery): SqlQuery {
 
 /** True when index `x`'s leading key columns are exactly the set `conkey` (any order, as FK lookups need). */
 function leadsWith(x: string, conkey: SqlQuery): SqlQuery {
-  const lead = sql`(${sql.raw(x)}.indkey::int2[])[0:least(cardinality(${conkey}), ${sql.raw(x)}.indnkeyatts) - 1]`;
+  // The slice bound is parenthesized: `:name` right after a colon would read as a Data API parameter.
+  const lead = sql`(${sql.raw(x)}.indkey::int2[])[0:(least(cardinality(${conkey}), ${sql.raw(x)}.indnkeyatts) - 1)]`;
   return sql`(${lead} @> ${conkey} AND ${lead} <@ ${conkey})`;
 }
 
@@ -294,7 +295,7 @@ function indexesFamily(input: IndexQueryInput): SqlQuery {
       -- average stored width of a btree's key columns, from pg_stats; complete only when every key column has stats
       SELECT x.oid, sum(s.avg_width * (1 - s.null_frac)) AS bytes, count(s.avg_width) = x.indnkeyatts AS complete
       FROM fx x
-      CROSS JOIN LATERAL unnest((x.indkey::int2[])[0:x.indnkeyatts - 1]) u(attnum)
+      CROSS JOIN LATERAL unnest((x.indkey::int2[])[0:(x.indnkeyatts - 1)]) u(attnum)
       LEFT JOIN pg_attribute a ON a.attrelid = x.toid AND a.attnum = u.attnum
       LEFT JOIN pg_stats s ON s.schemaname = x.nspname AND s.tablename = x.tname AND s.attname = a.attname AND NOT s.inherited
       WHERE x.btree
