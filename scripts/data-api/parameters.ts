@@ -87,7 +87,11 @@ export function bindParameters(sqlText: string, parameters: unknown): BoundState
     const { name, bound } = bind(raw);
     byName.set(name, bound);
   }
-  const rewritten = rewritePlaceholders(sqlText, (name) => byName.get(name)?.cast ?? '');
+  const rewritten = rewritePlaceholders(
+    sqlText,
+    (name) => byName.get(name)?.cast ?? '',
+    (name) => byName.has(name),
+  );
   const missing = rewritten.names.filter((n) => !byName.has(n));
   if (missing.length > 0) {
     throw badRequest(`No value was given for the SQL parameter(s) ${missing.map((m) => `:${m}`).join(', ')}`);

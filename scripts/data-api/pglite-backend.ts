@@ -1,8 +1,26 @@
-import type { PGlite } from '@electric-sql/pglite';
+import { types, type PGlite } from '@electric-sql/pglite';
 import type { Backend, RawResult, RawValue, Session } from './backend.ts';
 
-/** Returns every value as PostgreSQL's text, whatever its type OID. */
-const rawParsers = new Proxy({}, { get: () => (text: string) => text });
+const identity = (text: string) => text;
+
+/**
+ * Parsers that return every value as PostgreSQL's text. PGlite merges per-query
+ * parsers with its own by spreading them, so each OID it knows a parser for must
+ * be listed; OIDs without a parser already come back as text.
+ */
+function rawParsersFor(db: PGlite): () => Record<number, typeof identity> {
+  let known = -1;
+  let parsers: Record<number, typeof identity> = {};
+  return () => {
+    const own = (db as unknown as { parsers: Record<string, unknown> }).parsers;
+    const keys = [...Object.keys(own), ...Object.keys(types.parsers)];
+    if (keys.length !== known) {
+      known = keys.length;
+      parsers = Object.fromEntries(keys.map((k) => [Number(k), identity]));
+    }
+    return parsers;
+  };
+}
 
 /** Sends every parameter in text format, so PGlite behaves like pg (no JS-side coercion). */
 const textSerializers = new Proxy(
@@ -24,6 +42,7 @@ const textSerializers = new Proxy(
  */
 export function createPgliteBackend(db: PGlite, options: { closeDb?: boolean } = {}): Backend {
   let tail: Promise<void> = Promise.resolve();
+  const rawParsers = rawParsersFor(db);
 
   async function lock(): Promise<() => void> {
     let unlock!: () => void;
@@ -45,7 +64,7 @@ export function createPgliteBackend(db: PGlite, options: { closeDb?: boolean } =
         async query(text: string, values: RawValue[]): Promise<RawResult> {
           const result = await db.query<unknown[]>(text, values, {
             rowMode: 'array',
-            parsers: rawParsers,
+            parsers: rawParsers(),
             serializers: textSerializers,
           });
           return {

@@ -22,7 +22,22 @@ interface Replacement {
   newTo: number;
 }
 
-export function rewritePlaceholders(sql: string, castFor: (name: string) => string = () => ''): Rewritten {
+/**
+ * `:name` always is a placeholder; `:0` (as kysely-data-api writes them) only when such a
+ * parameter was given, so an array slice like `a[1:2]` is left alone.
+ */
+function isPlaceholder(sql: string, i: number, n: number, isNumericParameter: (name: string) => boolean): boolean {
+  if (identStart.test(sql[i + 1]!)) return true;
+  let j = i + 1;
+  while (j < n && /[A-Za-z0-9_]/.test(sql[j]!)) j++;
+  return isNumericParameter(sql.slice(i + 1, j));
+}
+
+export function rewritePlaceholders(
+  sql: string,
+  castFor: (name: string) => string = () => '',
+  isNumericParameter: (name: string) => boolean = () => false,
+): Rewritten {
   const names: string[] = [];
   const replacements: Replacement[] = [];
   let out = '';
@@ -82,8 +97,8 @@ export function rewritePlaceholders(sql: string, castFor: (name: string) => stri
       }
     } else if (c === ':' && next === ':') {
       copyUntil(i + 2);
-    } else if (c === ':' && next !== undefined && identStart.test(next) && (i === 0 || sql[i - 1] !== ':')) {
-      let j = i + 2;
+    } else if (c === ':' && next !== undefined && /[A-Za-z0-9_]/.test(next) && isPlaceholder(sql, i, n, isNumericParameter)) {
+      let j = i + 1;
       while (j < n && /[A-Za-z0-9_]/.test(sql[j]!)) j++;
       const name = sql.slice(i + 1, j);
       let index = names.indexOf(name);

@@ -234,8 +234,6 @@ export class DataApiService {
             });
           }
         }
-      } else if (includeResultMetadata && format !== 'JSON') {
-        response['columnMetadata'] = [];
       }
       return response;
     });
