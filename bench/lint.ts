@@ -8,7 +8,7 @@
  * Run: npx tsx bench/lint.ts [count] [runs]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -89,6 +89,19 @@ try {
     empty_.push(timeLint(empty));
     full_.push(timeLint(full));
   }
+  // In-process: lintPaths alone, no process start. Each run lints a fresh copy (new paths, so no module cache).
+  const { lintPaths } = await import('../lambdas/core/lint/lint.ts');
+  const { resolveLintConfig } = await import('../lambdas/core/lint/config.ts');
+  const config = resolveLintConfig({});
+  const inProcess: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const copy = join(root, `copy${r}`);
+    cpSync(full, copy, { recursive: true });
+    const start = process.hrtime.bigint();
+    const report = await lintPaths({ paths: [copy], config });
+    inProcess.push(Number(process.hrtime.bigint() - start) / 1e6);
+    if (report.errors > 0) throw new Error(`in-process lint found ${report.errors} errors`);
+  }
   const secs = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
   const cpuMedian = (xs: Array<ReturnType<typeof timeLint>>) => (xs[0]?.cpu === undefined ? undefined : median(xs.map((x) => x.cpu!)));
   const m = median(full_.map((x) => x.wall));
@@ -99,6 +112,7 @@ try {
   console.log(`                   wall        cpu (user+sys)`);
   console.log(`  ${String(count).padEnd(4)} migrations  ${secs(m).padEnd(10)}  ${secs(mc)}   (wall runs: ${full_.map((t) => (t.wall / 1000).toFixed(2)).join(', ')})`);
   console.log(`  empty folder     ${secs(e).padEnd(10)}  ${secs(ec)}   (process start, CLI and parser load)`);
+  console.log(`  in-process       ${secs(median(inProcess)).padEnd(10)}  -        (lintPaths alone: import + parse + rules)`);
   console.log(`  per migration    ${((m - e) / count).toFixed(2)} ms wall, ${mc === undefined || ec === undefined ? 'n/a' : ((mc - ec) / count).toFixed(2)} ms cpu`);
   console.log(`  vs target 5 s    ${(m / 5000).toFixed(2)}× wall${mc === undefined ? '' : `, ${(mc / 5000).toFixed(2)}× cpu`}  ${m <= 5000 ? 'OK' : 'OVER TARGET (wall)'}`);
 } finally {
