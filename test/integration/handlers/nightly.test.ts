@@ -1,0 +1,158 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../../lambdas/core/db/sql.ts';
+import { parseReportJson } from '../../../lambdas/core/render/report-json.ts';
+import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
+import { handlerEnv, lambdaContext } from '../../unit/handlers/lambda-context.ts';
+
+/**
+ * The nightly jobs end to end in process: ANALYZE + snapshot and the report over
+ * the local Data API server (real SDK client, real PostgreSQL), the report published
+ * through a mocked SNS client, then slack-notify posting what SNS would deliver to a
+ * real HTTP server standing in for Slack's webhook.
+ */
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:offpeak-alerts';
+const SLACK_SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:offpeak/slack-AbCdEf';
+
+let api: TestDataApi;
+let slack: Server;
+let slackStatus = 200;
+const slackPosts: Array<{ text: string; blocks: Array<{ type: string }> }> = [];
+const sns = mockClient(SNSClient);
+const secrets = mockClient(SecretsManagerClient);
+
+let analyze: typeof import('../../../lambdas/handlers/analyze.ts').handler;
+let indexReport: typeof import('../../../lambdas/handlers/index-report.ts').handler;
+let slackNotify: typeof import('../../../lambdas/handlers/slack-notify.ts').handler;
+
+function snsEvent(message: string, subject: string) {
+  return {
+    Records: [
+      {
+        EventSource: 'aws:sns',
+        EventVersion: '1.0',
+        EventSubscriptionArn: `${TOPIC}:sub-1`,
+        Sns: { Type: 'Notification', MessageId: 'msg-1', TopicArn: TOPIC, Subject: subject, Message: message, Timestamp: '2030-03-05T01:30:00.000Z' },
+      },
+    ],
+  };
+}
+
+beforeAll(async () => {
+  api = await startTestDataApi();
+  await api.db.client.query(sql`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL)`);
+  await api.db.client.query(sql`INSERT INTO orders SELECT g, g % 50, CASE WHEN g % 3 = 0 THEN 'paid' ELSE 'new' END FROM generate_series(1, 500) g`);
+  await api.db.client.query(sql`CREATE INDEX idx_orders_customer ON orders (customer_id)`);
+  await api.db.client.query(sql`CREATE INDEX idx_orders_customer_copy ON orders (customer_id)`);
+
+  slack = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      slackPosts.push(JSON.parse(body) as (typeof slackPosts)[number]);
+      res.writeHead(slackStatus, { 'content-type': 'text/plain' }).end(slackStatus === 200 ? 'ok' : 'invalid_blocks');
+    });
+  });
+  await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(slack.address() as AddressInfo).port}/services/T000/B000/XXXX`;
+  secrets.on(GetSecretValueCommand, { SecretId: SLACK_SECRET }).resolves({ ARN: SLACK_SECRET, Name: 'offpeak/slack', SecretString: url });
+  sns.on(PublishCommand).resolves({ MessageId: 'sns-message-1' });
+
+  Object.assign(process.env, handlerEnv(api), { OFFPEAK_TOPIC_ARN: TOPIC, OFFPEAK_SLACK_WEBHOOK_SECRET_ARN: SLACK_SECRET, OFFPEAK_INDEX_PREFIX: 'idx_' });
+  ({ handler: analyze } = await import('../../../lambdas/handlers/analyze.ts'));
+  ({ handler: indexReport } = await import('../../../lambdas/handlers/index-report.ts'));
+  ({ handler: slackNotify } = await import('../../../lambdas/handlers/slack-notify.ts'));
+});
+
+afterAll(async () => {
+  sns.restore();
+  secrets.restore();
+  await new Promise((resolve) => slack?.close(resolve));
+  await api?.dispose();
+});
+
+describe('analyze', () => {
+  it('snapshots index usage and ANALYZEs the never-analyzed table', async () => {
+    const result = await analyze({ source: 'schedule', scheduledTime: '2030-03-05T01:00:00Z' }, lambdaContext('offpeak-analyze'));
+    expect(result.analyzed).toContain('public.orders');
+    expect(result.failed).toEqual([]);
+    expect(result.snapshotIndexes).toBeGreaterThanOrEqual(3);
+    const { rows } = await api.db.client.query<{ analyzed: boolean }>(
+      sql`SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE relname = 'orders'`,
+    );
+    expect(rows[0]?.analyzed).toBe(true);
+  });
+});
+
+describe('index-report', () => {
+  let published: PublishCommandInput;
+
+  it('publishes one report to the topic with a body per protocol', async () => {
+    const result = await indexReport({ source: 'schedule' }, lambdaContext('offpeak-index-report'));
+    expect(result.messageId).toBe('sns-message-1');
+    expect(result.byKind.duplicate).toBeGreaterThanOrEqual(1);
+
+    const calls = sns.commandCalls(PublishCommand);
+    expect(calls).toHaveLength(1);
+    published = calls[0]!.args[0].input;
+    expect(published.TopicArn).toBe(TOPIC);
+    expect(published.MessageStructure).toBe('json');
+    expect(published.Subject!.length).toBeLessThan(100);
+    expect(published.Subject).not.toMatch(/[\r\n]/);
+    expect(Buffer.byteLength(published.Subject! + published.Message!, 'utf8')).toBeLessThanOrEqual(262_144);
+
+    const bodies = JSON.parse(published.Message!) as Record<string, unknown>;
+    for (const key of ['default', 'email', 'lambda', 'https']) expect(typeof bodies[key], key).toBe('string');
+    expect(bodies['email']).toContain('idx_orders_customer');
+    const report = parseReportJson(bodies['lambda'] as string);
+    expect(report.database).toBe(api.database);
+    expect(report.findings.some((f) => f.kind === 'duplicate' && f.table === 'orders')).toBe(true);
+  });
+
+  it('lets slack-notify rebuild the report from the lambda body and post it as Block Kit', async () => {
+    const lambdaBody = (JSON.parse(published.Message!) as { lambda: string }).lambda;
+    const result = await slackNotify(snsEvent(lambdaBody, published.Subject!), lambdaContext('offpeak-slack-notify'));
+    expect(result.posted).toEqual([{ messageId: 'msg-1', kind: 'report' }]);
+    expect(slackPosts).toHaveLength(1);
+    const post = slackPosts[0]!;
+    expect(post.blocks.length).toBeGreaterThan(0);
+    expect(post.blocks.length).toBeLessThanOrEqual(50);
+    expect(JSON.stringify(post.blocks)).toContain('idx_orders_customer');
+    expect(secrets.commandCalls(GetSecretValueCommand)[0]!.args[0].input.SecretId).toBe(SLACK_SECRET);
+  });
+
+  it('posts alarms and run notices as text', async () => {
+    const alarm = JSON.stringify({ AlarmName: 'offpeak-migrate-errors', NewStateValue: 'ALARM', NewStateReason: 'Threshold Crossed' });
+    const result = await slackNotify(snsEvent(alarm, 'ALARM: "offpeak-migrate-errors"'), lambdaContext('offpeak-slack-notify'));
+    expect(result.posted).toEqual([{ messageId: 'msg-1', kind: 'notice' }]);
+    const post = slackPosts.at(-1)!;
+    expect(post.text).toBe('ALARM: "offpeak-migrate-errors"');
+    expect(JSON.stringify(post.blocks)).toContain('Threshold Crossed');
+  });
+
+  it('throws when Slack refuses the post, so the delivery is retried and the alarm fires', async () => {
+    slackStatus = 400;
+    try {
+      await expect(slackNotify(snsEvent('{"event":"window_run_done"}', 'offpeak: window run done'), lambdaContext('offpeak-slack-notify'))).rejects.toThrow(
+        /Slack webhook answered 400: invalid_blocks/,
+      );
+    } finally {
+      slackStatus = 200;
+    }
+  });
+});
+
+describe('analyze after a window run', () => {
+  it('fails verification while an INVALID index is left', async () => {
+    // Prepare: a unique build over duplicate values fails and leaves an INVALID index behind.
+    await expect(api.db.client.query(sql`CREATE UNIQUE INDEX CONCURRENTLY idx_orders_status_unique ON orders (status)`)).rejects.toThrow();
+    const result = analyze({ source: 'window-run', verify: true, runId: null }, lambdaContext('offpeak-analyze'));
+    await expect(result).rejects.toThrow(/verification failed: 1 INVALID index\(es\) left: public\.idx_orders_status_unique/);
+    await api.db.client.query(sql`DROP INDEX CONCURRENTLY idx_orders_status_unique`);
+    await expect(analyze({ source: 'window-run', verify: true, runId: null }, lambdaContext('offpeak-analyze'))).resolves.toMatchObject({ invalidIndexes: [] });
+  });
+});
