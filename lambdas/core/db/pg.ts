@@ -82,17 +82,31 @@ export function createPgClient(options: PgClientOptions): SqlClient {
       let broken = false;
       try {
         await conn.query('BEGIN');
-        const tx: SqlExecutor = { dialect: 'pg', query: <R = Row>(q: SqlQuery) => run<R>(conn, q) };
-        const result = await fn(tx);
-        await conn.query('COMMIT');
-        return result;
       } catch (error) {
-        try {
-          await conn.query('ROLLBACK');
-        } catch {
-          broken = true;
-        }
+        conn.release(true);
         throw mapPgError(error);
+      }
+      try {
+        const tx: SqlExecutor = { dialect: 'pg', query: <R = Row>(q: SqlQuery) => run<R>(conn, q) };
+        let result: T;
+        try {
+          result = await fn(tx);
+        } catch (error) {
+          try {
+            await conn.query('ROLLBACK');
+          } catch {
+            broken = true;
+          }
+          // The caller's own error (or an already-mapped one) goes back unchanged.
+          throw error;
+        }
+        try {
+          await conn.query('COMMIT');
+        } catch (error) {
+          broken = true;
+          throw mapPgError(error);
+        }
+        return result;
       } finally {
         conn.release(broken);
       }

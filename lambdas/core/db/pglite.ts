@@ -47,7 +47,9 @@ async function run<R>(target: Queryable, query: SqlQuery): Promise<QueryResult<R
   const { text, values } = query.render((i) => `$${i}`);
   try {
     const result = await target.query<R>(text, values.map(toPgliteValue), { parsers });
-    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    // PGlite reports affectedRows 0 for SELECT; a statement that returns rows counts them, like pg.
+    const rowCount = result.fields.length > 0 ? result.rows.length : (result.affectedRows ?? 0);
+    return { rows: result.rows, rowCount };
   } catch (error) {
     throw mapPgError(error);
   }
@@ -70,12 +72,19 @@ export function createPgliteClient(db: PGlite, onClose?: () => Promise<void>): S
     dialect: 'pglite',
     query: <R = Row>(query: SqlQuery) => run<R>(db, query),
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      let fnFailed = false;
       try {
-        return await db.transaction((tx) =>
-          fn({ dialect: 'pglite', query: <R = Row>(q: SqlQuery) => run<R>(tx, q) }),
-        );
+        return await db.transaction(async (tx) => {
+          try {
+            return await fn({ dialect: 'pglite', query: <R = Row>(q: SqlQuery) => run<R>(tx, q) });
+          } catch (error) {
+            fnFailed = true;
+            throw error;
+          }
+        });
       } catch (error) {
-        throw mapPgError(error);
+        // The caller's own error goes back unchanged; BEGIN/COMMIT failures get mapped.
+        throw fnFailed ? error : mapPgError(error);
       }
     },
     async executeLong(query: SqlQuery): Promise<LongStatementOutcome> {
