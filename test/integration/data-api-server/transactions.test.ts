@@ -1,0 +1,259 @@
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  DatabaseErrorException,
+  RollbackTransactionCommand,
+  StatementTimeoutException,
+  TransactionNotFoundException,
+} from '@aws-sdk/client-rds-data';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
+import { testDatabaseUrl } from '../../support/database.ts';
+import { execute, post, rejection } from './helpers.ts';
+
+/** Transactions and timeouts, through the plain SDK client, with the service's limits shrunk to about a second. */
+let api: TestDataApi;
+const statementTimeoutMs = 1000;
+const transactionIdleTimeoutMs = 1000;
+
+beforeAll(async () => {
+  api = await startTestDataApi({ statementTimeoutMs, transactionIdleTimeoutMs });
+  await execute(api, { sql: 'CREATE TABLE items (id int8 PRIMARY KEY, note text)' });
+});
+afterAll(() => api?.dispose());
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function begin(): Promise<string> {
+  const out = await api.sdk.send(new BeginTransactionCommand({ resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database }));
+  return out.transactionId!;
+}
+const commit = (transactionId: string) =>
+  api.sdk.send(new CommitTransactionCommand({ resourceArn: api.resourceArn, secretArn: api.secretArn, transactionId }));
+const rollback = (transactionId: string) =>
+  api.sdk.send(new RollbackTransactionCommand({ resourceArn: api.resourceArn, secretArn: api.secretArn, transactionId }));
+
+async function insert(id: number, transactionId?: string) {
+  return execute(api, {
+    sql: 'INSERT INTO items (id, note) VALUES (:id, :note)',
+    parameters: [{ name: 'id', value: { longValue: id } }, { name: 'note', value: { stringValue: `item ${id}` } }],
+    transactionId,
+  });
+}
+
+async function exists(id: number): Promise<boolean> {
+  const out = await execute(api, { sql: 'SELECT count(*) FROM items WHERE id = :id', parameters: [{ name: 'id', value: { longValue: id } }] });
+  return out.records?.[0]?.[0]?.longValue === 1;
+}
+
+describe('transactions', () => {
+  it('makes writes visible on commit', async () => {
+    // Prepare
+    const tx = await begin();
+    await insert(1, tx);
+
+    // Act
+    const out = await commit(tx);
+
+    // Assess
+    expect(tx).toMatch(/^[A-Za-z0-9+/=]{20,}$/);
+    expect(out.transactionStatus).toBe('Transaction Committed');
+    expect(await exists(1)).toBe(true);
+  });
+
+  it('discards writes on rollback', async () => {
+    // Prepare
+    const tx = await begin();
+    await insert(2, tx);
+
+    // Act
+    const out = await rollback(tx);
+
+    // Assess
+    expect(out.transactionStatus).toBe('Rollback Complete');
+    expect(await exists(2)).toBe(false);
+  });
+
+  it.skipIf(!testDatabaseUrl)(
+    'isolates an open transaction from other calls (real PostgreSQL only: PGlite is one connection, so other calls wait)',
+    async () => {
+      // Prepare
+      const tx = await begin();
+      await insert(3, tx);
+
+      // Act
+      const outside = await exists(3);
+      const inside = await execute(api, { sql: 'SELECT count(*) FROM items WHERE id = 3', transactionId: tx });
+      await commit(tx);
+
+      // Assess
+      expect(outside).toBe(false);
+      expect(inside.records?.[0]?.[0]).toEqual({ longValue: 1 });
+      expect(await exists(3)).toBe(true);
+    },
+  );
+
+  it('rolls back a transaction left idle past the timeout and forgets its id', async () => {
+    // Prepare
+    const tx = await begin();
+    await insert(4, tx);
+
+    // Act
+    await sleep(transactionIdleTimeoutMs + 600);
+    const error = await rejection(insert(5, tx));
+
+    // Assess
+    expect(error).toBeInstanceOf(TransactionNotFoundException);
+    expect(error.$metadata?.httpStatusCode).toBe(404);
+    expect(await exists(4)).toBe(false);
+  });
+
+  it('answers an unknown transaction id with TransactionNotFoundException', async () => {
+    // Act
+    const onExecute = await rejection(insert(6, 'bm90LWEtdHJhbnNhY3Rpb24='));
+    const onCommit = await rejection(commit('bm90LWEtdHJhbnNhY3Rpb24='));
+
+    // Assess
+    expect(onExecute).toBeInstanceOf(TransactionNotFoundException);
+    expect(onExecute.message).toContain('bm90LWEtdHJhbnNhY3Rpb24=');
+    expect(onCommit).toBeInstanceOf(TransactionNotFoundException);
+  });
+
+  it('cannot commit or reuse a transaction id twice', async () => {
+    // Prepare
+    const tx = await begin();
+    await commit(tx);
+
+    // Act
+    const error = await rejection(commit(tx));
+
+    // Assess
+    expect(error).toBeInstanceOf(TransactionNotFoundException);
+  });
+
+  it('never commits half a transaction after a failed statement', async () => {
+    // Prepare
+    const tx = await begin();
+    await insert(7, tx);
+    const failed = await rejection(insert(1, tx)); // duplicate key
+
+    // Act
+    const onCommit = await rejection(commit(tx));
+
+    // Assess
+    expect(failed).toBeInstanceOf(DatabaseErrorException);
+    expect(failed.message).toMatch(/duplicate key value violates unique constraint "items_pkey"[\s\S]*SQLState: 23505$/);
+    expect(onCommit).toBeInstanceOf(DatabaseErrorException);
+    expect(onCommit.message).toMatch(/rolled back; SQLState: 25P02$/);
+    expect(await exists(7)).toBe(false);
+  });
+
+  it('keeps a transaction usable after a request rejected before it ran', async () => {
+    // Prepare
+    const tx = await begin();
+    await insert(8, tx);
+
+    // Act
+    const malformed = await post(api, '/Execute', JSON.stringify({
+      resourceArn: 'a', secretArn: 'b', transactionId: tx, sql: 'SELECT :x AS x', parameters: [{ name: 'x', value: {} }],
+    }));
+    const multi = await rejection(execute(api, { sql: 'DELETE FROM items; SELECT 1', transactionId: tx }));
+    await commit(tx);
+
+    // Assess
+    expect(malformed).toMatchObject({ status: 400, errorType: 'BadRequestException' });
+    expect(multi.name).toBe('ValidationException');
+    expect(await exists(8)).toBe(true);
+    expect(await exists(1)).toBe(true);
+  });
+
+  it('refuses CREATE INDEX CONCURRENTLY inside a transaction, as PostgreSQL does', async () => {
+    // Prepare
+    const tx = await begin();
+
+    // Act
+    const error = await rejection(execute(api, { sql: 'CREATE INDEX CONCURRENTLY idx_items_note ON items (note)', transactionId: tx }));
+    await rollback(tx);
+
+    // Assess
+    expect(error).toBeInstanceOf(DatabaseErrorException);
+    expect(error.message).toMatch(/cannot run inside a transaction block; SQLState: 25001$/);
+  });
+
+  it.skipIf(!testDatabaseUrl)(
+    'rejects a second call while the transaction is running one (real PostgreSQL only: PGlite runs statements on the JS thread)',
+    async () => {
+      // Prepare
+      const tx = await begin();
+      const slow = execute(api, { sql: 'SELECT pg_sleep(0.5)', transactionId: tx });
+      await sleep(150);
+
+      // Act
+      const second = await rejection(execute(api, { sql: 'SELECT 1', transactionId: tx }));
+      await slow;
+      await commit(tx);
+
+      // Assess
+      expect(second.name).toBe('BadRequestException');
+      expect(second.message).toBe('Transaction is still running a query');
+    },
+  );
+});
+
+describe('statement timeout', () => {
+  const slowInsert = (id: number, continueAfterTimeout: boolean) =>
+    execute(api, {
+      sql: `INSERT INTO items (id, note) SELECT :id, 'slow' FROM pg_sleep(${(statementTimeoutMs + 400) / 1000})`,
+      parameters: [{ name: 'id', value: { longValue: id } }],
+      continueAfterTimeout,
+    });
+
+  it('fails a statement over the timeout with StatementTimeoutException', async () => {
+    // Act
+    const started = Date.now();
+    const error = await rejection(slowInsert(20, false));
+    const elapsed = Date.now() - started;
+    await sleep(800);
+
+    // Assess
+    expect(error).toBeInstanceOf(StatementTimeoutException);
+    expect((error as StatementTimeoutException).dbConnectionId).toEqual(expect.any(Number));
+    if (api.db.kind === 'pg') {
+      // Cancelled with PostgreSQL's own cancel at the deadline: it never completes.
+      expect(elapsed).toBeLessThan(statementTimeoutMs + 350);
+      expect(error.message).toMatch(/was cancelled/);
+      expect(await exists(20)).toBe(false);
+    } else {
+      // PGlite cannot cancel: the statement runs to the end, then the call reports the timeout.
+      expect(error.message).toMatch(/cannot cancel/);
+      expect(await exists(20)).toBe(true);
+    }
+  });
+
+  it('with continueAfterTimeout, fails the call at the deadline but lets the statement finish', async () => {
+    // Act
+    const started = Date.now();
+    const error = await rejection(slowInsert(21, true));
+    const elapsed = Date.now() - started;
+    const visibleAtReply = api.db.kind === 'pg' ? await exists(21) : undefined;
+    await sleep(800);
+
+    // Assess
+    expect(error).toBeInstanceOf(StatementTimeoutException);
+    if (api.db.kind === 'pg') {
+      // Replied at the deadline while the statement was still running on its connection.
+      expect(elapsed).toBeLessThan(statementTimeoutMs + 350);
+      expect(visibleAtReply).toBe(false);
+      expect(error.message).toMatch(/keeps running/);
+    }
+    expect(await exists(21)).toBe(true);
+  });
+
+  it('still serves after timeouts', async () => {
+    // Act
+    const out = await execute(api, { sql: 'SELECT 1 AS alive' });
+
+    // Assess
+    expect(out.records).toEqual([[{ longValue: 1 }]]);
+  });
+});
