@@ -76,15 +76,21 @@ afterAll(async () => {
 });
 
 describe('analyze', () => {
-  it('snapshots index usage and ANALYZEs the never-analyzed table', async () => {
+  it('snapshots index usage and ANALYZEs the stale tables until none is left', async () => {
     const result = await analyze({ source: 'schedule', scheduledTime: '2030-03-05T01:00:00Z' }, lambdaContext('offpeak-analyze'));
-    expect(result.analyzed).toContain('public.orders');
     expect(result.failed).toEqual([]);
+    expect(result.remaining).toBe(0);
     expect(result.snapshotIndexes).toBeGreaterThanOrEqual(3);
-    const { rows } = await api.db.client.query<{ analyzed: boolean }>(
-      sql`SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE relname = 'orders'`,
-    );
-    expect(rows[0]?.analyzed).toBe(true);
+    // On a real server autovacuum may have analyzed the fresh table first, so it is
+    // only certain to be stale on PGlite (no autovacuum).
+    if (api.db.kind === 'pglite') expect(result.analyzed).toContain('public.orders');
+    for (const table of result.analyzed) {
+      const [schema, name] = table.split('.');
+      const { rows } = await api.db.client.query<{ analyzed: boolean }>(
+        sql`SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE schemaname = ${schema!} AND relname = ${name!}`,
+      );
+      expect(rows[0]?.analyzed, table).toBe(true);
+    }
   });
 });
 

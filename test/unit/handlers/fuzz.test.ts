@@ -1,0 +1,168 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { z } from 'zod';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../lambdas/core/errors.ts';
+import * as schemas from '../../../lambdas/handlers/schemas.ts';
+import { handlerEnv, lambdaContext } from './lambda-context.ts';
+
+/**
+ * 1,000+ malformed events per handler. Each must be refused with a ValidationError
+ * naming the handler, and none may reach the database, SNS, Secrets Manager or Slack:
+ * the Data API endpoint and the Slack webhook are a real HTTP server that counts
+ * every request it gets.
+ */
+const EVENTS_PER_HANDLER = 1_000;
+
+let server: Server;
+let requests = 0;
+const sns = mockClient(SNSClient);
+const secrets = mockClient(SecretsManagerClient);
+
+// ------------------------------------------------------------------ generators
+
+/** mulberry32: a small seeded PRNG, so a failure names a reproducible event. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const NASTY_STRINGS = [
+  '', ' ', '-1', '-2', '+1', 'head', 'base; DROP TABLE orders', "'; DELETE FROM offpeak.applied_migrations; --", '💥', 'ü'.repeat(70),
+  'a'.repeat(65), '2030-13-45T99:99:99Z', 'yesterday', 'null', 'true', '{}', '[]', '\u0000', 'window-run', 'schedule', 'aws:sns',
+];
+
+function randomJson(rand: () => number, depth = 0): Json {
+  const pick = Math.floor(rand() * (depth > 2 ? 5 : 7));
+  switch (pick) {
+    case 0: return null;
+    case 1: return rand() < 0.5;
+    case 2: return [0, -1, 1.5, Number.MAX_SAFE_INTEGER, -0, 1e308][Math.floor(rand() * 6)]!;
+    case 3: return NASTY_STRINGS[Math.floor(rand() * NASTY_STRINGS.length)]!;
+    case 4: return Math.random().toString(36).slice(2, 2 + Math.floor(rand() * 12));
+    case 5: return Array.from({ length: Math.floor(rand() * 4) }, () => randomJson(rand, depth + 1));
+    default: {
+      const out: Record<string, Json> = {};
+      for (let i = Math.floor(rand() * 4); i > 0; i--) out[NASTY_STRINGS[Math.floor(rand() * NASTY_STRINGS.length)]! || 'k'] = randomJson(rand, depth + 1);
+      return out;
+    }
+  }
+}
+
+/** A valid event with one field corrupted, dropped or added. */
+function mutate(rand: () => number, valid: Record<string, Json>): Json {
+  const copy = structuredClone(valid) as Record<string, Json>;
+  const keys = Object.keys(copy);
+  const key = keys[Math.floor(rand() * keys.length)]!;
+  switch (Math.floor(rand() * 4)) {
+    case 0: copy[key] = randomJson(rand, 2); break;
+    case 1: delete copy[key]; break;
+    case 2: copy[NASTY_STRINGS[Math.floor(rand() * NASTY_STRINGS.length)] || 'extra'] = randomJson(rand, 2); break;
+    default: {
+      const inner = copy[key];
+      if (inner && typeof inner === 'object' && !Array.isArray(inner)) copy[key] = mutate(rand, inner);
+      else if (Array.isArray(inner) && inner[0] && typeof inner[0] === 'object' && !Array.isArray(inner[0])) copy[key] = [mutate(rand, inner[0] as Record<string, Json>)];
+      else copy[key] = randomJson(rand, 3);
+    }
+  }
+  return copy;
+}
+
+/** Events the handler's own schema rejects: half random JSON, half near-misses of a valid event. */
+function malformedEvents(schema: z.ZodType, valid: Array<Record<string, Json>>, seed: number): Json[] {
+  const rand = prng(seed);
+  const out: Json[] = [];
+  for (let tries = 0; out.length < EVENTS_PER_HANDLER && tries < EVENTS_PER_HANDLER * 20; tries++) {
+    const event = rand() < 0.5 ? randomJson(rand) : mutate(rand, valid[Math.floor(rand() * valid.length)]!);
+    if (!schema.safeParse(event).success) out.push(event);
+  }
+  return out;
+}
+
+const snsRecord = {
+  EventSource: 'aws:sns',
+  Sns: { MessageId: 'm-1', TopicArn: 'arn:aws:sns:us-east-1:123456789012:t', Subject: 's', Message: '{}', Timestamp: '2030-03-05T01:30:00.000Z' },
+};
+
+const cases: Array<{ name: string; module: string; schema: z.ZodType; valid: Array<Record<string, Json>> }> = [
+  { name: 'plan', module: 'plan', schema: schemas.planEventSchema, valid: [{ input: { source: 'schedule', scheduledTime: '2030-03-04T23:00:00Z' }, startedAt: '2030-03-04T23:00:01Z' }] },
+  { name: 'migrate', module: 'migrate', schema: schemas.migrateEventSchema, valid: [{ runId: 'a1b2c3d4-0000-4000-8000-000000000000', windowEndsAt: '2030-03-05T01:00:00Z' }] },
+  { name: 'rollback', module: 'rollback', schema: schemas.rollbackEventSchema, valid: [{ target: '-1', dryRun: true }, { target: '202508230001', confirm: '202508230001' }] },
+  { name: 'analyze', module: 'analyze', schema: schemas.analyzeEventSchema, valid: [{ source: 'schedule', scheduledTime: '2030-03-05T01:00:00Z' }, { source: 'window-run', verify: true, runId: 'r-1' }] },
+  { name: 'index-report', module: 'index-report', schema: schemas.indexReportEventSchema, valid: [{ source: 'schedule', scheduledTime: '2030-03-05T01:30:00Z' }] },
+  { name: 'slack-notify', module: 'slack-notify', schema: schemas.snsEventSchema, valid: [{ Records: [snsRecord] }] },
+];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    requests++;
+    req.resume();
+    res.writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'InternalServerErrorException' }).end('{"message":"fuzz: no call may get here"}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  Object.assign(process.env, handlerEnv({
+    endpoint,
+    resourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:fuzz',
+    secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:fuzz-AbCdEf',
+    database: 'fuzz',
+  }), {
+    OFFPEAK_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:fuzz',
+    OFFPEAK_SLACK_WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf',
+  });
+  secrets.onAnyCommand().resolves({ SecretString: `${endpoint}/slack` });
+  sns.onAnyCommand().resolves({ MessageId: 'never' });
+});
+
+afterAll(async () => {
+  sns.restore();
+  secrets.restore();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe('fuzzed events', () => {
+  it.each(cases)('$name refuses 1,000 malformed events with a validation error and touches nothing', async ({ name, module, schema, valid }) => {
+    // Prepare
+    const { handler } = (await import(`../../../lambdas/handlers/${module}.ts`)) as { handler: (e: unknown, c: unknown) => Promise<unknown> };
+    const events = malformedEvents(schema, valid, name.length * 7_919);
+    expect(events).toHaveLength(EVENTS_PER_HANDLER);
+    const before = requests;
+
+    // Act
+    const outcomes = await Promise.allSettled(events.map((event) => handler(event, lambdaContext(`offpeak-${name}`))));
+
+    // Assess
+    outcomes.forEach((outcome, i) => {
+      expect(outcome.status, JSON.stringify(events[i])).toBe('rejected');
+      const error = (outcome as PromiseRejectedResult).reason as Error;
+      expect(error, JSON.stringify(events[i])).toBeInstanceOf(ValidationError);
+      expect(error.message).toMatch(new RegExp(`^invalid ${name} event: `));
+    });
+    expect(requests - before).toBe(0);
+    expect(sns.calls()).toHaveLength(0);
+    expect(secrets.calls()).toHaveLength(0);
+  });
+
+  it('names the field and what was expected', async () => {
+    const { handler } = await import('../../../lambdas/handlers/rollback.ts');
+    await expect(handler({ target: 'base; DROP TABLE x', dryRun: 'yes' } as never, lambdaContext('offpeak-rollback'))).rejects.toThrow(
+      /^invalid rollback event: target: expected a revision id .*; dryRun: .*expected boolean/,
+    );
+    const { handler: migrate } = await import('../../../lambdas/handlers/migrate.ts');
+    await expect(migrate({ runId: 'r', windowEndsAt: 'tonight', extra: 1 } as never, lambdaContext('offpeak-migrate'))).rejects.toThrow(
+      /windowEndsAt: expected an ISO 8601 time/,
+    );
+    expect(requests).toBe(0);
+  });
+});
