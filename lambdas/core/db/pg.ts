@@ -3,22 +3,43 @@ import type { QueryResult, Row, SqlClient, SqlExecutor, LongStatementOutcome } f
 import { isTypedValue, type SqlQuery, type SqlValue } from './sql.ts';
 import { DatabaseError, DatabaseUnavailableError, OffpeakError } from '../errors.ts';
 
-const OID = { int8: 20, timestamp: 1114, timestamptz: 1184, date: 1082, int8Array: 1016, dateArray: 1182 } as const;
+const OID = {
+  bytea: 17,
+  int8: 20,
+  timestamp: 1114,
+  date: 1082,
+  byteaArray: 1001,
+  int8Array: 1016,
+  dateArray: 1182,
+  numericArray: 1231,
+} as const;
+
+const textArray = pg.types.getTypeParser(1009 as never /* text[] */) as (text: string) => string[];
+const parseBytea = pg.types.getTypeParser(OID.bytea as never) as (text: string) => Buffer;
+/** A plain Uint8Array, as PGlite and the Data API adapter return, rather than a Buffer subclass. */
+const asBytes = (text: string) => {
+  const buffer = parseBytea(text);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+};
 
 /** Parsers that make node-postgres return the values described in client.ts. */
 const typeParsers: Partial<Record<number, (text: string) => unknown>> = {
+  [OID.bytea]: asBytes,
   [OID.int8]: (text) => Number(text),
   [OID.timestamp]: (text) => new Date(`${text.replace(' ', 'T')}Z`),
   [OID.date]: (text) => text,
+  // Arrays match the scalar parsers: int8[] as numbers, date[] and numeric[] as exact text
+  // (pg-types would read numeric[] as floats), bytea[] as Uint8Arrays.
+  [OID.int8Array]: pg.types.getTypeParser(1007 as never /* int4[] */),
+  [OID.dateArray]: textArray,
+  [OID.numericArray]: textArray,
+  [OID.byteaArray]: (text) => textArray(text).map((item) => (item === null ? null : asBytes(item))),
 };
 
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     const own = typeParsers[oid];
     if (own && format !== 'binary') return own;
-    // int8[] as numbers and date[] as strings, matching the scalar parsers above
-    if (oid === OID.int8Array) return pg.types.getTypeParser(1007 as never /* int4[] */);
-    if (oid === OID.dateArray) return pg.types.getTypeParser(1009 as never /* text[] */);
     return pg.types.getTypeParser(oid, format as 'text');
   },
 } as pg.CustomTypesConfig;
