@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { OffpeakSettings } from '../config.ts';
@@ -80,5 +80,10 @@ export class OffpeakStack extends Stack {
     this.alerts.alarmOnQueueDepth('ScheduleDeadLetterQueue', this.scheduleDeadLetterQueue);
 
     this.dashboard = new OperationsDashboard(this, 'Operations', { stateMachine: this.runner.stateMachine, functions });
+
+    // What operators need after a deploy: `offpeak invoke rollback --function <RollbackFunctionName>`.
+    new CfnOutput(this, 'RollbackFunctionName', { value: this.runner.rollback.function.functionName });
+    new CfnOutput(this, 'WindowRunStateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
   }
 }
