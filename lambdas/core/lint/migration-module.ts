@@ -51,7 +51,9 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
   if (fileNameProblem) {
     add({ rule: 'naming/file-name', message: `${name}: ${fileNameProblem}`, hint: 'rename it YYYYMMDDHHMM_short_name.ts (`offpeak new short_name` does), e.g. 202508251200_add_user_indexes.ts' }, { line: 1 });
   }
-  const defineCalls = source.match(/\bdefineMigration\s*\(/g)?.length ?? 0;
+  // Comments may show defineMigration({...}) as an example: count calls in code only.
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  const defineCalls = code.match(/\bdefineMigration\s*\(/g)?.length ?? 0;
   if (defineCalls > 1 || mod.extraMigrationExports.length > 0) {
     add(
       {

@@ -1,6 +1,8 @@
 import { ValidationError } from '../errors.ts';
 import type { MigrationGraph } from '../migrations/graph.ts';
-import type { LintOverride, LoadedMigration, Risk, Step } from '../migrations/model.ts';
+import { defineMigration, type LintOverride, type LoadedMigration, type MigrationInput, type Risk, type Step } from '../migrations/model.ts';
+import { resolveLintConfig } from './config.ts';
+import { lintMigrationModule } from './migration-module.ts';
 
 /**
  * `offpeak squash --to REV`: one migration that `replaces` every migration from base to REV.
@@ -8,7 +10,7 @@ import type { LintOverride, LoadedMigration, Risk, Step } from '../migrations/mo
  * - down: the originals' down steps, newest migration first (each already in its own run order);
  *   irreversible when any original is;
  * - risk: the highest; rollbackPlan: the originals' plans, each under its revision;
- * - lint.disable: the originals' overrides, each reason prefixed with its revision.
+ * - lint.disable: the originals' overrides that the squash still needs, each reason prefixed with its revision.
  * The engine gives `replaces` its meaning (graph.ts, planner.ts): a fresh database runs the squash
  * instead of the originals; one where some or all originals ran gets the missing ones, then a
  * record of the squash; afterwards the original files may be deleted.
@@ -61,7 +63,7 @@ export function squashRange(graph: MigrationGraph, to: string): LoadedMigration[
   return range;
 }
 
-export function buildSquash({ graph, to, revision, name, modelImport }: SquashInput): Squash {
+export async function buildSquash({ graph, to, revision, name, modelImport }: SquashInput): Promise<Squash> {
   if (graph.all.has(revision) || graph.replacedBy.has(revision)) throw new ValidationError(`revision ${revision} already exists`);
   const range = squashRange(graph, to);
   const target = range.at(-1)!;
@@ -72,17 +74,27 @@ export function buildSquash({ graph, to, revision, name, modelImport }: SquashIn
     ? `not reversible as a whole (${irreversible.map((m) => m.revision).join(', ')} cannot be undone): restore the pre-deployment snapshot`
     : "`offpeak downgrade base` runs the down steps below (the originals' downs, newest first)";
   const rollbackPlan = [how, ...plans].join('\n');
+  const upSteps = range.flatMap((m) => m.up);
+  const downSteps = [...range].reverse().flatMap((m) => m.down);
+  // Carry an original's override only where the squash still breaks that rule: in one migration a
+  // table created earlier is new, so e.g. a rename the original had to excuse may now be fine.
+  const fired = await rulesBroken({
+    revision,
+    downRevision: null,
+    description: name,
+    risk,
+    rollbackPlan: 'squash',
+    up: upSteps,
+    down: irreversible.length ? { irreversible: 'squash' } : downSteps,
+    mixedLocking: { reason: 'squash' },
+    replaces: range.map((m) => m.revision),
+  });
   const disables: LintOverride[] = range.flatMap((m) =>
-    m.lint.disable
-      // A squash is exempt from feature/unrelated-tables, so carrying that override would only be reported as unused.
-      .filter((d) => d.rule !== 'feature/unrelated-tables')
-      .map((d) => ({ rule: d.rule, reason: `${m.revision}: ${d.reason}` })),
+    m.lint.disable.filter((d) => fired.has(d.rule)).map((d) => ({ rule: d.rule, reason: `${m.revision}: ${d.reason}` })),
   );
   const up = range.flatMap((m) => [comment(`${m.revision} ${m.description}`), ...m.up.map(literalStep)]);
   const down = [...range].reverse().flatMap((m) => [comment(`${m.revision} ${m.description}`), ...m.down.map(literalStep)]);
-  const upSteps = range.flatMap((m) => m.up);
   const mixed = upSteps.some((s) => s.lock === 'strong') && upSteps.some((s) => s.lock === 'concurrent');
-  const downSteps = range.flatMap((m) => m.down);
   const mixedDown = downSteps.some((s) => s.lock === 'strong') && downSteps.some((s) => s.lock === 'concurrent');
 
   const lines = [
@@ -119,6 +131,17 @@ export function buildSquash({ graph, to, revision, name, modelImport }: SquashIn
   if (disables.length > 0) lines.push(`  lint: { disable: [${disables.map((d) => `{ rule: ${str(d.rule)}, reason: ${str(d.reason)} }`).join(', ')}] },`);
   lines.push('});', '');
   return { revision, replaces: range.map((m) => m.revision), risk, irreversible: irreversible.length > 0, source: lines.join('\n') };
+}
+
+/** The rules the squash breaks, linted in memory with the default config. */
+async function rulesBroken(input: MigrationInput): Promise<Set<string>> {
+  const migration = defineMigration(input);
+  const violations = await lintMigrationModule(
+    { file: `${input.revision}_squash.ts`, source: '', migration, extraMigrationExports: [] },
+    resolveLintConfig({}),
+    { notNullChecks: new Set() },
+  );
+  return new Set(violations.map((v) => v.rule));
 }
 
 const comment = (text: string) => `  // ---- ${text.replace(/\s+/g, ' ')}`;

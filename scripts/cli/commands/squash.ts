@@ -40,7 +40,7 @@ export const squashCommand: Command = {
     if (!existsSync(dir)) throw new ConfigError(`the migrations directory ${dir} does not exist: pass --migrations DIR`);
     const graph = await loadGraph(dir);
     const modelImport = relative(dir, fileURLToPath(new URL('../../../lambdas/core/migrations/model.ts', import.meta.url))).split(sep).join('/');
-    const squash = buildSquash({ graph, to, revision, name, modelImport: modelImport.startsWith('.') ? modelImport : `./${modelImport}` });
+    const squash = await buildSquash({ graph, to, revision, name, modelImport: modelImport.startsWith('.') ? modelImport : `./${modelImport}` });
 
     const file = join(dir, `${revision}_${name}.ts`);
     try {

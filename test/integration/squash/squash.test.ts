@@ -173,3 +173,91 @@ describe('offpeak squash', () => {
     expect(readdirSync(squashDir).filter((n) => n.startsWith('202509020000'))).toEqual([]);
   });
 });
+
+describe('offpeak squash of a reversible range', () => {
+  const model = `${repo}/lambdas/core/migrations/model.ts`;
+  const files: Record<string, string> = {
+    '202601010000_create_gadgets.ts': `import { createIndex, defineMigration, sqlStep } from '${model}';
+export default defineMigration({
+  revision: '202601010000', downRevision: null, description: 'gadgets', risk: 'low',
+  up: [
+    sqlStep('CREATE SCHEMA IF NOT EXISTS sqr', { lock: 'none' }),
+    sqlStep('CREATE TABLE sqr.gadgets (id bigint PRIMARY KEY, name text)'),
+    createIndex({ name: 'gadgets_name_key', schema: 'sqr', table: 'gadgets', columns: ['name'], concurrently: false }),
+  ],
+  down: [sqlStep('DROP TABLE sqr.gadgets'), sqlStep('DROP SCHEMA sqr', { lock: 'none' })],
+  lint: { disable: [{ rule: 'idempotency/index-prefix', reason: 'the app names this index in a query hint' }] },
+});
+`,
+    '202601020000_rename_gadget_name.ts': `import { defineMigration, sqlStep } from '${model}';
+export default defineMigration({
+  revision: '202601020000', downRevision: '202601010000', description: 'name → title', risk: 'medium',
+  rollbackPlan: 'offpeak downgrade 202601010000 renames title back to name',
+  up: [sqlStep('ALTER TABLE sqr.gadgets RENAME COLUMN name TO title'), sqlStep('ALTER TABLE sqr.gadgets ADD COLUMN color text')],
+  down: [sqlStep('ALTER TABLE sqr.gadgets DROP COLUMN color'), sqlStep('ALTER TABLE sqr.gadgets RENAME COLUMN title TO name')],
+  lint: { disable: [{ rule: 'locking/rename', reason: 'gadgets is new and unused' }] },
+});
+`,
+    '202601030000_gadget_color_index.ts': `import { createIndex, defineMigration } from '${model}';
+export default defineMigration({
+  revision: '202601030000', downRevision: '202601020000', description: 'color index', risk: 'low',
+  up: [createIndex({ name: 'idx_gadgets_color', schema: 'sqr', table: 'gadgets', columns: ['color'] })],
+});
+`,
+  };
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = join(root, 'reversible');
+    mkdirSync(dir);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const code = await squashCommand.run({
+      argv: ['--to', '202601030000', '--name', 'gadgets', '--rev-id', '202601040000', '--migrations', dir],
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      env: {},
+      cwd: root,
+    });
+    expect(code).toBe(0);
+  });
+
+  it('carries the max risk, every rollback plan, the overrides and the inverse chain', async () => {
+    const squash = (await loadMigrationsFromDir(dir)).find((m) => m.revision === '202601040000')!;
+    expect(squash.risk).toBe('medium');
+    expect(squash.rollbackPlan).toContain('202601020000: offpeak downgrade 202601010000 renames title back to name');
+    // The prefix override is still needed; the rename is on a table the squash itself creates, so its override is not.
+    expect(squash.lint.disable).toEqual([{ rule: 'idempotency/index-prefix', reason: '202601010000: the app names this index in a query hint' }]);
+    expect(squash.mixedLocking?.reason).toMatch(/squash/);
+    expect(squash.down.map((s) => s.sql)).toEqual([
+      'DROP INDEX CONCURRENTLY IF EXISTS sqr.idx_gadgets_color',
+      'ALTER TABLE sqr.gadgets DROP COLUMN color',
+      'ALTER TABLE sqr.gadgets RENAME COLUMN title TO name',
+      'DROP TABLE sqr.gadgets',
+      'DROP SCHEMA sqr',
+    ]);
+    const report = await lintPaths({ paths: [join(dir, '202601040000_gadgets.ts')], config: resolveLintConfig({}) });
+    expect(report.violations).toEqual([]);
+  });
+
+  it('upgrades to the same schema as the originals, and downgrades back to base', async () => {
+    await reset();
+    const empty = await catalogDump(db.client);
+    const originals = join(root, 'reversible-originals');
+    mkdirSync(originals);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(originals, name), text);
+    await upgrade(originals);
+    const expected = await catalogDump(db.client);
+    expect(expected.columns.some((c) => c.startsWith('sqr.gadgets.title'))).toBe(true);
+
+    await reset();
+    await db.client.query(sql`DROP SCHEMA IF EXISTS sqr CASCADE`);
+    const { result, migrator } = await upgrade(dir);
+    expect(result.applied).toEqual(['202601040000']);
+    expect(await catalogDump(db.client)).toEqual(expected);
+
+    const down = await migrator.runToCompletion('down', 'base');
+    expect(down.status).toBe('done');
+    expect(await appliedInLedger()).toEqual([]);
+    expect(await catalogDump(db.client)).toEqual(empty);
+  }, 120_000);
+});
