@@ -14,16 +14,19 @@ export async function main(argv: string[], io: Partial<Omit<CommandContext, 'arg
     })
     .sort((a, b) => b.name.length - a.name.length)[0];
 
-  if (!match || argv[0] === '--help' || argv[0] === 'help') {
-    const out = match ? stdout : stderr;
+  const helpAsked = argv[0] === '--help' || argv[0] === 'help';
+  if (!match || helpAsked) {
+    // Asked-for help is output (pipeable to less/grep); the listing after a wrong verb is an error message.
+    const out = helpAsked ? stdout : stderr;
     out.write('usage: offpeak <command> [options]\n\ncommands:\n');
     for (const c of commands) out.write(`  ${c.name.padEnd(18)} ${c.summary}\n`);
-    if (argv[0] && argv[0] !== '--help' && argv[0] !== 'help') stderr.write(`\nunknown command: ${argv.join(' ')}\n`);
-    return argv[0] === '--help' || argv[0] === 'help' ? ExitCode.ok : ExitCode.usage;
+    if (argv[0] && !helpAsked) stderr.write(`\nunknown command: ${argv.join(' ')}\n`);
+    return helpAsked ? ExitCode.ok : ExitCode.usage;
   }
 
   try {
-    return await match.run({
+    const command = await match.load();
+    return await command.run({
       argv: argv.slice(match.name.split(' ').length),
       stdout,
       stderr,
