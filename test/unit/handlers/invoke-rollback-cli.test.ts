@@ -8,8 +8,9 @@ import { ExitCode } from '../../../scripts/cli/exit-codes.ts';
 
 /** `offpeak invoke rollback` against a mocked Lambda: what it sends, what it asks, what it refuses. */
 const lambda = mockClient(LambdaClient);
-const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
-const decode = (bytes: Uint8Array | undefined) => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+/** Invoke payloads as the SDK returns them (a Uint8Array with the blob adapter's helpers). */
+const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)) as never;
+const decode = (bytes: unknown) => JSON.parse(new TextDecoder().decode(bytes as Uint8Array)) as Record<string, unknown>;
 
 const DRY_RUN = {
   status: 'dry_run',
