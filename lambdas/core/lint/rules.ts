@@ -26,7 +26,7 @@ export const RULES = [
   rule('concurrency/create-index', 'error', 'CREATE INDEX on a table that already exists uses CONCURRENTLY (a plain build blocks writes for the whole build).'),
   rule('concurrency/drop-index', 'error', 'DROP INDEX of an index on an existing table uses CONCURRENTLY (a plain drop takes ACCESS EXCLUSIVE).'),
   rule('concurrency/reindex', 'error', 'REINDEX uses CONCURRENTLY (a plain REINDEX blocks writes, and reads through the index).'),
-  rule('concurrency/in-transaction', 'error', 'CONCURRENTLY never runs inside a transaction: not in a transactional step, not inside BEGIN … COMMIT.'),
+  rule('concurrency/in-transaction', 'error', 'CONCURRENTLY (and VACUUM) never runs inside a transaction: not in a transactional step, not inside BEGIN … COMMIT.'),
   rule('locking/add-column-volatile-default', 'error', 'ADD COLUMN with a volatile default, a serial/identity or a stored generated column rewrites the table under ACCESS EXCLUSIVE.'),
   rule('locking/alter-column-type', 'error', 'ALTER COLUMN … TYPE rewrites the table (and its indexes) under ACCESS EXCLUSIVE.'),
   rule('locking/set-not-null', 'error', 'SET NOT NULL scans the table under ACCESS EXCLUSIVE unless a validated CHECK (col IS NOT NULL) exists.'),

@@ -263,6 +263,9 @@ export function checkUnit<T>(statements: ReadonlyArray<LintStatement<T>>, option
       }
       case 'VacuumStmt': {
         const rels = ((body['rels'] as Node[] | undefined) ?? []).flatMap((r) => ('VacuumRelation' in r ? [tableKey(r.VacuumRelation.relation)] : []));
+        if (body['is_vacuumcmd'] && inTx) {
+          report('concurrency/in-transaction', 'VACUUM cannot run inside a transaction block', "make it a mode: 'standalone' step, outside BEGIN … COMMIT");
+        }
         if (body['is_vacuumcmd'] && hasOption(body['options'] as Node[] | undefined, 'full')) {
           const existing = rels.length === 0 ? ['the whole database'] : rels.filter((r) => !isNew(r)).map((r) => display(r ?? '?'));
           if (existing.length > 0) {

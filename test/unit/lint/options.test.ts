@@ -122,6 +122,6 @@ describe('offpeak lint (CLI)', () => {
   it('--rules lists every rule with its severity and doc', async () => {
     const { code, stdout } = await run(['lint', '--rules']);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/concurrency\/in-transaction\s+error\s+CONCURRENTLY never runs inside a transaction/);
+    expect(stdout).toMatch(/concurrency\/in-transaction\s+error\s+CONCURRENTLY \(and VACUUM\) never runs inside a transaction/);
   });
 });
