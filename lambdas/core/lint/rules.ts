@@ -36,6 +36,7 @@ export const RULES = [
   rule('locking/cluster', 'error', 'CLUSTER rewrites the table under ACCESS EXCLUSIVE.'),
   rule('locking/rename', 'error', 'Renaming a table or column breaks every running client that uses the old name.'),
   rule('timeouts/lock-timeout', 'error', 'Strong-lock DDL that the runner does not guard (step lock is not "strong", or a .sql file) is preceded by SET lock_timeout.'),
+  rule('timeouts/concurrent-build', 'error', "CONCURRENTLY work runs without a short lock_timeout (step lock 'concurrent'; in .sql, RESET it first): a timeout cancels the build and leaves an INVALID index."),
   rule('feature/unrelated-tables', 'warning', 'One feature per migration: warns when the up steps touch more unrelated table groups than configured (default 3).'),
   rule('pgvector/ivfflat-empty-table', 'warning', 'An IVFFlat index built in the migration that creates its table is trained on no rows; build it after loading data, or use HNSW.'),
   rule('step/one-statement', 'error', 'Every step is exactly one SQL statement (the Data API takes one per call).'),

@@ -98,7 +98,16 @@ export function checkUnit<T>(statements: ReadonlyArray<LintStatement<T>>, option
     };
     const isNew = (key: string | undefined) => key !== undefined && (created.has(key) || (droppedAt.get(key) ?? -1) > i);
     const inTx = s.inTransaction || block;
-    const guarded = s.runnerGuarded || (inTx && txTimeout) || (script && sessionTimeout);
+    const timeoutInForce = (inTx && txTimeout) || (script && sessionTimeout);
+    const guarded = s.runnerGuarded || timeoutInForce;
+    /** CONCURRENTLY work under a short lock_timeout is cancelled while it waits, leaving an INVALID index. */
+    const concurrentBuild = (label: string) => {
+      if (s.runnerGuarded) {
+        report('timeouts/concurrent-build', `${label} runs in a step declared lock: 'strong': the runner's short lock_timeout cancels it while it waits for older transactions, leaving an INVALID index`, "declare the step lock: 'concurrent' (createIndex/dropIndex do), so the runner gives it a long lock_timeout");
+      } else if (timeoutInForce) {
+        report('timeouts/concurrent-build', `${label} runs under the lock_timeout set earlier: it is cancelled while it waits for older transactions, leaving an INVALID index`, 'RESET lock_timeout (or SET lock_timeout = 0) before CONCURRENTLY work; keep the short timeout for the strong-lock DDL only');
+      }
+    };
     /** Strong-lock DDL on an existing table: needs a lock_timeout. */
     const strong = (what: string, key: string | undefined) => {
       if (isNew(key) || guarded) return;
@@ -171,6 +180,7 @@ export function checkUnit<T>(statements: ReadonlyArray<LintStatement<T>>, option
         if (concurrent && inTx) {
           report('concurrency/in-transaction', `${label} CONCURRENTLY inside a transaction fails (CREATE INDEX CONCURRENTLY cannot run inside a transaction block)`, "make it a mode: 'standalone' step (createIndex does), outside BEGIN … COMMIT");
         }
+        if (concurrent) concurrentBuild(`${label} CONCURRENTLY`);
         if (!concurrent && !isNew(key)) {
           report('concurrency/create-index', `${label} without CONCURRENTLY blocks writes to ${key ? display(key) : 'the table'} for the whole build`, 'use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a standalone step (createIndex({...}) defaults to it)');
           strong(label, key);
@@ -208,6 +218,7 @@ export function checkUnit<T>(statements: ReadonlyArray<LintStatement<T>>, option
           if (concurrent && inTx) {
             report('concurrency/in-transaction', `${label} CONCURRENTLY inside a transaction fails`, "make it a mode: 'standalone' step (dropIndex does), outside BEGIN … COMMIT");
           }
+          if (concurrent) concurrentBuild(`${label} CONCURRENTLY`);
           if (!concurrent && !createdIndexes.has(name) && !isNew(key)) {
             report('concurrency/drop-index', `${label} without CONCURRENTLY takes ACCESS EXCLUSIVE on ${key ? display(key) : 'its table'}`, 'use DROP INDEX CONCURRENTLY IF EXISTS in a standalone step (dropIndex({...}) defaults to it)');
             strong(label, key);
@@ -220,6 +231,7 @@ export function checkUnit<T>(statements: ReadonlyArray<LintStatement<T>>, option
         const key = tableKey(body['relation'] as never) ?? indexTable.get((body['relation'] as { relname?: string } | undefined)?.relname ?? '');
         const label = `REINDEX ${String(body['kind']).replace('REINDEX_OBJECT_', '')} ${(body['relation'] as { relname?: string } | undefined)?.relname ?? (body['name'] as string | undefined) ?? ''}`.trim();
         if (concurrent && inTx) report('concurrency/in-transaction', `${label} CONCURRENTLY inside a transaction fails`, "make it a mode: 'standalone' step, outside BEGIN … COMMIT");
+        if (concurrent) concurrentBuild(`${label} CONCURRENTLY`);
         if (!concurrent && !isNew(key)) {
           report('concurrency/reindex', `${label} without CONCURRENTLY blocks writes (and reads that use the index) until it finishes`, 'use REINDEX … CONCURRENTLY in a standalone step');
           strong(label, key);
