@@ -17,6 +17,8 @@ export interface RawResult {
   rows: Array<Array<string | null>>;
   /** Rows inserted, updated or deleted; null when the statement reports no count. */
   rowCount: number | null;
+  /** The command tag's verb where the backend reports it (pg): COMMIT of an aborted transaction says ROLLBACK. */
+  command?: string;
 }
 
 /** A parameter value as sent to PostgreSQL: text format, except booleans and bytea. */

@@ -67,6 +67,7 @@ export function createPgBackend(databaseUrl: string, options: { maxConnections?:
             })),
             rows: result.rows as Array<Array<string | null>>,
             rowCount: counted ? result.rowCount : null,
+            command: result.command,
           };
         },
         async cancel() {

@@ -1,7 +1,7 @@
 import type { RawField } from './backend.ts';
-import { parseArrayText, type ArrayText } from './pg-array.ts';
+import { parseArrayText } from './pg-array.ts';
 import { unsupportedResult } from './service-error.ts';
-import { builtinTypes, caseSensitiveTypes, precisionAndScale, signedTypes, type TypeInfo } from './types.ts';
+import { caseSensitiveTypes, precisionAndScale, signedTypes, type TypeInfo } from './types.ts';
 
 /** The service's Field union, exactly one member set. */
 export type Field =
@@ -114,7 +114,6 @@ export class Converter {
   }
 }
 
-export type { ArrayText };
 
 export interface ColumnInfo {
   tableName: string;
@@ -146,5 +145,3 @@ export function columnMetadata(field: RawField, type: TypeInfo, elementType: Typ
     arrayBaseColumnType: elementType ? elementType.jdbc : 0,
   };
 }
-
-export { builtinTypes };

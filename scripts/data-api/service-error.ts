@@ -27,8 +27,12 @@ export const transactionNotFound = (transactionId: string) =>
 
 export const unsupportedResult = (message: string) => new ServiceError('UnsupportedResultException', 400, message);
 
-export const statementTimeout = (message: string, dbConnectionId: number) =>
-  new ServiceError('StatementTimeoutException', 400, message, { extra: { dbConnectionId } });
+/** `cancelled` is internal (not sent): whether the statement was stopped, which aborts an enclosing transaction. */
+export const statementTimeout = (message: string, dbConnectionId: number, cancelled: boolean) => {
+  const error = new ServiceError('StatementTimeoutException', 400, message, { extra: { dbConnectionId } });
+  Object.defineProperty(error.extra, 'cancelled', { value: cancelled, enumerable: false });
+  return error;
+};
 
 export const internalError = (cause: unknown) =>
   new ServiceError('InternalServerErrorException', 500, 'Internal server error', { cause });

@@ -24,6 +24,14 @@ interface OpenTransaction {
 
 type Body = Record<string, unknown>;
 
+/** COMMIT of a transaction in which a statement failed: PostgreSQL rolls it back, so say so rather than "committed". */
+const abortedTransaction = () =>
+  new ServiceError(
+    'DatabaseErrorException',
+    400,
+    'ERROR: current transaction is aborted, commands ignored until end of transaction block: a statement in it failed, so it was rolled back; SQLState: 25P02',
+  );
+
 function optionalString(body: Body, key: string): string | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
@@ -109,7 +117,8 @@ export class DataApiService {
     this.transactions.delete(tx.id);
     clearTimeout(tx.idleTimer);
     try {
-      await tx.session.query(command, []);
+      const result = await tx.session.query(command, []);
+      if (command === 'COMMIT' && result.command === 'ROLLBACK') throw abortedTransaction();
     } finally {
       tx.session.release(true);
     }
@@ -137,15 +146,12 @@ export class DataApiService {
     const tx = this.take(requiredString(body, 'transactionId'));
     if (tx.failed) {
       await this.end(tx, 'ROLLBACK');
-      throw new ServiceError(
-        'DatabaseErrorException',
-        400,
-        'ERROR: current transaction is aborted, commands ignored until end of transaction block: a statement in it failed, so it was rolled back; SQLState: 25P02',
-      );
+      throw abortedTransaction();
     }
     try {
       await this.end(tx, 'COMMIT');
     } catch (error) {
+      if (error instanceof ServiceError) throw error;
       throw databaseError(error) ?? internalError(error);
     }
     return { transactionStatus: 'Transaction Committed' };
@@ -182,7 +188,8 @@ export class DataApiService {
         return result;
       } catch (error) {
         if (error instanceof ServiceError && error.name === 'DatabaseErrorException') tx.failed = true;
-        if (error instanceof ServiceError && error.name === 'StatementTimeoutException' && this.backend.concurrent) tx.failed = true;
+        // A cancelled statement aborts the transaction; one left running (continueAfterTimeout) reports its own outcome later.
+        if (error instanceof ServiceError && error.name === 'StatementTimeoutException' && error.extra['cancelled'] === true) tx.failed = true;
         throw error;
       } finally {
         this.giveBack(tx, settled);
@@ -211,7 +218,7 @@ export class DataApiService {
     const checked = await checkSingleStatement(bound);
 
     return this.withSession(transactionId, database, async (session, track, tx) => {
-      const result = await this.run(session, bound, continueAfterTimeout, track);
+      const result = await this.run(session, bound, continueAfterTimeout, track, tx);
       const dbKey = tx?.database ?? database ?? '';
       const types = await this.resolveTypes(session, dbKey, result.fields);
       const converter = new Converter(types, options);
@@ -252,7 +259,7 @@ export class DataApiService {
       // Outside a transaction the whole batch is one implicit transaction: all sets apply, or none.
       if (!tx) await session.query('BEGIN', []);
       try {
-        for (const b of bound) await this.run(session, b, false, track);
+        for (const b of bound) await this.run(session, b, false, track, tx);
         if (!tx) await session.query('COMMIT', []);
       } catch (error) {
         if (!tx) await session.query('ROLLBACK', []).catch(() => undefined);
@@ -262,12 +269,21 @@ export class DataApiService {
     });
   }
 
-  private async run(session: Session, bound: BoundStatement, continueAfterTimeout: boolean, track: (p: Promise<void>) => void): Promise<RawResult> {
+  private async run(
+    session: Session,
+    bound: BoundStatement,
+    continueAfterTimeout: boolean,
+    track: (p: Promise<void>) => void,
+    tx: OpenTransaction | undefined,
+  ): Promise<RawResult> {
     try {
       return await runTimed(session, this.backend.concurrent, bound.text, bound.values, {
         timeoutMs: this.limits.statementTimeoutMs,
         continueAfterTimeout,
         track,
+        onLateFailure: () => {
+          if (tx) tx.failed = true;
+        },
       });
     } catch (error) {
       if (error instanceof ServiceError) throw error;

@@ -62,6 +62,8 @@ export interface TimedOptions {
   continueAfterTimeout: boolean;
   /** Told when the statement has really finished on its connection (later than the reply after a continued timeout). */
   track(settled: Promise<void>): void;
+  /** Called if a statement left running past its timeout fails later (it has aborted its transaction). */
+  onLateFailure?(): void;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function runTimed(session: Session, concurrent: boolean, text: stri
         `The statement ran ${elapsed} ms, over the ${options.timeoutMs} ms statement timeout. ` +
           'This embedded database cannot cancel statements, so it ran to completion.',
         session.connectionId,
+        false,
       );
     }
     return result;
@@ -101,9 +104,11 @@ export async function runTimed(session: Session, concurrent: boolean, text: stri
   }
 
   if (options.continueAfterTimeout) {
+    running.catch(() => options.onLateFailure?.());
     throw statementTimeout(
       `The statement ran over the ${options.timeoutMs} ms statement timeout; it keeps running on the database (continueAfterTimeout).`,
       session.connectionId,
+      false,
     );
   }
   await session.cancel().catch(() => false);
@@ -111,7 +116,7 @@ export async function runTimed(session: Session, concurrent: boolean, text: stri
     return await running;
   } catch (error) {
     if ((error as { code?: string }).code === '57014') {
-      throw statementTimeout(`The statement ran over the ${options.timeoutMs} ms statement timeout and was cancelled.`, session.connectionId);
+      throw statementTimeout(`The statement ran over the ${options.timeoutMs} ms statement timeout and was cancelled.`, session.connectionId, true);
     }
     throw error;
   }

@@ -249,6 +249,32 @@ describe('statement timeout', () => {
     expect(await exists(21)).toBe(true);
   });
 
+  it.skipIf(!testDatabaseUrl)(
+    'refuses to commit a transaction whose continued statement failed after the timeout (real PostgreSQL only)',
+    async () => {
+      // Prepare
+      const tx = await begin();
+      await insert(22, tx);
+
+      // Act: the duplicate id fails on the server after the call has already timed out
+      const timedOut = await rejection(
+        execute(api, {
+          sql: `INSERT INTO items (id, note) SELECT 1, 'dup' FROM pg_sleep(${(statementTimeoutMs + 300) / 1000})`,
+          transactionId: tx,
+          continueAfterTimeout: true,
+        }),
+      );
+      await sleep(600);
+      const onCommit = await rejection(commit(tx));
+
+      // Assess
+      expect(timedOut).toBeInstanceOf(StatementTimeoutException);
+      expect(onCommit).toBeInstanceOf(DatabaseErrorException);
+      expect(onCommit.message).toMatch(/SQLState: 25P02$/);
+      expect(await exists(22)).toBe(false);
+    },
+  );
+
   it('still serves after timeouts', async () => {
     // Act
     const out = await execute(api, { sql: 'SELECT 1 AS alive' });
