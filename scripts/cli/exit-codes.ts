@@ -2,7 +2,7 @@
 export const ExitCode = {
   ok: 0,
   failed: 1,
-  /** Bad usage, or bad migration files (graph, checksum, lint errors). */
+  /** Bad usage, or bad migration files (graph, checksum). `lint` exits 1 on rule errors. */
   usage: 2,
   /** The migration lease is held by another run. */
   leaseHeld: 3,
