@@ -44,6 +44,7 @@ try {
   await import('@electric-sql/pglite');
   await import('@electric-sql/pglite/vector');
   const moduleMs = performance.now() - moduleStarted;
+  const firstMs = await timePglite('memory://');
   const memoryMs = await timePglite('memory://');
   const freshMs = await timePglite(join(dir, 'db'));
   const reopenMs = await timePglite(join(dir, 'db'));
@@ -51,6 +52,7 @@ try {
 
   process.stdout.write(`PGlite cold start with pgvector, to a first vector query (load average ${loadavg()[0]!.toFixed(1)})\n`);
   line('module load', ms(moduleMs));
+  line('first open in a process (+ WASM compile)', ms(firstMs));
   line('in memory (create + open + CREATE EXTENSION)', ms(memoryMs));
   line('on disk, fresh directory (initdb)', ms(freshMs));
   line('on disk, existing directory (reopen)', ms(reopenMs));
