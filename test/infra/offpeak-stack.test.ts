@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, settingsFromContext } from '../../infra/config.ts';
 import { StateName } from '../../infra/constructs/migration-runner.ts';
@@ -49,6 +50,23 @@ describe('cdk-nag', () => {
   it('finds nothing unacknowledged under AwsSolutions', () => {
     // Assess: synth throws on any unacknowledged finding; synthOffpeak collects the message.
     expect(synth.nagErrors).toEqual([]);
+  });
+
+  it('fails the synth on a finding nobody acknowledged', () => {
+    // An SQS queue with neither TLS enforcement nor a DLQ trips AwsSolutions-SQS3/SQS4.
+    const { nagErrors } = synthOffpeak(TEST_SETTINGS, (stack) => new sqs.Queue(stack, 'Unreviewed'));
+    const report = nagErrors.join('\n');
+    expect(report).toMatch(/AwsSolutions-SQS4/);
+    expect(report).toMatch(/OffpeakTest\/Unreviewed\/Resource/);
+  });
+});
+
+describe('outputs', () => {
+  it('names the rollback function, the state machine and the topic for operators', () => {
+    const outputs = synth.template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+    expect(render(outputs['RollbackFunctionName']!.Value)).toBe(`<${fn('MigrationsRollback').id}>`);
+    expect(render(outputs['WindowRunStateMachineArn']!.Value)).toBe(`<${resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').id}>`);
+    expect(render(outputs['AlertsTopicArn']!.Value)).toBe(`<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`);
   });
 });
 
