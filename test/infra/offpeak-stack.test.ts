@@ -165,6 +165,21 @@ describe('IAM', () => {
     );
   });
 
+  it('has no role besides the six functions\', the state machine\'s and the three schedules\' checked here', () => {
+    const roles = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role')).sort();
+    const sm = render(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props['RoleArn']);
+    const scheduleRoles = Object.values(resourcesOf(synth.template, 'AWS::Scheduler::Schedule')).map((s) =>
+      render((s.Properties['Target'] as { RoleArn: unknown }).RoleArn),
+    );
+    const expected = [
+      ...['MigrationsPlan', 'MigrationsMigrate', 'MigrationsRollback', 'IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify'].map(roleOf),
+      ...[sm, ...scheduleRoles].map((arn) => arn.replace(/^<(.*)\.Arn>$/, '$1')),
+    ].sort();
+    expect(roles).toEqual(expected);
+    // No managed policies (AWSLambdaBasicExecutionRole would allow every log group).
+    for (const role of Object.values(resourcesOf(synth.template, 'AWS::IAM::Role'))) expect(role.Properties['ManagedPolicyArns']).toBeUndefined();
+  });
+
   it('uses Resource "*" nowhere except the Step Functions logging and X-Ray statements', () => {
     const wildcard = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((role) =>
       statementsOfRole(synth.template, role)
