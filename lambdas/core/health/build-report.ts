@@ -34,6 +34,7 @@ export async function buildIndexHealthReportWithStats(input: BuildReportInput): 
       context,
       ledgerSchema: options.ledgerSchema,
       dropPrefix: options.dropPrefix,
+      bloatMinBytes: options.bloatMinBytes,
       baselineCutoff: Math.floor(now.getTime() / 1000) - options.unusedDays * 86_400,
     },
     page,

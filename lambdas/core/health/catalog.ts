@@ -220,6 +220,8 @@ export interface IndexQueryInput {
   dropPrefix: string;
   /** Epoch seconds: snapshots at or before it can serve as the unused baseline. */
   baselineCutoff: number;
+  /** Smaller indexes cannot be reported bloated, so their bloat is not estimated. */
+  bloatMinBytes: number;
 }
 
 function historyJoin(input: IndexQueryInput): { join: SqlQuery; columns: SqlQuery } {
@@ -233,12 +235,14 @@ function historyJoin(input: IndexQueryInput): { join: SqlQuery; columns: SqlQuer
   return {
     join: sql`LEFT JOIN LATERAL (
         SELECT h.idx_scan, h.taken_at FROM ${snapshots} h
-        WHERE h.index_oid = x.oid AND h.def_hash = x.ident AND h.taken_at <= to_timestamp(${input.baselineCutoff}::float8)
+        WHERE NOT x.protected AND h.index_oid = x.oid::bigint AND h.def_hash = x.ident
+          AND h.taken_at <= to_timestamp(${input.baselineCutoff}::float8)
         ORDER BY h.taken_at DESC LIMIT 1) base ON true
       LEFT JOIN LATERAL (
         SELECT min(h.taken_at) AS first_at, coalesce(bool_or(h.stats_reset IS DISTINCT FROM cur.stats_reset), false) AS reset
         FROM ${snapshots} h
-        WHERE h.index_oid = x.oid AND h.def_hash = x.ident AND h.taken_at >= coalesce(base.taken_at, '-infinity')) hist ON true`,
+        WHERE NOT x.protected AND h.index_oid = x.oid::bigint AND h.def_hash = x.ident
+          AND h.taken_at >= coalesce(base.taken_at, '-infinity')) hist ON true`,
     columns: sql`base.idx_scan AS base_scans, base.taken_at AS base_at, hist.first_at,
       coalesce(hist.reset OR cur.stats_reset > base.taken_at OR coalesce(su.idx_scan, 0) < base.idx_scan, false) AS reset`,
   };
@@ -292,13 +296,14 @@ function indexesFamily(input: IndexQueryInput): SqlQuery {
       GROUP BY a.oid
     ),
     width AS (
-      -- average stored width of a btree's key columns, from pg_stats; complete only when every key column has stats
+      -- average stored width of a btree's key columns, from pg_stats; complete only when every key column has stats.
+      -- Only for indexes big enough to reach the bloat threshold: pg_stats is the costliest join here.
       SELECT x.oid, sum(s.avg_width * (1 - s.null_frac)) AS bytes, count(s.avg_width) = x.indnkeyatts AS complete
       FROM fx x
       CROSS JOIN LATERAL unnest((x.indkey::int2[])[0:(x.indnkeyatts - 1)]) u(attnum)
       LEFT JOIN pg_attribute a ON a.attrelid = x.toid AND a.attnum = u.attnum
       LEFT JOIN pg_stats s ON s.schemaname = x.nspname AND s.tablename = x.tname AND s.attname = a.attname AND NOT s.inherited
-      WHERE x.btree
+      WHERE x.btree AND x.relpages::float8 * ${context.blockSize}::int >= ${input.bloatMinBytes}::float8
       GROUP BY x.oid, x.indnkeyatts
     ),
     facts AS (

@@ -51,7 +51,9 @@ export interface HealthOptions {
   pageRows: number;
   /**
    * …and at most this many estimated response bytes. The Data API refuses responses
-   * over 1 MiB; 768 KiB leaves room for the envelope and column metadata.
+   * over 1 MiB. The estimate bounds the records' encoding (see paginate.ts); 768 KiB
+   * leaves room for the envelope, column metadata (~300 bytes per column) and any
+   * difference between the local server's encoding and the service's.
    */
   pageBytes: number;
 }

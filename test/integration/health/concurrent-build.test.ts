@@ -28,15 +28,15 @@ describe.skipIf(!testDatabaseUrl)('index build in progress', () => {
       await blocker.query('BEGIN');
       await blocker.query("INSERT INTO jobs VALUES (1000, 'held')");
       const build = builder.query('CREATE INDEX CONCURRENTLY idx_jobs_state ON jobs (state)');
-      for (let i = 0; i < 100; i++) {
-        const { rows } = await db.client.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_stat_progress_create_index`);
-        if (rows[0]!.n > 0) break;
-        await new Promise((r) => setTimeout(r, 50));
+      // Wait until the CIC has committed its catalog entry and is waiting on the writer.
+      let state: { valid: boolean; waiting: boolean }[] = [];
+      for (let i = 0; i < 200 && !state[0]?.waiting; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        ({ rows: state } = await db.client.query<{ valid: boolean; waiting: boolean }>(sql`SELECT i.indisvalid AS valid,
+            EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS waiting
+          FROM pg_index i WHERE i.indexrelid = to_regclass('idx_jobs_state')`));
       }
-      const { rows: state } = await db.client.query<{ valid: boolean }>(
-        sql`SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass('idx_jobs_state')`,
-      );
-      expect(state).toEqual([{ valid: false }]);
+      expect(state).toEqual([{ valid: false, waiting: true }]);
 
       // Act
       const during = await buildIndexHealthReport({ client: db.client });
