@@ -205,7 +205,9 @@ export class MigrationRunner extends Construct {
       message: sfn.TaskInput.fromObject({
         event: 'window_run_done',
         runId: sfn.JsonPath.stringAt('$.run.runId'),
-        applied: sfn.JsonPath.listAt('$.run.applied'),
+        // Revisions the plan held; the last advance's `applied` covers only its own call.
+        revisions: sfn.JsonPath.listAt('$.plan.revisions'),
+        runVerification: sfn.JsonPath.objectAt('$.run.verification'),
         verify: sfn.JsonPath.objectAt('$.verify'),
       }),
       resultPath: sfn.JsonPath.DISCARD,
@@ -217,7 +219,8 @@ export class MigrationRunner extends Construct {
       message: sfn.TaskInput.fromObject({
         event: 'window_run_paused',
         runId: sfn.JsonPath.stringAt('$.run.runId'),
-        applied: sfn.JsonPath.listAt('$.run.applied'),
+        position: sfn.JsonPath.numberAt('$.run.position'),
+        total: sfn.JsonPath.numberAt('$.run.total'),
         next: sfn.JsonPath.objectAt('$.run.next'),
       }),
       resultPath: sfn.JsonPath.DISCARD,

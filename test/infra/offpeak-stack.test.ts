@@ -365,6 +365,24 @@ describe('window-run state machine', () => {
     });
   });
 
+  it('notifies with what the run did, from the plan and the last advance', () => {
+    const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
+    const topic = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`;
+    expect(def.States[StateName.notifyDone]).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::sns:publish',
+      Parameters: {
+        TopicArn: topic,
+        Subject: 'offpeak: window run done',
+        Message: { event: 'window_run_done', 'runId.$': '$.run.runId', 'revisions.$': '$.plan.revisions', 'verify.$': '$.verify' },
+      },
+    });
+    expect(def.States[StateName.notifyWindowClosed]!.Parameters).toMatchObject({ Message: { event: 'window_run_paused', 'next.$': '$.run.next' } });
+    expect(def.States[StateName.notifyFailure]!.Parameters).toMatchObject({ Message: { event: 'window_run_failed', 'state.$': '$' } });
+    for (const name of [StateName.notifyDone, StateName.notifyWindowClosed, StateName.notifyFailure]) {
+      expect((def.States[name]!.Parameters!['Subject'] as string).length, name).toBeLessThan(100);
+    }
+  });
+
   it('snapshots the configured cluster through the AWS SDK integration under a unique offpeak- name', () => {
     const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
     expect(def.States[StateName.createSnapshot]).toMatchObject({
