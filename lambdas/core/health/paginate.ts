@@ -11,9 +11,10 @@ import { sql, type SqlQuery } from '../db/sql.ts';
  * one row; a single row is bounded by the Data API's own 64 KB row limit).
  *
  * The estimate is an upper bound of the Data API's JSON record encoding: every field
- * is an object like `{"stringValue":"…"}` (18 bytes of envelope) or `{"longValue":n}`;
- * a string costs its JSON-escaped length, plus 4 bytes per extra UTF-8 byte in case
- * the encoder writes non-ASCII as \uXXXX.
+ * is an object like `{"stringValue":"…"}` (17 bytes of envelope with its comma) or
+ * `{"longValue":n}`; a string costs its JSON-escaped length, plus 4 bytes per extra
+ * UTF-8 byte in case the encoder writes non-ASCII as \uXXXX. Column metadata and the
+ * response envelope are not counted: `pageBytes` leaves room for them.
  */
 
 export type ColumnKind = 'text' | 'long' | 'bool' | 'timestamp' | 'json';
@@ -33,7 +34,7 @@ function fieldBytes(column: PagedColumn) {
   const ref = sql`f.${sql.ident(column.name)}`;
   switch (column.kind) {
     case 'long':
-      return sql`36`; // {"longValue":-9223372036854775808},
+      return sql`coalesce(octet_length((${ref})::text) + 15, 16)`; // {"longValue":n}, or {"isNull":true},
     case 'bool':
       return sql`24`; // {"booleanValue":false},
     case 'timestamp':
@@ -41,20 +42,22 @@ function fieldBytes(column: PagedColumn) {
     case 'text':
     case 'json': {
       const text = column.kind === 'json' ? sql`(${ref})::text` : ref;
-      return sql`coalesce(octet_length(to_json(${text})::text) + 4 * (octet_length(${text}) - char_length(${text})) + 20, 16)`;
+      // {"stringValue":…}, around the JSON-escaped text, or {"isNull":true},
+      return sql`coalesce(octet_length(to_json(${text})::text) + 4 * (octet_length(${text}) - char_length(${text})) + 17, 16)`;
     }
   }
 }
 
 function pageQuery(family: SqlQuery, columns: readonly PagedColumn[], after: number, options: PageOptions): SqlQuery {
-  const rowBytes = sql.join([sql`8`, ...columns.map(fieldBytes)], ' + ');
+  // 3: the row's brackets and comma; then the _k key and the _last marker, then the columns.
+  const rowBytes = sql.join([sql`3`, fieldBytes({ name: '_k', kind: 'long' }), sql`16`, ...columns.map(fieldBytes)], ' + ');
   const selected = sql.join(columns.map((c) => sql`p.${sql.ident(c.name)}`));
   return sql`SELECT p._k, ${selected}, CASE WHEN p._rn = p._n THEN true END AS _last
     FROM (
       SELECT f.*,
         row_number() OVER w AS _rn,
         count(*) OVER () AS _n,
-        sum(52 + ${rowBytes}) OVER w AS _bytes -- 52: the _k and _last fields
+        sum(${rowBytes}) OVER w AS _bytes
       FROM (${family}) f
       WHERE f._k > ${after}::bigint
       WINDOW w AS (ORDER BY f._k)
