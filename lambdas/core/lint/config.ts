@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { RULES, RULES_BY_ID, type RuleId, type Severity } from './rules.ts';
 

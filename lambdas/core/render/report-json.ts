@@ -4,7 +4,7 @@
  * renders Slack from it. Under a byte budget it keeps the head of the findings and
  * says what it cut in `truncated`, so the rebuilt report still counts everything.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FindingKind, IndexHealthReport, IndexUsageRow, OmittedFindings, Severity } from '../health/report.ts';
 import { ValidationError } from '../errors.ts';
 import { utf8Cost, type CostFunction } from './text-budget.ts';
