@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { clip } from '../core/render/format.ts';
+import { truncateToCost } from '../core/render/text-budget.ts';
 import { parseReportJson } from '../core/render/report-json.ts';
 import { escapeSlack, renderSlackBlocks, type SlackMessage } from '../core/render/slack-blocks.ts';
 import { slackWebhookSecretArn } from '../runtime/config.ts';
@@ -35,11 +36,16 @@ function noticeMessage(subject: string, body: string): SlackMessage {
   } catch {
     // not JSON: show it as sent
   }
+  // Cut by the escaped length: `&`, `<` and `>` grow to entities, and cutting after
+  // escaping could split one. A cut body says so.
+  const escapedLength = (text: string) => escapeSlack(text).length;
+  const fits = truncateToCost(pretty, NOTICE_CHARS, escapedLength);
+  const shown = fits === pretty ? pretty : `${truncateToCost(pretty, NOTICE_CHARS - 20, escapedLength)}\n… (cut)`;
   return {
-    text: subject,
+    text: escapeSlack(clip(subject, 200)),
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `*${escapeSlack(clip(subject, 200))}*` } },
-      { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${escapeSlack(clip(pretty, NOTICE_CHARS)).replace(/```/g, "'''")}\`\`\`` } },
+      { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${escapeSlack(shown).replace(/```/g, "'''")}\`\`\`` } },
     ],
   };
 }

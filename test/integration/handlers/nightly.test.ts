@@ -169,6 +169,18 @@ describe('index-report', () => {
     expect(JSON.stringify(post.blocks)).toContain('Threshold Crossed');
   });
 
+  it('keeps a long notice full of &, < and > within a 3,000-character section once escaped', async () => {
+    const body = JSON.stringify({ reason: '<a & b>'.repeat(2_000) });
+    await slackNotify(snsEvent(body, 'offpeak: <run> & notice'), lambdaContext('offpeak-slack-notify'));
+    const post = slackPosts.at(-1)!;
+    const sections = post.blocks.map((b) => (b as { text?: { text: string } }).text?.text ?? '');
+    expect(Math.max(...sections.map((t) => t.length))).toBeLessThanOrEqual(3_000);
+    expect(sections[1]).toContain('&lt;a &amp; b&gt;');
+    expect(sections[1]).toContain('… (cut)');
+    expect(sections[1]).not.toMatch(/&(?!amp;|lt;|gt;)/);
+    expect(post.text).toBe('offpeak: &lt;run&gt; &amp; notice');
+  });
+
   it('throws when Slack refuses the post, so the delivery is retried and the alarm fires', async () => {
     slackStatus = 400;
     try {
