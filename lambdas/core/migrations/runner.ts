@@ -712,7 +712,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       LEFT JOIN pg_namespace n ON n.nspname = ${step.index.schema}
       LEFT JOIN pg_class c ON c.relname = ${step.index.name} AND c.relnamespace = n.oid
       LEFT JOIN pg_index i ON i.indexrelid = c.oid
-      LEFT JOIN pg_stat_progress_create_index p ON p.index_relid = c.oid AND c.oid IS NOT NULL`);
+      LEFT JOIN pg_stat_progress_create_index p ON p.index_relid = c.oid AND c.oid IS NOT NULL
+        AND p.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())`);
     return rows[0]!;
   }
 
@@ -850,9 +851,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
   };
 }
 
-/** Matches a statement in pg_stat_activity, allowing for track_activity_query_size truncation. */
+/**
+ * Matches a statement in pg_stat_activity, allowing for track_activity_query_size truncation. Only in this
+ * database: the view covers the whole server, where another database may run the very same migration.
+ */
 function runningExpr(text: string): SqlQuery {
-  return sql`EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.state = 'active'
+  return sql`EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.state = 'active' AND a.datname = current_database()
     AND (a.query = ${text} OR (length(a.query) >= 1000 AND starts_with(${text}, a.query))))`;
 }
 

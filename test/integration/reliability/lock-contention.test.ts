@@ -4,16 +4,7 @@ import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
 import { harness, indexes, uniqueName } from '../migrations/helpers.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+import { sleep, until } from './wait.ts';
 
 // A long transaction on another connection needs a server: PGlite has one connection.
 describe.skipIf(!testDatabaseUrl)('lock contention while a long transaction holds the table (PostgreSQL)', () => {
