@@ -1,7 +1,7 @@
 import type { SqlExecutor } from '../db/client.ts';
 import { sql, type SqlQuery } from '../db/sql.ts';
 import { indexIdentityHash, ledgerTable, ledgerTableName } from './ledger.ts';
-import { fetchAllPages, type PageOptions } from './paginate.ts';
+import { estimatedRowBytes, fetchAllPages, type PageOptions } from './paginate.ts';
 
 /**
  * The catalog reads behind the report: one small context query, then two paginated
@@ -248,8 +248,26 @@ function historyJoin(input: IndexQueryInput): { join: SqlQuery; columns: SqlQuer
   };
 }
 
-function indexesFamily(input: IndexQueryInput): SqlQuery {
+/**
+ * One page of the index family. The per-table work every row depends on (duplicates,
+ * coverage, foreign-key support) runs over the whole catalog, but it reads catalogs
+ * only. The costly columns (pg_relation_size, pg_get_indexdef, snapshot history, the
+ * pg_stats width) are computed only for `page`: the rows after the cursor whose
+ * running *lower bound* of wire size still fits the page. Every row of the exact cut
+ * the paginator makes is in it (a lower bound never exceeds the estimate it bounds),
+ * so pages are the same as computing every row, without redoing the costly part for
+ * the rows of later pages. `page` is MATERIALIZED so the planner cannot push the
+ * costly joins below the cut.
+ */
+function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions): SqlQuery {
   const { context, ledgerSchema } = input;
+  // What is known before the costly work: the key, the name, and the packed facts with
+  // every not-yet-known number at its shortest (one digit); the definition as absent.
+  const lowerBound = estimatedRowBytes(sql`x.oid::bigint`, [
+    { expr: sql`x.name`, kind: 'text' },
+    { expr: sql`concat_ws(' ', x.toid, 0, 0, 0, 0, 0, 0, d.keeper, coalesce(c.by_oid, 0), x.relpages, 0, 0, 0, 0, 0)`, kind: 'text' },
+    { expr: sql`NULL::text`, kind: 'text' },
+  ]);
   const lastScan = context.serverVersionNum >= 160000 ? epoch(sql`su.last_idx_scan`) : sql`-1`;
   const history = historyJoin(input);
   return sql`WITH ix AS (
@@ -295,11 +313,23 @@ function indexesFamily(input: IndexQueryInput): SqlQuery {
       WHERE a.btree AND a.valid AND NOT a.indisunique AND NOT a.indisexclusion
       GROUP BY a.oid
     ),
+    page AS MATERIALIZED (
+      SELECT * FROM (
+        SELECT x.*, d.keeper, c.by_oid, count(*) OVER () AS _remaining,
+          row_number() OVER w AS _rn, sum(${lowerBound}) OVER w AS _least
+        FROM fx x
+        JOIN dup d ON d.oid = x.oid
+        LEFT JOIN cover c ON c.oid = x.oid
+        WHERE x.oid::bigint > ${after}::bigint
+        WINDOW w AS (ORDER BY x.oid)
+      ) q
+      WHERE q._rn <= ${page.pageRows}::bigint AND (q._rn = 1 OR q._least <= ${page.pageBytes}::bigint)
+    ),
     width AS (
       -- average stored width of a btree's key columns, from pg_stats; complete only when every key column has stats.
       -- Only for indexes big enough to reach the bloat threshold: pg_stats is the costliest join here.
       SELECT x.oid, sum(s.avg_width * (1 - s.null_frac)) AS bytes, count(s.avg_width) = x.indnkeyatts AS complete
-      FROM fx x
+      FROM page x
       CROSS JOIN LATERAL unnest((x.indkey::int2[])[0:(x.indnkeyatts - 1)]) u(attnum)
       LEFT JOIN pg_attribute a ON a.attrelid = x.toid AND a.attnum = u.attnum
       LEFT JOIN pg_stats s ON s.schemaname = x.nspname AND s.tablename = x.tname AND s.attname = a.attname AND NOT s.inherited
@@ -307,7 +337,7 @@ function indexesFamily(input: IndexQueryInput): SqlQuery {
       GROUP BY x.oid, x.indnkeyatts
     ),
     facts AS (
-      SELECT x.*, d.keeper, c.by_oid, su.idx_scan, su.idx_tup_read, su.idx_tup_fetch, ${lastScan} AS last_scan,
+      SELECT x.*, su.idx_scan, su.idx_tup_read, su.idx_tup_fetch, ${lastScan} AS last_scan,
         pg_relation_size(x.oid) AS bytes,
         CASE WHEN x.valid THEN false ELSE EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
           WHERE p.index_relid = x.oid OR (p.index_relid = 0 AND p.relid = x.toid)) END AS building,
@@ -321,15 +351,13 @@ function indexesFamily(input: IndexQueryInput): SqlQuery {
                 WHERE o.option_name = 'fillfactor'), 90) / 100.0))
         END AS est_pages,
         ${history.columns}
-      FROM fx x
-      JOIN dup d ON d.oid = x.oid
-      LEFT JOIN cover c ON c.oid = x.oid
+      FROM page x
       LEFT JOIN width w ON w.oid = x.oid
       LEFT JOIN pg_stat_user_indexes su ON su.indexrelid = x.oid
       CROSS JOIN (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()) cur
       ${history.join}
     )
-    SELECT f.oid::bigint AS _k, f.name AS i,
+    SELECT f.oid::bigint AS _k, f._remaining, f.name AS i,
       concat_ws(' ', f.toid, f.bytes, coalesce(f.idx_scan, 0), coalesce(f.idx_tup_read, 0), coalesce(f.idx_tup_fetch, 0),
         f.last_scan,
         (CASE WHEN f.valid THEN 1 ELSE 0 END) + (CASE WHEN f.building THEN 2 ELSE 0 END)
@@ -377,7 +405,7 @@ export async function readIndexes(
 ): Promise<{ indexes: IndexFacts[]; roundTrips: number }> {
   const result = await fetchAllPages<{ _k: number; i: string; f: string; d: string | null }>(
     client,
-    indexesFamily(input),
+    (after, options) => indexesFamily(input, after, options),
     [
       { name: 'i', kind: 'text' },
       { name: 'f', kind: 'text' },

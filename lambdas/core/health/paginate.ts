@@ -29,10 +29,9 @@ export interface PageOptions {
   pageBytes: number;
 }
 
-/** Upper bound of one field's encoded size, as an SQL expression over `f.<name>`. */
-function fieldBytes(column: PagedColumn) {
-  const ref = sql`f.${sql.ident(column.name)}`;
-  switch (column.kind) {
+/** Upper bound of one field's encoded size, as an SQL expression over `ref` (a NULL ref costs {"isNull":true},). */
+function fieldBytes(ref: SqlQuery, kind: ColumnKind): SqlQuery {
+  switch (kind) {
     case 'long':
       return sql`coalesce(octet_length((${ref})::text) + 15, 16)`; // {"longValue":n}, or {"isNull":true},
     case 'bool':
@@ -41,24 +40,46 @@ function fieldBytes(column: PagedColumn) {
       return sql`48`; // {"stringValue":"2026-01-01 00:00:00.123456"},
     case 'text':
     case 'json': {
-      const text = column.kind === 'json' ? sql`(${ref})::text` : ref;
+      const text = kind === 'json' ? sql`(${ref})::text` : ref;
       // {"stringValue":…}, around the JSON-escaped text, or {"isNull":true},
       return sql`coalesce(octet_length(to_json(${text})::text) + 4 * (octet_length(${text}) - char_length(${text})) + 17, 16)`;
     }
   }
 }
 
-function pageQuery(family: SqlQuery, columns: readonly PagedColumn[], after: number, options: PageOptions): SqlQuery {
-  // 3: the row's brackets and comma; then the _k key and the _last marker, then the columns.
-  const rowBytes = sql.join([sql`3`, fieldBytes({ name: '_k', kind: 'long' }), sql`16`, ...columns.map(fieldBytes)], ' + ');
+/**
+ * The estimated wire size of one page row: its brackets and comma, the `_k` key, the
+ * `_last` marker and the columns, each given as an SQL expression. A family that
+ * pre-selects its page (see `CursorFamily`) feeds it lower bounds of its columns to
+ * find the rows that can possibly fit.
+ */
+export function estimatedRowBytes(key: SqlQuery, columns: readonly { expr: SqlQuery; kind: ColumnKind }[]): SqlQuery {
+  return sql.join([sql`3`, fieldBytes(key, 'long'), sql`16`, ...columns.map((c) => fieldBytes(c.expr, c.kind))], ' + ');
+}
+
+/**
+ * A family that knows the cursor: it returns only rows after `after` and may pre-select
+ * a superset of the page (e.g. by a lower bound of each row's size) so that costly
+ * columns are computed for those rows alone. It must return `_remaining`, the number of
+ * rows after the cursor before that pre-selection, so the last page is still known.
+ */
+export type CursorFamily = (after: number, options: PageOptions) => SqlQuery;
+
+function pageQuery(family: SqlQuery | CursorFamily, columns: readonly PagedColumn[], after: number, options: PageOptions): SqlQuery {
+  const rowBytes = estimatedRowBytes(
+    sql`f._k`,
+    columns.map((c) => ({ expr: sql`f.${sql.ident(c.name)}`, kind: c.kind })),
+  );
   const selected = sql.join(columns.map((c) => sql`p.${sql.ident(c.name)}`));
+  const source = typeof family === 'function' ? family(after, options) : family;
+  const remaining = typeof family === 'function' ? sql`max(f._remaining) OVER ()` : sql`count(*) OVER ()`;
   return sql`SELECT p._k, ${selected}, CASE WHEN p._rn = p._n THEN true END AS _last
     FROM (
       SELECT f.*,
         row_number() OVER w AS _rn,
-        count(*) OVER () AS _n,
+        ${remaining} AS _n,
         sum(${rowBytes}) OVER w AS _bytes
-      FROM (${family}) f
+      FROM (${source}) f
       WHERE f._k > ${after}::bigint
       WINDOW w AS (ORDER BY f._k)
     ) p
@@ -75,7 +96,7 @@ export interface PagedResult<R> {
 /** Runs `family` page by page until the last row; each page is one statement. */
 export async function fetchAllPages<R extends Record<string, unknown>>(
   client: SqlExecutor,
-  family: SqlQuery,
+  family: SqlQuery | CursorFamily,
   columns: readonly PagedColumn[],
   options: PageOptions,
 ): Promise<PagedResult<R>> {
