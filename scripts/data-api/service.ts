@@ -200,7 +200,9 @@ export class DataApiService {
     try {
       return await work(session, track, undefined);
     } finally {
-      void settled.then(() => session.release(true));
+      // Reply first, reset after: the DISCARD ALL (no session state survives a call) runs once the
+      // reply is written, still before the connection goes back to the pool, so no caller waits on it.
+      void settled.then(() => setImmediate(() => session.release(true)));
     }
   }
 

@@ -12,20 +12,48 @@ export interface Checked {
 }
 
 /**
- * Rejects more than one statement, counted by the real PostgreSQL parser so a
- * `;` in a string, comment or $$ body does not count. SQL the parser rejects is
- * still sent, so the caller gets PostgreSQL's own syntax error.
+ * What the parser said about a statement text, remembered per text: the parse
+ * (libpg-query, WASM) costs more than a small query's round trip, and callers
+ * repeat the same few texts with different parameters. Bounded LRU; texts longer
+ * than `cacheableLength` (one-off DDL, seed data) are parsed each time, not kept.
  */
-export async function checkSingleStatement(bound: BoundStatement): Promise<Checked> {
+type Verdict = Checked | 'multiple';
+const parsed = new Map<string, Verdict>();
+const cacheEntries = 1_000;
+const cacheableLength = 4_096;
+
+async function verdictOf(text: string): Promise<Verdict> {
   try {
-    const statements = await parseStatements(bound.text);
-    if (statements.length > 1) throw validationError("Multistatements aren't supported.");
+    const statements = await parseStatements(text);
+    if (statements.length > 1) return 'multiple';
     const kind = statements[0] ? Object.keys(statements[0].node)[0] : undefined;
     return { counts: kind !== undefined && countedStatements.has(kind) };
   } catch (error) {
     if (error instanceof ValidationError) return { counts: true };
     throw error;
   }
+}
+
+/**
+ * Rejects more than one statement, counted by the real PostgreSQL parser so a
+ * `;` in a string, comment or $$ body does not count. SQL the parser rejects is
+ * still sent, so the caller gets PostgreSQL's own syntax error.
+ */
+export async function checkSingleStatement(bound: BoundStatement): Promise<Checked> {
+  let verdict = parsed.get(bound.text);
+  if (verdict === undefined) {
+    verdict = await verdictOf(bound.text);
+    if (bound.text.length <= cacheableLength) {
+      if (parsed.size >= cacheEntries) parsed.delete(parsed.keys().next().value!);
+      parsed.set(bound.text, verdict);
+    }
+  } else {
+    // Most recently used goes last, so the oldest key is the one evicted.
+    parsed.delete(bound.text);
+    parsed.set(bound.text, verdict);
+  }
+  if (verdict === 'multiple') throw validationError("Multistatements aren't supported.");
+  return verdict;
 }
 
 interface PgLikeError {
