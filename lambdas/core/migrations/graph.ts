@@ -169,28 +169,12 @@ export class MigrationGraph {
 
   /** The nodes in `revs` and all their ancestors. */
   ancestors(revs: Iterable<string>): Set<string> {
-    const seen = new Set<string>();
-    const stack = [...revs];
-    while (stack.length) {
-      const r = stack.pop()!;
-      if (seen.has(r)) continue;
-      seen.add(r);
-      stack.push(...(this.parents.get(r) ?? []));
-    }
-    return seen;
+    return reach(revs, this.parents);
   }
 
   /** The nodes in `revs` and all their descendants. */
   descendants(revs: Iterable<string>): Set<string> {
-    const seen = new Set<string>();
-    const stack = [...revs];
-    while (stack.length) {
-      const r = stack.pop()!;
-      if (seen.has(r)) continue;
-      seen.add(r);
-      stack.push(...(this.children.get(r) ?? []));
-    }
-    return seen;
+    return reach(revs, this.children);
   }
 
   /** Nodes between `from` (exclusive, null = base) and `to` (inclusive), in order. */
@@ -346,4 +330,17 @@ function findCycle(parents: ReadonlyMap<string, readonly string[]>, acyclic: Rea
     if (found) return found.reverse();
   }
   return [];
+}
+
+/** The nodes in `start` and every node reachable from them along `edges`. */
+function reach(start: Iterable<string>, edges: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...start];
+  while (stack.length) {
+    const r = stack.pop()!;
+    if (seen.has(r)) continue;
+    seen.add(r);
+    stack.push(...(edges.get(r) ?? []));
+  }
+  return seen;
 }
