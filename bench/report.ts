@@ -10,6 +10,12 @@
  * - history: a snapshot backdated 20 days plus one now, so unused verdicts carry drop
  *   advice (the heaviest report: a restore statement per unused index).
  *
+ * Fairness: both sides run on the same database, one warm-up run each first (caches,
+ * catalog caches, the child's module loading), then RUNS rounds interleaved
+ * (peers, report via Data API, report direct via pg), so machine load hits all alike;
+ * medians are compared. The direct-pg report separates SQL cost from transport cost,
+ * and must yield exactly the same findings as the Data API one (the bench fails otherwise).
+ *
  * Targets: ≤ 5 round trips, every response < 1 MiB, wall time ≤ 1.5× the peer
  * queries, report process peak RSS ≤ 256 MB.
  *
@@ -18,6 +24,8 @@
  * database is created and dropped.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -29,14 +37,31 @@ import { startDataApiServer } from '../scripts/data-api/server.ts';
 import { line, ms } from './_report.ts';
 
 const DATA_API_MAX_RESPONSE = 1024 * 1024;
-const RUNS = 3;
+const RUNS = 5;
 
-interface ChildResult {
-  wallMs: number[];
+interface RunResult {
+  wallMs: number;
   roundTrips: number;
   findings: number;
   byKind: Record<string, number>;
+  /** sha256 of the findings, to prove both paths report the same thing. */
+  digest: string;
   maxRssBytes: number;
+}
+
+type Built = Awaited<ReturnType<typeof buildIndexHealthReportWithStats>>;
+
+function summarize(built: Built, wallMs: number): RunResult {
+  const byKind: Record<string, number> = {};
+  for (const f of built.report.findings) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
+  return {
+    wallMs,
+    roundTrips: built.roundTrips,
+    findings: built.report.findings.length,
+    byKind,
+    digest: createHash('sha256').update(JSON.stringify(built.report.findings)).digest('hex'),
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
 }
 
 function median(xs: number[]): number {
@@ -46,7 +71,8 @@ function median(xs: number[]): number {
 
 // ---------------------------------------------------------------- child: the report process
 
-async function child(endpoint: string, database: string): Promise<void> {
+/** Builds one report per "run" line on stdin, answering with one JSON line each. */
+async function child(endpoint: string, database: string, nowMs: number): Promise<void> {
   const sdk = createRdsDataSdkClient({ endpoint });
   const client = createDataApiClient({
     client: sdk,
@@ -55,24 +81,36 @@ async function child(endpoint: string, database: string): Promise<void> {
     database,
     ownsClient: true,
   });
-  const wallMs: number[] = [];
-  let last: Awaited<ReturnType<typeof buildIndexHealthReportWithStats>> | undefined;
-  for (let i = 0; i < RUNS; i++) {
+  for await (const command of createInterface({ input: process.stdin })) {
+    if (command !== 'run') break;
     const started = performance.now();
-    last = await buildIndexHealthReportWithStats({ client });
-    wallMs.push(performance.now() - started);
+    const built = await buildIndexHealthReportWithStats({ client, now: new Date(nowMs) });
+    process.stdout.write(`${JSON.stringify(summarize(built, performance.now() - started))}\n`);
   }
   await client.close();
-  const byKind: Record<string, number> = {};
-  for (const f of last!.report.findings) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
-  const result: ChildResult = {
-    wallMs,
-    roundTrips: last!.roundTrips,
-    findings: last!.report.findings.length,
-    byKind,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+}
+
+/** The report process, kept alive across runs so each run is timed warm, like the peers' connection. */
+function startChild(endpoint: string, database: string, nowMs: number): { run: () => Promise<RunResult>; end: () => Promise<void> } {
+  const p = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', endpoint, database, String(nowMs)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
+  return {
+    run: async () => {
+      p.stdin.write('run\n');
+      const next = await lines.next();
+      if (next.done) throw new Error('report child exited early');
+      return JSON.parse(next.value) as RunResult;
+    },
+    end: () =>
+      new Promise((resolve, reject) => {
+        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`report child exited ${code}`))));
+        p.stdin.end();
+      }),
   };
-  process.stdout.write(JSON.stringify(result));
 }
 
 // ---------------------------------------------------------------- PgHero's checks, from its documented behaviour
@@ -230,38 +268,55 @@ async function parent(): Promise<void> {
     started = performance.now();
     await takeUsageSnapshot({ client: direct });
     line('snapshot (one INSERT … SELECT)', ms(performance.now() - started));
-    const directReport = await buildIndexHealthReportWithStats({ client: direct });
-    await direct.close();
+    const nowMs = Date.now();
 
     const server = await startDataApiServer({ databaseUrl: url.toString() });
     const proxy = await countingProxy(server.endpoint);
+    const reporter = startChild(proxy.endpoint, name, nowMs);
     try {
-      // Interleave: peers, report (child), peers — machine load hits both alike.
-      const peerRuns = [await peers(url.toString())];
-      const out = await new Promise<string>((resolve, reject) => {
-        const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', proxy.endpoint, name], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let text = '';
-        p.stdout.on('data', (c: Buffer) => (text += c.toString()));
-        p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`report child exited ${code}`))));
-      });
-      for (let i = 1; i < RUNS; i++) peerRuns.push(await peers(url.toString()));
-      const report = JSON.parse(out) as ChildResult;
+      const directRun = async () => {
+        const t = performance.now();
+        const built = await buildIndexHealthReportWithStats({ client: direct, now: new Date(nowMs) });
+        return summarize(built, performance.now() - t);
+      };
+      // Warm-up, not counted: every side once.
+      await peers(url.toString());
+      await reporter.run();
+      await directRun();
+      const callsBefore = proxy.calls();
+      const sizesBefore = proxy.sizes.length;
+      const peerRuns: Awaited<ReturnType<typeof peers>>[] = [];
+      const apiRuns: RunResult[] = [];
+      const directRuns: RunResult[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        peerRuns.push(await peers(url.toString()));
+        apiRuns.push(await reporter.run());
+        directRuns.push(await directRun());
+      }
+      const report = apiRuns[apiRuns.length - 1]!;
+      const same = [...apiRuns, ...directRuns].every((r) => r.digest === report.digest && r.findings === report.findings);
 
-      const reportMs = median(report.wallMs);
+      const reportMs = median(apiRuns.map((r) => r.wallMs));
+      const directMs = median(directRuns.map((r) => r.wallMs));
       const peerMs = median(peerRuns.map((r) => r.ms));
       const peer = peerRuns[0]!;
-      line('report via Data API (median of 3)', `${ms(reportMs)}  (runs: ${report.wallMs.map((x) => x.toFixed(0)).join(', ')} ms)`);
-      line('report round trips (per report)', `${report.roundTrips} (proxy saw ${proxy.calls() / RUNS} per report)  target ≤ 5`);
+      const runs = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+      line(`report via Data API (median of ${RUNS})`, `${ms(reportMs)}  (runs: ${runs(apiRuns.map((r) => r.wallMs))} ms)`);
+      line(`report direct via pg (median of ${RUNS})`, `${ms(directMs)}  (runs: ${runs(directRuns.map((r) => r.wallMs))} ms)`);
+      line('  → Data API transport share', ms(reportMs - directMs));
+      line('report round trips (per report)', `${report.roundTrips} (proxy saw ${(proxy.calls() - callsBefore) / RUNS} per report)  target ≤ 5`);
       line('largest Data API response', `${(proxy.maxResponse() / 1024).toFixed(0)} KiB  target < ${DATA_API_MAX_RESPONSE / 1024} KiB`);
-      line('responses of one report (KiB)', proxy.sizes.slice(0, report.roundTrips).map((b) => (b / 1024).toFixed(0)).join(', '));
+      line('responses of one report (KiB)', proxy.sizes.slice(sizesBefore, sizesBefore + report.roundTrips).map((b) => (b / 1024).toFixed(0)).join(', '));
       line('report findings', `${report.findings}  ${JSON.stringify(report.byKind)}`);
-      line('same report direct via pg (findings)', `${directReport.report.findings.length}`);
-      line('PgHero unused+invalid+duplicate, pg (median)', `${ms(peerMs)}  (unused ${peer.unused}, invalid ${peer.invalid}, duplicates ${peer.duplicates})`);
+      line('direct and Data API reports agree', same ? `yes (${directRuns[0]!.findings} findings, same digest)` : 'NO');
+      line(`PgHero unused+invalid+duplicate, pg (median of ${RUNS})`, `${ms(peerMs)}  (runs: ${runs(peerRuns.map((r) => r.ms))} ms; unused ${peer.unused}, invalid ${peer.invalid}, duplicates ${peer.duplicates})`);
       line('ratio report / PgHero queries', `${(reportMs / peerMs).toFixed(2)}×  target ≤ 1.5×`);
+      line('ratio direct report / PgHero queries', `${(directMs / peerMs).toFixed(2)}×`);
       line('report process peak RSS', `${(report.maxRssBytes / 2 ** 20).toFixed(0)} MiB  target ≤ 256 MiB`);
+      if (!same) throw new Error('the direct and Data API reports differ');
     } finally {
+      await reporter.end();
+      await direct.close();
       await proxy.close();
       await server.close();
     }
@@ -271,5 +326,5 @@ async function parent(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--child') await child(process.argv[3]!, process.argv[4]!);
+if (process.argv[2] === '--child') await child(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
 else await parent();

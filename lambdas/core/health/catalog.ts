@@ -261,13 +261,24 @@ function historyJoin(input: IndexQueryInput): { join: SqlQuery; columns: SqlQuer
  */
 function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions): SqlQuery {
   const { context, ledgerSchema } = input;
-  // What is known before the costly work: the key, the name, and the packed facts with
-  // every not-yet-known number at its shortest (one digit); the definition as absent.
-  const lowerBound = estimatedRowBytes(sql`x.oid::bigint`, [
+  // A lower bound of a row's wire size from what is known before the costly work: the key,
+  // the name, the packed facts with every number not yet known at its shortest (one digit),
+  // and the definition: absent, unless the row certainly gets one (duplicate, covered or
+  // invalid drop candidate), then at least "CREATE INDEX <name> ON <table> USING  ()".
+  const packed = (keeper: SqlQuery, coveredBy: SqlQuery) =>
+    sql`concat_ws(' ', x.toid, 0, 0, 0, 0, 0, 0, ${keeper}, ${coveredBy}, x.relpages, 0, 0, 0, 0, 0)`;
+  const pageBound = estimatedRowBytes(sql`x.oid::bigint`, [
     { expr: sql`x.name`, kind: 'text' },
-    { expr: sql`concat_ws(' ', x.toid, 0, 0, 0, 0, 0, 0, d.keeper, coalesce(c.by_oid, 0), x.relpages, 0, 0, 0, 0, 0)`, kind: 'text' },
-    { expr: sql`NULL::text`, kind: 'text' },
+    { expr: packed(sql`d.keeper`, sql`coalesce(c.by_oid, 0)`), kind: 'text' },
+    {
+      expr: sql`CASE WHEN starts_with(x.name, ${input.dropPrefix}::text) AND NOT x.protected
+          AND (NOT x.valid OR d.keeper <> x.oid OR c.by_oid IS NOT NULL)
+        THEN repeat('x', 27 + char_length(x.name) + char_length(x.tname)) END`,
+      kind: 'text',
+    },
   ]);
+  const fits = (q: string) =>
+    sql`${sql.raw(q)}._rn <= ${page.pageRows}::bigint AND (${sql.raw(q)}._rn = 1 OR ${sql.raw(q)}._least <= ${page.pageBytes}::bigint)`;
   const lastScan = context.serverVersionNum >= 160000 ? epoch(sql`su.last_idx_scan`) : sql`-1`;
   const history = historyJoin(input);
   return sql`WITH ix AS (
@@ -316,14 +327,14 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
     page AS MATERIALIZED (
       SELECT * FROM (
         SELECT x.*, d.keeper, c.by_oid, count(*) OVER () AS _remaining,
-          row_number() OVER w AS _rn, sum(${lowerBound}) OVER w AS _least
+          row_number() OVER w AS _rn, sum(${pageBound}) OVER w AS _least
         FROM fx x
         JOIN dup d ON d.oid = x.oid
         LEFT JOIN cover c ON c.oid = x.oid
         WHERE x.oid::bigint > ${after}::bigint
         WINDOW w AS (ORDER BY x.oid)
       ) q
-      WHERE q._rn <= ${page.pageRows}::bigint AND (q._rn = 1 OR q._least <= ${page.pageBytes}::bigint)
+      WHERE ${fits('q')}
     ),
     width AS (
       -- average stored width of a btree's key columns, from pg_stats; complete only when every key column has stats.
