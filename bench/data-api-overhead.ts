@@ -6,6 +6,9 @@
  * is `queries` queries on every path. Each round is printed (so noise shows); the headline
  * is the median over all blocks of the ratio between neighbouring blocks, which a burst of
  * load on a shared machine moves far less than a ratio of sums. Target: ≤ 3×.
+ * CPU time per query is printed too (this process, plus the server process's own from
+ * /proc on Linux; PostgreSQL's backends are not counted on either side): unlike wall
+ * time it hardly moves with other processes' load, so it shows what a change saved.
  * The server runs twice: as its own process (`offpeak data-api serve`, as the service
  * is remote: the headline ratio) and inside this process (client and server share one thread).
  * Also timed: the same SDK calls against a bare HTTP server that answers at once, the
@@ -17,6 +20,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { SqlClient } from '../lambdas/core/db/client.ts';
@@ -56,6 +60,20 @@ const remoteEndpoint = await new Promise<string>((resolve, reject) => {
     if (found) resolve(found[1]!);
   });
 });
+
+/** CPU time (µs) the server process has used so far; 0 where /proc is missing (not Linux). */
+function serverProcessCpuMicros(): number {
+  try {
+    const fields = readFileSync(`/proc/${serveProcess.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+const cpuMicros = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
 
 function adapter(endpoint: string) {
   return createDataApiClient({
@@ -107,6 +125,7 @@ try {
   for (const path of paths) await run[path](0, warmUp);
 
   const totals: Record<Path, number[]> = Object.fromEntries(paths.map((p) => [p, []])) as unknown as Record<Path, number[]>;
+  const cpu: Record<Path, number> = Object.fromEntries(paths.map((p) => [p, 0])) as Record<Path, number>;
   const blockRatios: Record<Path, number[]> = Object.fromEntries(paths.map((p) => [p, []])) as unknown as Record<Path, number[]>;
   process.stdout.write(
     `Data API adapter + local server vs direct pg, ${queries} sequential queries per path, ${rounds} rounds (load average ${loadavg()[0]!.toFixed(1)})\n` +
@@ -117,7 +136,11 @@ try {
     for (let done = 0; done < queries; done += block) {
       const count = Math.min(block, queries - done);
       const took = {} as Record<Path, number>;
-      for (const path of paths) spent[path] += took[path] = await run[path](done, count);
+      for (const path of paths) {
+        const cpuBefore = cpuMicros() + (path === 'Data API: adapter + SDK + server process' ? serverProcessCpuMicros() : 0);
+        spent[path] += took[path] = await run[path](done, count);
+        cpu[path] += cpuMicros() + (path === 'Data API: adapter + SDK + server process' ? serverProcessCpuMicros() : 0) - cpuBefore;
+      }
       for (const path of paths) blockRatios[path].push(took[path] / took['direct pg']);
     }
     for (const path of paths) totals[path].push(spent[path]);
@@ -133,6 +156,9 @@ try {
     const total = median(totals[path]);
     line(path, `${ms(total)}  (${((total / queries) * 1000).toFixed(0)} µs/query, ${median(blockRatios[path]).toFixed(2)}× pg)`);
   }
+  const cpuPg = cpu['direct pg'];
+  process.stdout.write(`CPU per query over all rounds (bench process + server process; not PostgreSQL's):\n`);
+  for (const path of paths) line(path, `${(cpu[path] / (queries * rounds)).toFixed(0)} µs  (${(cpu[path] / cpuPg).toFixed(2)}× pg)`);
   const ratio = median(blockRatios['Data API: adapter + SDK + server process']);
   line('ratio, server process vs pg (target ≤ 3×)', `${ratio.toFixed(2)}×  ${ratio <= 3 ? 'within target' : 'OVER TARGET'}`);
   memory();

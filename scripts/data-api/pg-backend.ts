@@ -20,20 +20,22 @@ function withDatabase(url: string, database: string): string {
  * requests (the service lets `database` pick any database on the cluster).
  */
 export function createPgBackend(databaseUrl: string, options: { maxConnections?: number } = {}): Backend {
-  const pools = new Map<string, pg.Pool>();
   const defaultDatabase = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '')) || undefined;
+
+  const pools = new Map<string, { pool: pg.Pool; url: string }>();
 
   function poolFor(database: string | undefined): { pool: pg.Pool; url: string } {
     const key = database ?? defaultDatabase ?? '';
-    const url = database ? withDatabase(databaseUrl, database) : databaseUrl;
-    let pool = pools.get(key);
-    if (!pool) {
-      pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, idleTimeoutMillis: 30_000 });
+    let entry = pools.get(key);
+    if (!entry) {
+      // The URL is built once per database, not per call.
+      const url = database ? withDatabase(databaseUrl, database) : databaseUrl;
+      const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, idleTimeoutMillis: 30_000 });
       // An idle pooled connection that dies (server restart) must not crash the server.
       pool.on('error', () => undefined);
-      pools.set(key, pool);
+      pools.set(key, (entry = { pool, url }));
     }
-    return { pool, url };
+    return entry;
   }
 
   return {
@@ -94,7 +96,7 @@ export function createPgBackend(databaseUrl: string, options: { maxConnections?:
       return session;
     },
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.end()));
+      await Promise.all([...pools.values()].map((p) => p.pool.end()));
       pools.clear();
     },
   };
