@@ -9,6 +9,9 @@
  * CPU time per query is printed too (this process, plus the server process's own from
  * /proc on Linux; PostgreSQL's backends are not counted on either side): unlike wall
  * time it hardly moves with other processes' load, so it shows what a change saved.
+ * Why the wall ratio stays high on a busy 2-core machine: a Data API call hops bench →
+ * server → PostgreSQL → server → bench, direct pg only bench → PostgreSQL → bench, and
+ * at a load average of 10 every wake-up waits for a core, whatever each process spends.
  * The server runs twice: as its own process (`offpeak data-api serve`, as the service
  * is remote: the headline ratio) and inside this process (client and server share one thread).
  * Also timed: the same SDK calls against a bare HTTP server that answers at once, the
