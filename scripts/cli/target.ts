@@ -33,7 +33,7 @@ export function resolveTarget(values: TargetValues, env: NodeJS.ProcessEnv, cwd:
   const url = values['database-url'] ?? env['DATABASE_URL'];
   const dataApi = values['resource-arn'] ?? values['secret-arn'] ?? values['data-api-endpoint'];
   if (url && dataApi) throw new ConfigError('choose one target: --database-url (or DATABASE_URL) or the Data API options, not both');
-  if (url) return { kind: 'pg', url };
+  if (url) return { kind: 'pg', url: checkedPostgresUrl(url) };
   if (dataApi) {
     const missing = (['resource-arn', 'secret-arn', 'database'] as const).filter((k) => !values[k]);
     if (missing.length > 0) {
@@ -66,4 +66,18 @@ export async function openTarget(target: Target): Promise<SqlClient> {
       return openPgliteClient(target);
     }
   }
+}
+
+/** node-postgres reads a malformed URL as a host name and fails later with a DNS error; say what is wrong instead. */
+function checkedPostgresUrl(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol)) {
+    throw new ConfigError(`--database-url (or DATABASE_URL) must look like postgres://user@host:5432/dbname; got ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'))}`);
+  }
+  return url;
 }

@@ -61,7 +61,12 @@ export async function loadMigrationsFromDir(dir: string): Promise<LoadedMigratio
     try {
       mod = (await import(pathToFileURL(join(absolute, name)).href)) as { default?: unknown };
     } catch (error) {
-      throw new MigrationGraphError(`${file}: cannot load migration: ${(error as Error).message}`, {
+      const message = (error as Error).message;
+      // A folder outside an ESM package makes Node load the .ts files as CommonJS, which cannot import the ESM model.
+      const hint = /require\(\) (of )?ES Module|Cannot use import statement outside a module/i.test(message)
+        ? ` (the migrations folder must be inside a package whose package.json has "type": "module")`
+        : '';
+      throw new MigrationGraphError(`${file}: cannot load migration: ${message}${hint}`, {
         cause: error,
         context: { file },
       });
