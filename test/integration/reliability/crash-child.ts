@@ -2,12 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { expect } from 'vitest';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
+import { sql } from '../../../lambdas/core/db/sql.ts';
 import { LeaseHeldError } from '../../../lambdas/core/errors.ts';
 import type { Direction } from '../../../lambdas/core/migrations/ledger.ts';
 import { createMigrator, type AdvanceResult } from '../../../lambdas/core/migrations/runner.ts';
 import { repoRoot } from '../../support/cli.ts';
-import { seed } from './seed-ledger.ts';
+import { ledgerMismatches, resetSeed, seed, seedHead } from './seed-ledger.ts';
+
+export const LEASE_TTL_MS = 1000;
+export const DOWN_TARGET = '202508230001';
 
 export type ChildTarget = { url: string } | { dataApi: { endpoint: string; resourceArn: string; secretArn: string; database: string } };
 
@@ -95,4 +100,95 @@ export async function converge(client: SqlClient, direction: Direction, target: 
       await new Promise((r) => setTimeout(r, Math.max(50, error.expiresAt.getTime() - Date.now() + 50)));
     }
   }
+}
+
+/** A seeded random source, so a failing trial can be replayed (the seed is printed). */
+export function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Kill {
+  lane: number;
+  trial: number;
+  direction: 'up' | 'down';
+  at: number;
+  run: ChildRun;
+}
+
+/**
+ * One lane, on its own database: measures one uninterrupted upgrade and downgrade (the window the kills
+ * are drawn from), then runs its trials: kill the upgrade, rerun it, check; kill the downgrade, rerun it, check.
+ */
+export async function crashLane(lane: {
+  index: number;
+  trials: number;
+  bundle: string;
+  rand: () => number;
+  seedValue: number;
+  /** Where the child connects. */
+  target: ChildTarget;
+  /** For checks and resets, straight to the database. */
+  direct: SqlClient;
+  /** What the rerun goes through (the same path as the child). */
+  rerun: SqlClient;
+}): Promise<Kill[]> {
+  const { index, trials, bundle, rand, seedValue, target, direct, rerun } = lane;
+  const fullUp = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs: LEASE_TTL_MS });
+  expect(fullUp.code, fullUp.stderr).toBe(0);
+  const fullDown = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs: LEASE_TTL_MS });
+  expect(fullDown.code, fullDown.stderr).toBe(0);
+  expect(await ledgerMismatches(direct)).toEqual([]);
+
+  const kills: Kill[] = [];
+  for (let trial = 0; trial < trials; trial++) {
+    // Act (up): kill the upgrade somewhere in its duration, then rerun it
+    await resetSeed(direct);
+    const upAt = Math.round(rand() * fullUp.elapsedMs);
+    const up = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs: LEASE_TTL_MS, killAfterMs: upAt });
+    kills.push({ lane: index, trial, direction: 'up', at: upAt, run: up });
+    const upResult = await converge(rerun, 'up', 'head');
+
+    // Assess (up)
+    const context = `seed ${seedValue}, lane ${index}, trial ${trial}, up killed at ${upAt} ms after ${up.lastEvent ?? 'start'}`;
+    expect(upResult.status, context).toBe('done');
+    expect((await ledgerMismatches(direct)).map((p) => `${p} (${context})`)).toEqual([]);
+    expect(await currentRevisions(direct), context).toEqual([seedHead]);
+
+    // Act (down): kill the downgrade, then rerun it
+    const downAt = Math.round(rand() * fullDown.elapsedMs);
+    const down = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs: LEASE_TTL_MS, killAfterMs: downAt });
+    kills.push({ lane: index, trial, direction: 'down', at: downAt, run: down });
+    const downResult = await converge(rerun, 'down', DOWN_TARGET);
+
+    // Assess (down)
+    const downContext = `seed ${seedValue}, lane ${index}, trial ${trial}, down killed at ${downAt} ms after ${down.lastEvent ?? 'start'}`;
+    expect(downResult.status, downContext).toBe('done');
+    expect((await ledgerMismatches(direct)).map((p) => `${p} (${downContext})`)).toEqual([]);
+    expect(await currentRevisions(direct), downContext).toEqual([DOWN_TARGET]);
+  }
+  console.info(`lane ${index}: full up ${fullUp.elapsedMs} ms, full down ${fullDown.elapsedMs} ms`);
+  return kills;
+}
+
+async function currentRevisions(client: SqlClient): Promise<string[]> {
+  const { rows } = await client.query<{ revision: string }>(sql`
+    SELECT revision FROM offpeak.applied_migrations a
+    WHERE NOT EXISTS (SELECT 1 FROM offpeak.applied_migrations b WHERE b.applied_at > a.applied_at) ORDER BY revision`);
+  return rows.map((r) => r.revision);
+}
+
+/** Logs where every kill landed; returns how many killed the child mid-run. */
+export function summarize(kills: Kill[], seedValue: number): number {
+  const midRun = kills.filter((k) => k.run.killed && k.run.lastEvent !== undefined);
+  console.info(
+    `crash trials (seed ${seedValue}): ${midRun.length}/${kills.length} killed mid-run; last events: ` +
+      kills.map((k) => `${k.direction}@${k.at}:${k.run.killed ? (k.run.lastEvent ?? 'before start') : 'finished'}`).join(', '),
+  );
+  return midRun.length;
 }
