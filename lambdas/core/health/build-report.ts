@@ -41,7 +41,9 @@ export async function buildIndexHealthReportWithStats(input: BuildReportInput): 
   );
   const checkInput = { tables, indexes, options, statsResetAt: context.statsResetAt, blockSize: context.blockSize, now };
   const findings = runChecks(checkInput);
-  const { usage, unusedBySize } = monitoringViews(checkInput);
+  const { usage, unusedBySize, usageTotal, unusedTotal } = monitoringViews(checkInput);
+  // The views are capped at viewLimit; the rows cut still count, as `omitted` (see report.ts).
+  const cut = { usageRows: usageTotal - usage.length, unusedRows: unusedTotal - unusedBySize.length };
   const historyStart = indexes.reduce((min, i) => (i.historyStartAt >= 0 && i.historyStartAt < min ? i.historyStartAt : min), Infinity);
   return {
     report: {
@@ -53,6 +55,7 @@ export async function buildIndexHealthReportWithStats(input: BuildReportInput): 
       findings,
       usage,
       unusedBySize,
+      ...(cut.usageRows > 0 || cut.unusedRows > 0 ? { omitted: { findings: 0, bySeverity: {}, byKind: {}, ...cut } } : {}),
     },
     roundTrips: 1 + tableTrips + indexTrips,
   };

@@ -210,7 +210,15 @@ export function runChecks(input: CheckInput): Finding[] {
 }
 
 /** The seed's two monitoring views, limited to `viewLimit` rows each. */
-export function monitoringViews(input: CheckInput): { usage: IndexUsageRow[]; unusedBySize: IndexUsageRow[] } {
+export interface MonitoringViews {
+  usage: IndexUsageRow[];
+  unusedBySize: IndexUsageRow[];
+  /** Rows each view had before the `viewLimit` cut, so renderers can say "top 100 of 8,000". */
+  usageTotal: number;
+  unusedTotal: number;
+}
+
+export function monitoringViews(input: CheckInput): MonitoringViews {
   const tables = new Map(input.tables.map((t) => [t.oid, t]));
   const rows: IndexUsageRow[] = [];
   for (const index of input.indexes) {
@@ -227,8 +235,11 @@ export function monitoringViews(input: CheckInput): { usage: IndexUsageRow[]; un
     });
   }
   const limit = input.options.viewLimit;
+  const unused = rows.filter((r) => r.idxScan === 0);
   return {
     usage: [...rows].sort((a, b) => b.idxTupRead - a.idxTupRead || a.index.localeCompare(b.index)).slice(0, limit),
-    unusedBySize: rows.filter((r) => r.idxScan === 0).sort((a, b) => b.sizeBytes - a.sizeBytes).slice(0, limit),
+    unusedBySize: unused.sort((a, b) => b.sizeBytes - a.sizeBytes).slice(0, limit),
+    usageTotal: rows.length,
+    unusedTotal: unused.length,
   };
 }

@@ -20,8 +20,8 @@ export type ReportFormat = (typeof FORMATS)[number];
 export function renderReport(report: IndexHealthReport, format: ReportFormat): string {
   switch (format) {
     case 'text':
-      // The CLI has no SNS limit, but the same rendering keeps what people see locally and by email alike.
-      return renderEmailText(report);
+      // Same rendering as the email, but the terminal is not bound by SNS's 256 KB: every finding, whole views.
+      return renderEmailText(report, { maxBytes: Infinity, tableRows: Infinity });
     case 'json':
       return renderJson(report);
     case 'slack':

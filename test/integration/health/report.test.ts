@@ -159,6 +159,27 @@ describe('index health report', () => {
     expect(new Set(paged.report.findings.map(key)).size).toBe(paged.report.findings.length);
   });
 
+  it('caps the monitoring views at viewLimit but keeps their real totals in omitted', async () => {
+    // Prepare
+    const full = await buildIndexHealthReport({ client: db.client, options: OPTIONS });
+
+    // Act
+    const capped = await buildIndexHealthReport({ client: db.client, options: { ...OPTIONS, viewLimit: 1 } });
+
+    // Assess
+    expect(full.usage.length).toBeGreaterThan(2);
+    expect(full.omitted).toBeUndefined();
+    expect(capped.usage).toEqual(full.usage.slice(0, 1));
+    expect(capped.unusedBySize).toEqual(full.unusedBySize.slice(0, 1));
+    expect(capped.omitted).toEqual({
+      findings: 0,
+      bySeverity: {},
+      byKind: {},
+      usageRows: full.usage.length - 1,
+      unusedRows: Math.max(0, full.unusedBySize.length - 1),
+    });
+  });
+
   it('keys history by index identity: a recreated index with the same name starts over', async () => {
     // Prepare: idx_recreated has 20 days of zero-scan history, then is dropped and recreated
     await run('CREATE SCHEMA again', 'CREATE TABLE again.t (a int)', 'CREATE INDEX idx_recreated ON again.t (a)', 'ANALYZE again.t');
