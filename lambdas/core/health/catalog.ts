@@ -279,7 +279,7 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
   ]);
   const fits = (q: string) =>
     sql`${sql.raw(q)}._rn <= ${page.pageRows}::bigint AND (${sql.raw(q)}._rn = 1 OR ${sql.raw(q)}._least <= ${page.pageBytes}::bigint)`;
-  const lastScan = context.serverVersionNum >= 160000 ? epoch(sql`su.last_idx_scan`) : sql`-1`;
+  const lastScan = context.serverVersionNum >= 160000 ? epoch(sql`pg_stat_get_lastscan(x.oid)`) : sql`-1`;
   const history = historyJoin(input);
   return sql`WITH ix AS (
       SELECT i.indexrelid AS oid, i.indrelid AS toid, ic.relname AS name, ic.relam AS am, ic.relpages, ic.reltuples,
@@ -364,7 +364,10 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
         ${history.columns}
       FROM page x
       LEFT JOIN width w ON w.oid = x.oid
-      LEFT JOIN pg_stat_user_indexes su ON su.indexrelid = x.oid
+      -- pg_stat_user_indexes' own functions: the view would join pg_class, pg_index and
+      -- pg_namespace again for rows already known to be user indexes.
+      CROSS JOIN LATERAL (SELECT pg_stat_get_numscans(x.oid) AS idx_scan, pg_stat_get_tuples_returned(x.oid) AS idx_tup_read,
+        pg_stat_get_tuples_fetched(x.oid) AS idx_tup_fetch) su
       CROSS JOIN (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()) cur
       ${history.join}
     )
