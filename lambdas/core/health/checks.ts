@@ -218,6 +218,9 @@ export interface MonitoringViews {
   unusedTotal: number;
 }
 
+// The order String#localeCompare gives, without building a collator per comparison (10,000 rows).
+const byName = new Intl.Collator();
+
 export function monitoringViews(input: CheckInput): MonitoringViews {
   const tables = new Map(input.tables.map((t) => [t.oid, t]));
   const rows: IndexUsageRow[] = [];
@@ -237,7 +240,7 @@ export function monitoringViews(input: CheckInput): MonitoringViews {
   const limit = input.options.viewLimit;
   const unused = rows.filter((r) => r.idxScan === 0);
   return {
-    usage: [...rows].sort((a, b) => b.idxTupRead - a.idxTupRead || a.index.localeCompare(b.index)).slice(0, limit),
+    usage: [...rows].sort((a, b) => b.idxTupRead - a.idxTupRead || byName.compare(a.index, b.index)).slice(0, limit),
     unusedBySize: unused.sort((a, b) => b.sizeBytes - a.sizeBytes).slice(0, limit),
     usageTotal: rows.length,
     unusedTotal: unused.length,
