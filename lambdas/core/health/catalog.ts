@@ -62,6 +62,17 @@ function epoch(expr: SqlQuery): SqlQuery {
   return sql`coalesce(floor(extract(epoch FROM ${expr}))::bigint, -1)`;
 }
 
+/**
+ * True when a partial index's predicate still serves every lookup a foreign key makes: no predicate,
+ * or `(col IS NOT NULL)` on one of the key's columns (a referencing row with a NULL key points at
+ * nothing, so the partial index holds every row a parent's DELETE or UPDATE has to find). Any
+ * other predicate leaves rows out, so the index does not support the key.
+ */
+function servesForeignKey(predicate: SqlQuery, conrelid: SqlQuery, conkey: SqlQuery): SqlQuery {
+  return sql`(${predicate} IS NULL OR ${predicate} IN (SELECT format('(%s IS NOT NULL)', quote_ident(a.attname))
+      FROM pg_attribute a WHERE a.attrelid = ${conrelid} AND a.attnum = ANY (${conkey})))`;
+}
+
 /** True when index `x`'s leading key columns are exactly the set `conkey` (any order, as FK lookups need). */
 function leadsWith(x: string, conkey: SqlQuery): SqlQuery {
   // The slice bound is parenthesized: `:name` right after a colon would read as a Data API parameter.
@@ -125,7 +136,8 @@ function tablesFamily(context: CatalogContext, ledgerSchema: string): SqlQuery {
         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum) cols
       WHERE k.conrelid = c.oid AND k.contype = 'f'
         AND NOT EXISTS (SELECT 1 FROM pg_index x
-          WHERE x.indrelid = k.conrelid AND x.indisvalid AND x.indpred IS NULL AND ${leadsWith('x', sql`k.conkey`)})
+          WHERE x.indrelid = k.conrelid AND x.indisvalid AND ${leadsWith('x', sql`k.conkey`)}
+            AND ${servesForeignKey(sql`pg_get_expr(x.indpred, x.indrelid)`, sql`k.conrelid`, sql`k.conkey`)})
     ) fk ON true
     WHERE c.relkind IN ('r', 'm', 'p') AND ${userSchemaFilter('n', ledgerSchema)}`;
 }
@@ -284,7 +296,8 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
   return sql`WITH ix AS (
       SELECT i.indexrelid AS oid, i.indrelid AS toid, ic.relname AS name, ic.relam AS am, ic.relpages, ic.reltuples,
         ic.reloptions, n.nspname, tc.relname AS tname, i.indisvalid AS valid, i.indisprimary, i.indisunique,
-        i.indisexclusion, i.indisreplident, i.indpred IS NOT NULL AS partial, i.indnkeyatts, i.indkey,
+        i.indisexclusion, i.indisreplident, pg_get_expr(i.indpred, i.indrelid) AS pred,
+        i.indnkeyatts, i.indkey,
         i.indnatts > i.indnkeyatts AS has_include,
         ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree') AS btree,
         concat_ws('|', ic.relam, i.indkey, i.indclass, i.indcollation, i.indoption,
@@ -304,7 +317,8 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
       -- covers is then the redundant one), then the oldest. Every other supporter can go.
       SELECT DISTINCT ON (k.oid) x.oid
       FROM pg_constraint k
-      JOIN ix x ON x.toid = k.conrelid AND x.valid AND NOT x.partial AND ${leadsWith('x', sql`k.conkey`)}
+      JOIN ix x ON x.toid = k.conrelid AND x.valid AND ${leadsWith('x', sql`k.conkey`)}
+        AND ${servesForeignKey(sql`x.pred`, sql`k.conrelid`, sql`k.conkey`)}
       WHERE k.contype = 'f'
       ORDER BY k.oid, x.indnkeyatts DESC, x.oid
     ),
@@ -351,7 +365,9 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
       SELECT x.*, su.idx_scan, su.idx_tup_read, su.idx_tup_fetch, ${lastScan} AS last_scan,
         pg_relation_size(x.oid) AS bytes,
         CASE WHEN x.valid THEN false ELSE EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
-          WHERE p.index_relid = x.oid OR (p.index_relid = 0 AND p.relid = x.toid)) END AS building,
+          -- the view is server-wide and oids repeat across databases
+          WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND (p.index_relid = x.oid OR (p.index_relid = 0 AND p.relid = x.toid))) END AS building,
         -- Expected pages of a freshly built btree (the estimate behind "bloated"):
         --   tuple   = MAXALIGN(8-byte IndexTuple header + key width) + 4-byte line pointer
         --   per page = (block_size - 24 page header - 16 btree special) * fillfactor / 100

@@ -117,6 +117,32 @@ describe('index health report', () => {
     expect(report.unusedBySize.map((u) => u.index)).toContain('idx_orders_qty');
   });
 
+  it('counts a partial index WHERE <fk column> IS NOT NULL as the foreign key\'s support, and no other partial index', async () => {
+    // Prepare: the seed's pattern (idx_users_referred_by … WHERE referred_by IS NOT NULL) beside a predicate that leaves rows out
+    await run(
+      'CREATE SCHEMA partfk',
+      'CREATE TABLE partfk.parents (id int PRIMARY KEY)',
+      'CREATE TABLE partfk.kids (id int PRIMARY KEY, parent_id int REFERENCES partfk.parents, other_id int REFERENCES partfk.parents)',
+      'CREATE INDEX idx_kids_parent_id ON partfk.kids (parent_id) WHERE parent_id IS NOT NULL',
+      'CREATE INDEX idx_kids_other_id ON partfk.kids (other_id) WHERE other_id > 0',
+      'ANALYZE partfk.parents',
+      'ANALYZE partfk.kids',
+    );
+
+    // Act
+    const report = await buildIndexHealthReport({ client: db.client, options: OPTIONS });
+
+    // Assess
+    const partfk = report.findings.filter((f) => f.schema === 'partfk');
+    const fk = partfk.filter((f) => f.kind === 'fk_without_index');
+    expect(fk).toHaveLength(1);
+    expect(fk[0]!.evidence).toContain('kids_other_id_fkey (other_id)');
+    expect(fk[0]!.evidence).not.toContain('kids_parent_id_fkey');
+    // the supporting partial index is protected: never reported unused, never advised to drop
+    expect(partfk.filter((f) => f.index === 'idx_kids_parent_id')).toEqual([]);
+    expect(partfk.some((f) => f.kind === 'unused' && f.index === 'idx_kids_other_id')).toBe(true);
+  });
+
   it('gives no unused verdict when the stats were reset inside the window', async () => {
     // Prepare: an index with 20 days of zero-scan history, then a stats reset
     await run('CREATE SCHEMA reset', 'CREATE TABLE reset.t (a int)', 'CREATE INDEX idx_reset_a ON reset.t (a)', 'ANALYZE reset.t');
