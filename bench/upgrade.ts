@@ -4,6 +4,12 @@
  * SQL round trips per migration offpeak makes through pg and through the Data API (local server).
  * Targets: offpeak ≤ 1.5× psql; round trips ≤ the migration's statements + 2.
  *
+ * Round trips are counted by bench/_counting-client.ts: every query/executeLong call is one, and every
+ * transaction adds two more (BEGIN and COMMIT on pg; BeginTransaction and CommitTransaction calls on the
+ * Data API). They are reported per step group (a transactional unit, or one standalone step), split into
+ * the migration's own statements, offpeak's extra statements (bookkeeping, catalog checks) and transaction
+ * control, so "statements + N" can be read both with and without BEGIN/COMMIT.
+ *
  * Two shapes, since offpeak runs them differently:
  * - tx:  CREATE TABLE + CREATE INDEX (plain: the table is new) in one transaction, with its bookkeeping;
  *        psql gets BEGIN; … COMMIT; per migration.
@@ -73,38 +79,46 @@ async function scratch(label: string): Promise<string> {
   return u.toString();
 }
 
+interface Group {
+  /** All round trips of one step group (a transaction, or one standalone step). */
+  roundTrips: number;
+  /** SQL statements only (no BEGIN/COMMIT). */
+  statements: number;
+}
+
 interface OffpeakRun {
   ms: number;
-  /** Round trips from each migration's start to its end (steps, journal, transaction control, index checks). */
-  perMigration: number[];
-  /** The same, SQL statements only (no BEGIN/COMMIT). */
-  statementsPerMigration: number[];
+  /** Per migration, its step groups in order (tx shape: one; cic shape: the transaction, then the index). */
+  groups: Group[][];
   total: number;
 }
 
 async function offpeakRun(client: SqlClient, shape: Shape): Promise<OffpeakRun> {
   const counted = countingClient(client);
-  const marks: Array<[number, number]> = [];
+  const marks: Array<Array<[number, number]>> = [];
   const migrator = createMigrator({
     client: counted,
     migrations: fromModules(migrations(shape).map((migration) => ({ file: `${migration.revision}_bench.ts`, migration }))),
     actor: 'bench',
     pollIntervalMs: 50,
     onEvent: (e) => {
-      if (e.event === 'migration_started' || e.event === 'migration_done') marks.push([counted.count, counted.statements]);
+      // A standalone step's step_started comes before any of its SQL, and after the previous group committed.
+      if (e.event === 'migration_started') marks.push([]);
+      if (e.event === 'migration_started' || e.event === 'migration_done' || (e.event === 'step_started' && e.mode === 'standalone')) {
+        marks.at(-1)!.push([counted.count, counted.statements]);
+      }
     },
   });
   const t0 = performance.now();
   const result = await migrator.runToCompletion('up', 'head');
   const elapsed = performance.now() - t0;
   if (result.status !== 'done' || result.applied.length !== count) throw new Error(`offpeak run ended ${result.status}: ${result.error?.message ?? ''}`);
-  const perMigration: number[] = [];
-  const statementsPerMigration: number[] = [];
-  for (let i = 0; i + 1 < marks.length; i += 2) {
-    perMigration.push(marks[i + 1]![0] - marks[i]![0]);
-    statementsPerMigration.push(marks[i + 1]![1] - marks[i]![1]);
-  }
-  return { ms: elapsed, perMigration, statementsPerMigration, total: counted.count };
+  const groups = marks.map((m) => {
+    // The migration's first standalone step_started equals migration_started when it opens the migration.
+    const points = m.filter((p, i) => i === 0 || p[0] !== m[i - 1]![0]);
+    return points.slice(1).map((p, i) => ({ roundTrips: p[0] - points[i]![0], statements: p[1] - points[i]![1] }));
+  });
+  return { ms: elapsed, groups, total: counted.count };
 }
 
 function psqlRun(url: string, shape: Shape): number {
@@ -126,7 +140,9 @@ const stats = (xs: number[]) => {
 try {
   process.stdout.write(`${count} migrations, one table + one index each; load average ${loadavg()[0]!.toFixed(1)}\n`);
   for (const shape of ['tx', 'cic'] as const) {
-    const statements = 2;
+    // The migration's own statements per step group.
+    const own = shape === 'tx' ? [2] : [1, 1];
+    const groupNames = shape === 'tx' ? ['transaction (CREATE TABLE + CREATE INDEX)'] : ['transaction (CREATE TABLE)', 'standalone CREATE INDEX CONCURRENTLY'];
     // psql and offpeak alternate twice on fresh databases, so load drift hits both; the best of each counts.
     const psqlTimes: number[] = [];
     const offpeakTimes: number[] = [];
@@ -165,14 +181,30 @@ try {
       const x = stats(xs);
       return x.min === x.max ? `${x.median}` : `median ${x.median} (min ${x.min}, max ${x.max})`;
     };
-    const once = (run: OffpeakRun) => run.total - run.perMigration.reduce((a, b) => a + b, 0);
+    const once = (run: OffpeakRun) => run.total - run.groups.flat().reduce((a, g) => a + g.roundTrips, 0);
+    const groupLine = (transport: string, run: OffpeakRun, g: number) => {
+      const all = run.groups.map((gs) => gs[g]?.roundTrips ?? Number.NaN);
+      const extra = run.groups.map((gs) => (gs[g]?.statements ?? Number.NaN) - own[g]!);
+      const control = run.groups.map((gs) => (gs[g] ? gs[g].roundTrips - gs[g].statements : Number.NaN));
+      const withControl = all.map((a) => a - own[g]!);
+      line(
+        `  ${transport}`,
+        `${fmt(all)} = ${own[g]} own + ${fmt(extra)} offpeak + ${fmt(control)} ${transport === 'pg' ? 'BEGIN/COMMIT' : 'Begin/CommitTransaction'}` +
+          ` → statements + ${fmt(withControl)} counted, + ${fmt(extra)} not counting transaction control (target + 2)`,
+      );
+    };
     process.stdout.write(`\nshape ${shape}: ${shape === 'tx' ? 'CREATE TABLE + CREATE INDEX in one transaction' : 'CREATE TABLE (transaction) + CREATE INDEX CONCURRENTLY (standalone)'}\n`);
     line('psql -f (best of 2)', `${ms(psqlBest)}  (${psqlTimes.map(ms).join(', ')})`);
     line('offpeak through pg (best of 2)', `${ms(offpeakBest)}  (${offpeakTimes.map(ms).join(', ')})`);
     line('ratio offpeak / psql (target ≤ 1.5×)', `${(offpeakBest / psqlBest).toFixed(2)}×`);
     line('offpeak through the Data API (local server)', ms(dataApiRun.ms));
-    line(`round trips / migration, pg (target ≤ ${statements + 2})`, `${fmt(pgCounts!.perMigration)} (SQL statements ${fmt(pgCounts!.statementsPerMigration)}, +2 BEGIN/COMMIT)`);
-    line(`round trips / migration, Data API (target ≤ ${statements + 2})`, `${fmt(dataApiRun.perMigration)} (SQL statements ${fmt(dataApiRun.statementsPerMigration)}, +2 Begin/CommitTransaction)`);
+    groupNames.forEach((name, g) => {
+      process.stdout.write(`  round trips per migration, ${name}:\n`);
+      groupLine('pg', pgCounts!, g);
+      groupLine('Data API', dataApiRun, g);
+    });
+    const perMigration = (run: OffpeakRun) => run.groups.map((gs) => gs.reduce((a, x) => a + x.roundTrips, 0));
+    line('round trips per migration in all, pg / Data API', `${fmt(perMigration(pgCounts!))} / ${fmt(perMigration(dataApiRun))} for ${own.reduce((a, b) => a + b, 0)} own statements`);
     line('round trips once per run, pg / Data API', `${once(pgCounts!)} / ${once(dataApiRun)} (ledger, lease, plan, ANALYZE, verify)`);
   }
   memory();

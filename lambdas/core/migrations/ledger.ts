@@ -15,7 +15,8 @@
  *
  * `journal(executor, entry)` writes events, applied rows, touched tables and the run position in ONE
  * statement (data-modifying CTEs), so a transactional migration's bookkeeping commits with its steps
- * at the cost of one round trip, and a standalone step's completion is one autocommit call.
+ * at the cost of one round trip, and a standalone step's completion is one autocommit call. Options let a
+ * catalog condition gate the writes (`when`) and a read or `set_config` ride on them (`select`).
  */
 import type { SqlClient, SqlExecutor } from '../db/client.ts';
 import { quoteIdent, sql, type SqlQuery } from '../db/sql.ts';
@@ -65,7 +66,9 @@ export interface JournalEntry {
   applied?: AppliedRecord[];
   /** Revisions to remove from applied_migrations and migration_tables (a downgrade). */
   unapplied?: string[];
-  run?: { position: number; status?: RunStatus; error?: string | null };
+  /** Final durations of applied migrations, recorded after the fact (see the runner's transactional units). */
+  durations?: Array<{ revision: string; durationMs: number }>;
+  run?: { position?: number; status?: RunStatus; error?: string | null };
 }
 
 export interface RunRow {
@@ -214,21 +217,29 @@ export class Ledger {
     return versions.rows.map((r) => r.version_num);
   }
 
-  /** Writes a journal entry in one statement (inside the caller's transaction when `executor` is one). */
-  async journal(executor: SqlExecutor, entry: JournalEntry): Promise<void> {
-    const ctes: SqlQuery[] = [];
+  /**
+   * Writes a journal entry in one statement (inside the caller's transaction when `executor` is one) and
+   * returns the row of `select`, the statement's final SELECT (default: `ok`, the value of `when`).
+   * `when` gates every write: when it is false, nothing is written (data-modifying CTEs run whether or not
+   * the final SELECT reads them, so each carries the gate). It lets a write depend on the catalog without
+   * a round trip of its own, e.g. "done only if the index is valid"; `select` lets a read of the state
+   * (or a `set_config`) ride on the write.
+   */
+  async journal<T = { ok: boolean }>(executor: SqlExecutor, entry: JournalEntry, options: { when?: SqlQuery; select?: SqlQuery } = {}): Promise<T | undefined> {
+    const gate = sql`(SELECT g.ok FROM gate AS g)`;
+    const ctes: SqlQuery[] = [sql`gate AS (SELECT coalesce((${options.when ?? sql`true`}), false) AS ok)`];
     const events = entry.events ?? [];
     if (events.length) {
       ctes.push(sql`ev AS (INSERT INTO ${this.table('migration_events')} (run_id, revision, direction, step, status, error, duration_ms)
         SELECT ${entry.runId}, x.revision, x.direction, x.step, x.status, x.error, x.duration_ms
         FROM jsonb_to_recordset(${sql.json(events.map((e) => ({ revision: e.revision, direction: e.direction, step: e.step, status: e.status, error: e.error ?? null, duration_ms: e.durationMs ?? null })))}::jsonb)
-          AS x(revision text, direction text, step integer, status text, error text, duration_ms integer))`);
+          AS x(revision text, direction text, step integer, status text, error text, duration_ms integer) WHERE ${gate})`);
     }
     const unapplied = entry.unapplied ?? [];
     if (unapplied.length) {
       const list = sql`SELECT jsonb_array_elements_text(${sql.json(unapplied)}::jsonb)`;
-      ctes.push(sql`unap AS (DELETE FROM ${this.table('applied_migrations')} WHERE revision IN (${list}))`);
-      ctes.push(sql`untab AS (DELETE FROM ${this.table('migration_tables')} WHERE revision IN (${list}))`);
+      ctes.push(sql`unap AS (DELETE FROM ${this.table('applied_migrations')} WHERE revision IN (${list}) AND ${gate})`);
+      ctes.push(sql`untab AS (DELETE FROM ${this.table('migration_tables')} WHERE revision IN (${list}) AND ${gate})`);
     }
     const applied = entry.applied ?? [];
     if (applied.length) {
@@ -236,6 +247,7 @@ export class Ledger {
       ctes.push(sql`ap AS (INSERT INTO ${this.table('applied_migrations')} (revision, checksum, duration_ms, actor, description, run_id, recorded_only)
         SELECT x.revision, x.checksum, x.duration_ms, x.actor, x.description, ${entry.runId}, x.recorded_only
         FROM jsonb_to_recordset(${sql.json(rows)}::jsonb) AS x(revision text, checksum text, duration_ms integer, actor text, description text, recorded_only boolean)
+        WHERE ${gate}
         ON CONFLICT (revision) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now(), duration_ms = EXCLUDED.duration_ms,
           actor = EXCLUDED.actor, description = EXCLUDED.description, run_id = EXCLUDED.run_id, recorded_only = EXCLUDED.recorded_only)`);
       const tables = applied.flatMap((a) => a.tables.map(([schema, table]) => ({ revision: a.revision, schema_name: schema, table_name: table })));
@@ -243,17 +255,26 @@ export class Ledger {
         ctes.push(sql`tab AS (INSERT INTO ${this.table('migration_tables')} (revision, schema_name, table_name, applied_at)
           SELECT DISTINCT x.revision, x.schema_name, x.table_name, now()
           FROM jsonb_to_recordset(${sql.json(tables)}::jsonb) AS x(revision text, schema_name text, table_name text)
+          WHERE ${gate}
           ON CONFLICT (revision, schema_name, table_name) DO UPDATE SET applied_at = EXCLUDED.applied_at)`);
       }
     }
+    const durations = entry.durations ?? [];
+    if (durations.length) {
+      // Durations of migrations committed earlier (their bookkeeping is written before their DDL runs).
+      ctes.push(sql`dur AS (UPDATE ${this.table('applied_migrations')} AS a SET duration_ms = x.duration_ms
+        FROM jsonb_to_recordset(${sql.json(durations.map((d) => ({ revision: d.revision, duration_ms: Math.round(d.durationMs) })))}::jsonb) AS x(revision text, duration_ms integer)
+        WHERE a.revision = x.revision AND ${gate})`);
+    }
     if (entry.run) {
       const status = entry.run.status ?? null;
+      const position = entry.run.position ?? null;
       const error = entry.run.error === undefined ? sql`error` : sql`${entry.run.error}`;
-      ctes.push(sql`run AS (UPDATE ${this.table('migration_runs')} SET position = ${entry.run.position},
-        status = coalesce(${status}::text, status), error = ${error}, updated_at = now() WHERE run_id = ${entry.runId})`);
+      ctes.push(sql`run AS (UPDATE ${this.table('migration_runs')} SET position = coalesce(${position}::integer, position),
+        status = coalesce(${status}::text, status), error = ${error}, updated_at = now() WHERE run_id = ${entry.runId} AND ${gate})`);
     }
-    if (ctes.length === 0) return;
-    await executor.query(sql`WITH ${sql.join(ctes, ',\n')} SELECT 1 AS ok`);
+    const { rows } = await executor.query<T>(sql`WITH ${sql.join(ctes, ',\n')} ${options.select ?? sql`SELECT ${gate} AS ok`}`);
+    return rows[0];
   }
 
   async createRun(run: { runId: string; target: string; direction: Direction; plan: unknown; actor: string }): Promise<void> {

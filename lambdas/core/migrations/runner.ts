@@ -13,9 +13,13 @@
  * the stored position. `runToCompletion` does both, looping while `in_progress`.
  *
  * Policy:
- * - A migration whose steps are all transactional runs in ONE transaction together with its bookkeeping.
- *   If it has strong-lock steps, the transaction starts with `SET LOCAL lock_timeout` (default 3 s) and is
- *   retried with exponential backoff on SQLSTATE 55P03 (default 5 attempts).
+ * - A migration whose steps are all transactional runs in ONE transaction together with its bookkeeping,
+ *   which is the transaction's first statement: if the migration has strong-lock steps, the same statement
+ *   sets the transaction's lock_timeout (`set_config('lock_timeout', …, true)`, default 3 s), so the cost is
+ *   BEGIN + steps + 1 + COMMIT. The transaction is retried with exponential backoff on SQLSTATE 55P03
+ *   (default 5 attempts). Its applied row's duration_ms is written by the advance call's final ledger write.
+ * - A standalone step costs its statement + 2: the "started" event rides on the first catalog check, and
+ *   the "done" write (which advances the run) is gated on the index being valid in the same statement.
  * - Standalone steps run autocommit through `executeLong`, one at a time, each journaled when done.
  *   Outside a transaction there is no session state over the Data API, so no `SET lock_timeout` can carry
  *   to the statement: CONCURRENTLY work runs under the server's or the role's lock_timeout. Keep that 0
@@ -44,12 +48,11 @@ import { closesAt, isOpen, type OffpeakWindow } from '../window.ts';
 import type { MigrationEvent, MigrationEventListener } from './events.ts';
 import { MigrationGraph } from './graph.ts';
 import { Lease, DEFAULT_LEASE_TTL_MS } from './lease.ts';
-import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRecord, type AppliedRow, type Direction, type RunStatus, type StepEvent } from './ledger.ts';
+import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRecord, type AppliedRow, type Direction, type JournalEntry, type RunStatus, type StepEvent } from './ledger.ts';
 import type { CreateIndexStep, LoadedMigration, Step } from './model.ts';
 import {
   adoptedRevisions,
   buildPlan,
-  lockTimeoutStatement,
   migrationTables,
   previewStatements,
   renderPreview,
@@ -456,12 +459,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
     const stop = async (position: number, status: Exclude<AdvanceStatus, 'done' | 'failed'>, reason: 'deadline' | 'window_closed') => {
       const runStatus: RunStatus = status === 'window_closed' ? 'window_closed' : 'in_progress';
-      await ledger.setRunStatus(runId, runStatus, null);
+      await ledger.journal(client, { runId, durations: ctx.durations, run: { status: runStatus, error: null } });
       emit({ event: 'run_stopped', runId, status: runStatus, reason });
       return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar() } satisfies AdvanceResult;
     };
 
-    const ctx: UnitContext = { runId, deadline: opts.deadline, extensions: undefined };
+    const ctx: UnitContext = { runId, deadline: opts.deadline, extensions: undefined, durations: [] };
     let position = run.position;
     try {
       while (position < stored.units.length) {
@@ -483,7 +486,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     } catch (error) {
       // Anything but a failed step (connection lost, lease lost, a bug) leaves the run resumable as it is.
       if (!(error instanceof MigrationFailedError)) throw error;
-      await ledger.journal(client, { runId, run: { position, status: 'failed', error: error.message } });
+      await ledger.journal(client, { runId, durations: ctx.durations, run: { position, status: 'failed', error: error.message } });
       emit({ event: 'run_stopped', runId, status: 'failed', reason: 'failed' });
       const sqlState = sqlStateOf(error.cause);
       return {
@@ -500,7 +503,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     const verification = await verify(runId, stored, skipped);
     const ok = verification.ok;
     const error = ok ? null : `verification failed: ${verification.indexes.filter((i) => !i.valid).map((i) => `${i.schema}.${i.name} ${i.exists ? 'is INVALID' : 'is missing'}`).join(', ')}`;
-    await ledger.setRunStatus(runId, ok ? 'done' : 'failed', error);
+    await ledger.journal(client, { runId, durations: ctx.durations, run: { status: ok ? 'done' : 'failed', error } });
     emit({ event: 'run_stopped', runId, status: ok ? 'done' : 'failed', reason: ok ? 'done' : 'failed' });
     return {
       ...base,
@@ -517,6 +520,14 @@ export function createMigrator(options: MigratorOptions): Migrator {
     runId: string;
     deadline: Date | undefined;
     extensions: Set<string> | undefined;
+    /** Durations of migrations applied by this call in one transaction, recorded by its final ledger write. */
+    durations: Array<{ revision: string; durationMs: number }>;
+  }
+
+  /** A standalone step's journal entries: "started" rides on its first catalog check, "done" advances the run. */
+  interface StepJournal {
+    started: JournalEntry;
+    done: () => JournalEntry;
   }
 
   async function conditionMet(ctx: UnitContext, step: Step): Promise<boolean> {
@@ -567,32 +578,38 @@ export function createMigrator(options: MigratorOptions): Migrator {
         let current = steps[0]!.index;
         const started = Date.now();
         try {
+          const durations = new Map<number, number>();
           await client.transaction(async (tx: SqlExecutor) => {
-            if (strong) await tx.query(new SqlQuery([lockTimeoutStatement(lockTimeoutMs)]));
-            const events: StepEvent[] = [];
+            // The bookkeeping goes FIRST, so `lock_timeout` rides on it instead of costing a round trip of its
+            // own: it is the same transaction either way (a failing step rolls it all back). Step and migration
+            // durations are not known yet: done events carry none, and the applied row's duration_ms is
+            // rewritten by the advance call's final ledger write (ctx.durations).
+            const events: StepEvent[] = steps.map(({ index, step }) =>
+              met.get(index)
+                ? { revision: m.revision, direction: unit.direction, step: index, status: 'done' }
+                : { revision: m.revision, direction: unit.direction, step: index, status: 'skipped', error: skipReason(step) },
+            );
+            await ledger.journal(
+              tx,
+              { runId, events, ...(isLast ? finish(unit, 0) : {}), run: { position: position + 1 } },
+              strong ? { select: sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.round(lockTimeoutMs))}ms`}, true) AS lock_timeout` } : {},
+            );
             for (const { index, step } of steps) {
               current = index;
-              if (!met.get(index)) {
-                events.push({ revision: m.revision, direction: unit.direction, step: index, status: 'skipped', error: skipReason(step) });
-                continue;
-              }
+              if (!met.get(index)) continue;
               emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'transactional' });
               const t0 = Date.now();
               await tx.query(stepSql(step));
-              events.push({ revision: m.revision, direction: unit.direction, step: index, status: 'done', durationMs: Date.now() - t0 });
-            }
-            await ledger.journal(tx, {
-              runId,
-              events,
-              ...(isLast ? finish(unit, Date.now() - started) : {}),
-              run: { position: position + 1 },
-            });
-            for (const e of events) {
-              if (e.status === 'skipped') emit({ event: 'step_skipped', runId, revision: m.revision, direction: unit.direction, step: e.step, reason: e.error ?? '' });
-              else emit({ event: 'step_done', runId, revision: m.revision, direction: unit.direction, step: e.step, durationMs: e.durationMs ?? 0 });
+              durations.set(index, Date.now() - t0);
             }
           });
-          if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs: Date.now() - started });
+          for (const { index, step } of steps) {
+            if (!met.get(index)) emit({ event: 'step_skipped', runId, revision: m.revision, direction: unit.direction, step: index, reason: skipReason(step) });
+            else emit({ event: 'step_done', runId, revision: m.revision, direction: unit.direction, step: index, durationMs: durations.get(index) ?? 0 });
+          }
+          const durationMs = Date.now() - started;
+          if (isLast && unit.direction === 'up') ctx.durations.push({ revision: m.revision, durationMs });
+          if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs });
           return 'done';
         } catch (error) {
           const state = sqlStateOf(error);
@@ -621,21 +638,28 @@ export function createMigrator(options: MigratorOptions): Migrator {
       return 'done';
     }
     emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'standalone' });
-    await ledger.journal(client, { runId, events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'started' }] });
     const t0 = Date.now();
+    // The "started" write carries the step's first catalog check, and the "done" write (which advances the
+    // run) is one statement after the step: see buildIndex and runStandalone.
+    const journal: StepJournal = {
+      started: { runId, events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'started' }] },
+      done: () => {
+        const durationMs = Date.now() - t0;
+        return {
+          runId,
+          events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'done', durationMs }],
+          ...(isLast ? finish(unit, durationMs) : {}),
+          run: { position: position + 1 },
+        };
+      },
+    };
     try {
-      const outcome = step.kind === 'create_index' ? await buildIndex(ctx, m, index, step) : await runStandalone(ctx, m, unit.direction, index, step);
+      const outcome = step.kind === 'create_index' ? await buildIndex(ctx, m, index, step, journal) : await runStandalone(ctx, m, unit.direction, index, step, journal);
       if (outcome === 'deadline') return 'deadline';
     } catch (error) {
       throw await failStep(runId, m, unit.direction, index, error);
     }
     const durationMs = Date.now() - t0;
-    await ledger.journal(client, {
-      runId,
-      events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'done', durationMs }],
-      ...(isLast ? finish(unit, durationMs) : {}),
-      run: { position: position + 1 },
-    });
     emit({ event: 'step_done', runId, revision: m.revision, direction: unit.direction, step: index, durationMs });
     if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs });
     return 'done';
@@ -658,13 +682,18 @@ export function createMigrator(options: MigratorOptions): Migrator {
   }
 
   /** A standalone statement other than an index build: executeLong, retry on lock timeouts, wait out still_running. */
-  async function runStandalone(ctx: UnitContext, m: LoadedMigration, direction: Direction, index: number, step: Step): Promise<'done' | 'deadline'> {
+  async function runStandalone(ctx: UnitContext, m: LoadedMigration, direction: Direction, index: number, step: Step, journal: StepJournal): Promise<'done' | 'deadline'> {
     for (let attempt = 1; ; attempt++) {
       // A killed run may have left this very statement running on the server: wait for it first.
-      if ((await statementRunning(step.sql)) && (await waitWhileRunning(ctx, step.sql)) === 'deadline') return 'deadline';
+      const running =
+        attempt === 1
+          ? (await ledger.journal<{ running: boolean }>(client, journal.started, { select: sql`SELECT ${runningExpr(step.sql)} AS running` }))?.running === true
+          : await statementRunning(step.sql);
+      if (running && (await waitWhileRunning(ctx, step.sql)) === 'deadline') return 'deadline';
       try {
         const outcome = await client.executeLong(stepSql(step));
-        if (outcome.state === 'still_running') return await waitWhileRunning(ctx, step.sql);
+        if (outcome.state === 'still_running' && (await waitWhileRunning(ctx, step.sql)) === 'deadline') return 'deadline';
+        await ledger.journal(client, journal.done());
         return 'done';
       } catch (error) {
         const state = sqlStateOf(error);
@@ -703,8 +732,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
     tuples_total: number | null;
   }
 
-  async function indexState(step: CreateIndexStep): Promise<IndexState> {
-    const { rows } = await client.query<IndexState>(sql`
+  function indexStateQuery(step: CreateIndexStep): SqlQuery {
+    return sql`
       SELECT c.oid IS NOT NULL AS exists, coalesce(i.indisvalid, false) AS valid,
              (p.pid IS NOT NULL OR ${runningExpr(step.sql)}) AS running,
              p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total
@@ -713,9 +742,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
       LEFT JOIN pg_class c ON c.relname = ${step.index.name} AND c.relnamespace = n.oid
       LEFT JOIN pg_index i ON i.indexrelid = c.oid
       LEFT JOIN pg_stat_progress_create_index p ON p.index_relid = c.oid AND c.oid IS NOT NULL
-        AND p.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())`);
+        AND p.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())`;
+  }
+
+  async function indexState(step: CreateIndexStep): Promise<IndexState> {
+    const { rows } = await client.query<IndexState>(indexStateQuery(step));
     return rows[0]!;
   }
+
+  /** True when the step's index exists and is valid: gates the step's "done" write. */
+  const indexValid = (step: CreateIndexStep) => sql`EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${step.index.schema} AND c.relname = ${step.index.name} AND i.indisvalid)`;
 
   async function dropInvalid(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep): Promise<void> {
     const drop = new SqlQuery([`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(step.index.schema, step.index.name)}`]);
@@ -747,16 +784,21 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
   }
 
-  async function buildIndex(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep): Promise<'done' | 'deadline'> {
+  /** Builds the step's index and writes its "done" journal entry; 'deadline' when the deadline nears first. */
+  async function buildIndex(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep, journal: StepJournal): Promise<'done' | 'deadline'> {
     let lastProblem = 'not built';
+    const done = async () => {
+      await ledger.journal(client, journal.done());
+      return 'done' as const;
+    };
     for (let attempt = 1; attempt <= indexBuildAttempts; attempt++) {
-      let state = await indexState(step);
+      let state = attempt === 1 ? (await ledger.journal<IndexState>(client, journal.started, { select: indexStateQuery(step) }))! : await indexState(step);
       if (state.running) {
         const polled = await pollBuild(ctx, m, index, step);
         if (polled === 'deadline') return 'deadline';
         state = polled;
       }
-      if (state.exists && state.valid) return 'done';
+      if (state.exists && state.valid) return await done();
       if (state.exists) await dropInvalid(ctx, m, index, step);
       if (attempt > 1) emit({ event: 'index_build_retry', runId: ctx.runId, revision: m.revision, step: index, index: step.index.name, attempt, reason: lastProblem });
       try {
@@ -766,6 +808,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
           if (polled === 'deadline') return 'deadline';
           state = polled;
         } else {
+          // "done" only if the build left a valid index, in the same statement; otherwise look at what it left.
+          if ((await ledger.journal(client, journal.done(), { when: indexValid(step) }))?.ok) return 'done';
           state = await indexState(step);
         }
       } catch (error) {
@@ -780,7 +824,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         }
         throw error;
       }
-      if (state.exists && state.valid) return 'done';
+      if (state.exists && state.valid) return await done();
       lastProblem = state.exists ? 'index is INVALID after the build' : 'index is missing after the build';
     }
     throw new MigrationFailedError(
