@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, testDatabaseUrl } from '../support/database.ts';
+import { startTestDataApi } from '../support/data-api.ts';
 import { repoRoot } from '../support/cli.ts';
 
 function runProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -16,25 +17,54 @@ function runProcess(args: string[]): Promise<{ code: number | null; stdout: stri
   });
 }
 
+interface Target {
+  /** The CLI's target options. */
+  args: string[];
+  /** A direct PostgreSQL URL of the same database, to assess. */
+  url: string;
+  dispose(): Promise<void>;
+}
+
+const targets: Array<[string, () => Promise<Target>]> = [
+  [
+    'directly on PostgreSQL',
+    async () => {
+      const db = await createTestDatabase();
+      return { args: ['--database-url', db.url!], url: db.url!, dispose: () => db.dispose() };
+    },
+  ],
+  [
+    'through the local Data API server (1 s statement timeout)',
+    async () => {
+      const api = await startTestDataApi({ statementTimeoutMs: 1000 });
+      return {
+        args: ['--data-api-endpoint', api.endpoint, '--resource-arn', api.resourceArn, '--secret-arn', api.secretArn, '--database', api.database],
+        url: api.db.url!,
+        dispose: () => api.dispose(),
+      };
+    },
+  ],
+];
+
 // Separate processes need a server: PGlite is one process by construction.
-describe.skipIf(!testDatabaseUrl)('8 concurrent `upgrade head` processes on PostgreSQL', () => {
-  let db: TestDatabase;
+describe.skipIf(!testDatabaseUrl).each(targets)('8 concurrent `upgrade head` processes %s', (_name, open) => {
+  let target: Target;
   beforeAll(async () => {
-    db = await createTestDatabase();
-  });
+    target = await open();
+  }, 120_000);
   afterAll(async () => {
-    await db?.dispose();
+    await target?.dispose();
   });
 
   it('apply each migration exactly once; the others exit with the lease code (3) or find nothing to do', async () => {
     // Act
-    const runs = await Promise.all(Array.from({ length: 8 }, () => runProcess(['upgrade', 'head', '--database-url', db.url!])));
+    const runs = await Promise.all(Array.from({ length: 8 }, () => runProcess(['upgrade', 'head', ...target.args])));
 
     // Assess
     for (const r of runs) expect([0, 3], r.stderr).toContain(r.code);
     expect(runs.filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
     for (const r of runs.filter((x) => x.code === 3)) expect(r.stderr).toContain('migration lease is held by');
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: target.url });
     await client.connect();
     try {
       const applied = await client.query(`SELECT revision FROM offpeak.applied_migrations ORDER BY revision`);
@@ -48,5 +78,5 @@ describe.skipIf(!testDatabaseUrl)('8 concurrent `upgrade head` processes on Post
     } finally {
       await client.end();
     }
-  }, 180_000);
+  }, 240_000);
 });
