@@ -1,18 +1,48 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import type { SqlClient } from '../../../lambdas/core/db/client.ts';
+import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { startTestDataApi } from '../../support/data-api.ts';
 import { harness, indexes, uniqueName } from '../migrations/helpers.ts';
 import { sleep, until } from './wait.ts';
 
+/** Where the runner's statements go: the database directly, or the Data API adapter through the local server. */
+interface Transport {
+  db: TestDatabase;
+  runner: SqlClient;
+  dispose(): Promise<void>;
+}
+
+const transports: Array<[string, () => Promise<Transport>]> = [
+  [
+    'directly',
+    async () => {
+      const db = await createTestDatabase();
+      return { db, runner: db.client, dispose: () => db.dispose() };
+    },
+  ],
+  [
+    'through the Data API (1 s statement timeout)',
+    async () => {
+      const api = await startTestDataApi({ statementTimeoutMs: 1000 });
+      const runner = createDataApiClient({ client: api.sdk, resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database });
+      return { db: api.db, runner, dispose: () => api.dispose() };
+    },
+  ],
+];
+
 // A long transaction on another connection needs a server: PGlite has one connection.
-describe.skipIf(!testDatabaseUrl)('lock contention while a long transaction holds the table (PostgreSQL)', () => {
+describe.skipIf(!testDatabaseUrl).each(transports)('lock contention while a long transaction holds the table (PostgreSQL), runner %s', (_name, open) => {
+  let transport: Transport;
   let db: TestDatabase;
   let holder: pg.Client;
   let reader: pg.Client;
   beforeAll(async () => {
-    db = await createTestDatabase();
+    transport = await open();
+    db = transport.db;
     holder = new pg.Client({ connectionString: db.url });
     reader = new pg.Client({ connectionString: db.url });
     await Promise.all([holder.connect(), reader.connect()]);
@@ -22,7 +52,7 @@ describe.skipIf(!testDatabaseUrl)('lock contention while a long transaction hold
   });
   afterAll(async () => {
     await Promise.all([holder?.end(), reader?.end()]);
-    await db?.dispose();
+    await transport?.dispose();
   });
 
   async function table(): Promise<string> {
@@ -44,7 +74,7 @@ describe.skipIf(!testDatabaseUrl)('lock contention while a long transaction hold
       up: [sqlStep(`ALTER TABLE ${ns}.items ADD COLUMN note text`, { tables: [`${ns}.items`] })],
       down: [sqlStep(`ALTER TABLE ${ns}.items DROP COLUMN note`, { tables: [`${ns}.items`] })],
     });
-    const { migrator, events } = harness(db.client, [migration], { lockTimeoutMs: 200, lockAttempts: 12, retryBaseMs: 100 });
+    const { migrator, events } = harness(transport.runner, [migration], { lockTimeoutMs: 200, lockAttempts: 12, retryBaseMs: 100 });
     await holder.query('BEGIN');
     await holder.query(`SELECT count(*) FROM ${ns}.items`);
 
@@ -87,7 +117,7 @@ describe.skipIf(!testDatabaseUrl)('lock contention while a long transaction hold
       risk: 'low',
       up: [createIndex({ name: 'idx_items_v', schema: ns, table: 'items', columns: ['v'] })],
     });
-    const { migrator } = harness(db.client, [migration], { lockTimeoutMs: 200 });
+    const { migrator } = harness(transport.runner, [migration], { lockTimeoutMs: 200 });
     await holder.query('BEGIN');
     await holder.query(`UPDATE ${ns}.items SET v = v + 1 WHERE id = 1`);
 
