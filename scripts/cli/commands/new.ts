@@ -11,19 +11,15 @@ import { writeRegistry } from '../migration-registry.ts';
 import { renderMigrationTemplate } from '../migration-template.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import type { Risk } from '../../../lambdas/core/migrations/model.ts';
+import { revisionStamp } from '../revision-stamp.ts';
 
 const usage = 'new <short_name> [--risk low|medium|high] [--rev-id YYYYMMDDHHMM] [--migrations DIR] [--json]';
 const RISKS: readonly Risk[] = ['low', 'medium', 'high'];
 
 /** YYYYMMDDHHMM in UTC, so two people in different zones never produce out-of-order names. */
-function timestamp(date: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}${p(date.getUTCHours())}${p(date.getUTCMinutes())}`;
-}
-
 function nextMinute(stamp: string): string {
   const d = new Date(Date.UTC(+stamp.slice(0, 4), +stamp.slice(4, 6) - 1, +stamp.slice(6, 8), +stamp.slice(8, 10), +stamp.slice(10, 12) + 1));
-  return timestamp(d);
+  return revisionStamp(d);
 }
 
 export const newCommand: Command = {
@@ -50,7 +46,7 @@ export const newCommand: Command = {
     const graph = await loadGraph(dir);
     const downRevision = graph.head();
 
-    let revision = revIdOption ?? timestamp(new Date());
+    let revision = revIdOption ?? revisionStamp(new Date());
     const taken = (rev: string) => graph.all.has(rev) || [...graph.all.values()].some((m) => m.file.split('/').pop()!.startsWith(`${rev}_`));
     if (revIdOption !== undefined && taken(revision)) throw new ConfigError(`revision ${revision} already exists: choose another --rev-id`);
     while (taken(revision)) revision = nextMinute(revision);

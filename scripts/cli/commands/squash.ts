@@ -10,15 +10,11 @@ import { loadGraph } from '../load-graph.ts';
 import { writeRegistry } from '../migration-registry.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import { buildSquash } from '../../../lambdas/core/lint/squash.ts';
+import { revisionStamp } from '../revision-stamp.ts';
 
 const usage = 'squash --to REV [--name short_name] [--rev-id YYYYMMDDHHMM] [--migrations DIR] [--json]';
 
 /** YYYYMMDDHHMM in UTC, as `offpeak new` names files. */
-function timestamp(date: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}${p(date.getUTCHours())}${p(date.getUTCMinutes())}`;
-}
-
 export const squashCommand: Command = {
   name: 'squash',
   summary: 'write one migration that replaces every migration from base to REV',
@@ -33,7 +29,7 @@ export const squashCommand: Command = {
     if (!/^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/.test(name) || name.length > 60) {
       throw new ConfigError(`--name ${JSON.stringify(name)} is not valid: use snake_case (lower-case letters, digits, single underscores), at most 60 characters`);
     }
-    const revision = values['rev-id'] ?? timestamp(new Date());
+    const revision = values['rev-id'] ?? revisionStamp(new Date());
     if (!/^\d{12}$/.test(revision)) throw new ConfigError(`--rev-id ${JSON.stringify(revision)} is not valid: give 12 digits, YYYYMMDDHHMM`);
 
     const dir = migrationsDir(values, cwd);
