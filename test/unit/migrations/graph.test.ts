@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MigrationGraphError } from '../../../lambdas/core/errors.ts';
 import { MigrationGraph } from '../../../lambdas/core/migrations/graph.ts';
+import { refusal as expectRefusal } from '../../support/refusal.ts';
 import { checksum, fromModules } from '../../../lambdas/core/migrations/loader.ts';
 import { createIndex, defineMigration, sqlStep, type Migration } from '../../../lambdas/core/migrations/model.ts';
 
@@ -9,15 +10,7 @@ const m = (revision: string, downRevision: string | string[] | null, extra: Part
 
 const build = (...ms: Migration[]) => MigrationGraph.build(fromModules(ms.map((x) => ({ file: `migrations/${x.revision}.ts`, migration: x }))));
 
-const refusal = (fn: () => unknown): MigrationGraphError => {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(MigrationGraphError);
-    return error as MigrationGraphError;
-  }
-  throw new Error('expected a MigrationGraphError');
-};
+const refusal = (fn: () => unknown): MigrationGraphError => expectRefusal(MigrationGraphError, fn);
 
 describe('revision graph refusals name the files', () => {
   it('duplicate revision', () => {

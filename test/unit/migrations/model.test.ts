@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../lambdas/core/errors.ts';
 import { createIndex, defineMigration, dropIndex, sqlStep } from '../../../lambdas/core/migrations/model.ts';
+import { refusal as expectRefusal } from '../../support/refusal.ts';
 
 const base = { revision: 'r1', downRevision: null, description: 'd', risk: 'low' as const };
 
-function refusal(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return error as ValidationError;
-  }
-  throw new Error('expected a ValidationError');
-}
+const refusal = (fn: () => unknown): ValidationError => expectRefusal(ValidationError, fn);
 
 describe('defineMigration', () => {
   it('refuses strong-lock DDL mixed with CONCURRENTLY work unless the migration says why', () => {
