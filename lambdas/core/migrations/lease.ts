@@ -31,7 +31,12 @@ export interface LeaseInfo {
   expiresAt: Date;
 }
 
-export const DEFAULT_LEASE_TTL_MS = 120_000;
+/**
+ * Longer than the Data API's 3-minute transaction idle timeout: a run killed mid-transaction leaves
+ * that transaction (and its row and table locks) open on the service until it is rolled back, so the
+ * next run must not take the lease before then, or its first statements wait on the orphan's locks.
+ */
+export const DEFAULT_LEASE_TTL_MS = 240_000;
 
 export class Lease {
   readonly owner: string;

@@ -11,7 +11,7 @@ import { createMigrator, type AdvanceResult } from '../../../lambdas/core/migrat
 import { repoRoot } from '../../support/cli.ts';
 import { ledgerMismatches, resetSeed, seed, seedHead } from './seed-ledger.ts';
 
-export const LEASE_TTL_MS = 1000;
+export const DEFAULT_CHILD_LEASE_TTL_MS = 1000;
 export const DOWN_TARGET = '202508230001';
 /** Kills are drawn from this share of the measured run: later runs are often faster than the first (warm caches). */
 const KILL_WINDOW = 0.8;
@@ -139,11 +139,17 @@ export async function crashLane(lane: {
   direct: SqlClient;
   /** What the rerun goes through (the same path as the child). */
   rerun: SqlClient;
+  /**
+   * The children's lease TTL. Through the Data API it must outlast the server's transaction idle
+   * timeout, as the default does on AWS: a killed child's open transaction keeps its locks until then.
+   */
+  leaseTtlMs?: number;
 }): Promise<Kill[]> {
   const { index, trials, bundle, rand, seedValue, target, direct, rerun } = lane;
-  const fullUp = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs: LEASE_TTL_MS });
+  const leaseTtlMs = lane.leaseTtlMs ?? DEFAULT_CHILD_LEASE_TTL_MS;
+  const fullUp = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs });
   expect(fullUp.code, fullUp.stderr).toBe(0);
-  const fullDown = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs: LEASE_TTL_MS });
+  const fullDown = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs });
   expect(fullDown.code, fullDown.stderr).toBe(0);
   expect(await ledgerMismatches(direct)).toEqual([]);
 
@@ -152,7 +158,7 @@ export async function crashLane(lane: {
     // Act (up): kill the upgrade somewhere in its duration, then rerun it
     await resetSeed(direct);
     const upAt = Math.round(rand() * KILL_WINDOW * fullUp.elapsedMs);
-    const up = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs: LEASE_TTL_MS, killAfterMs: upAt });
+    const up = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs, killAfterMs: upAt });
     kills.push({ lane: index, trial, direction: 'up', at: upAt, run: up });
     const upResult = await converge(rerun, 'up', 'head');
 
@@ -164,7 +170,7 @@ export async function crashLane(lane: {
 
     // Act (down): kill the downgrade, then rerun it
     const downAt = Math.round(rand() * KILL_WINDOW * fullDown.elapsedMs);
-    const down = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs: LEASE_TTL_MS, killAfterMs: downAt });
+    const down = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs, killAfterMs: downAt });
     kills.push({ lane: index, trial, direction: 'down', at: downAt, run: down });
     const downResult = await converge(rerun, 'down', DOWN_TARGET);
 

@@ -5,6 +5,7 @@ import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { bundleSeedChild, crashLane, random, summarize } from './crash-child.ts';
 
 const TRIALS = 3;
+const TRANSACTION_IDLE_TIMEOUT_MS = 2000;
 
 /**
  * The crash trials through the local Data API server (1 s statement timeout, 2 s idle-transaction timeout):
@@ -19,7 +20,7 @@ describe('SIGKILL at a random moment of the seed upgrade and downgrade, through 
   const seedValue = Number(process.env['OFFPEAK_CRASH_SEED'] ?? Date.now() % 100_000);
 
   beforeAll(async () => {
-    [api, bundle] = await Promise.all([startTestDataApi({ statementTimeoutMs: 1000, transactionIdleTimeoutMs: 2000 }), bundleSeedChild()]);
+    [api, bundle] = await Promise.all([startTestDataApi({ statementTimeoutMs: 1000, transactionIdleTimeoutMs: TRANSACTION_IDLE_TIMEOUT_MS }), bundleSeedChild()]);
   });
   afterAll(async () => {
     await api?.dispose();
@@ -40,7 +41,18 @@ describe('SIGKILL at a random moment of the seed upgrade and downgrade, through 
     // Act + Assess per trial
     let kills;
     try {
-      kills = await crashLane({ index: 0, trials: TRIALS, bundle, rand: random(seedValue), seedValue, target, direct: api.db.client, rerun });
+      kills = await crashLane({
+        index: 0,
+        trials: TRIALS,
+        bundle,
+        rand: random(seedValue),
+        seedValue,
+        target,
+        direct: api.db.client,
+        rerun,
+        // past the 2 s idle timeout: the rerun must not start while a killed child's transaction still holds locks
+        leaseTtlMs: TRANSACTION_IDLE_TIMEOUT_MS + 500,
+      });
     } finally {
       await rerun.close();
     }
