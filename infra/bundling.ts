@@ -50,6 +50,9 @@ export function esbuildOptions(name: HandlerName, outfile: string): BuildOptions
     format: 'esm',
     target: ESBUILD_TARGET,
     minify: true,
+    // Error classes name themselves from new.target.name: without this, minification would turn
+    // LeaseHeldError into a one-letter name in logs, the Lambda errorType and Step Functions' Retry/Catch.
+    keepNames: true,
     sourcemap: false,
     mainFields: ['module', 'main'],
     banner: { js: ESM_REQUIRE_BANNER },

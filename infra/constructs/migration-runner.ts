@@ -189,6 +189,9 @@ export class MigrationRunner extends Construct {
         resultPath: '$.run',
       }),
     );
+    // Another run holds the lease (a CLI upgrade, or a crashed run whose lease has not expired yet: the
+    // TTL outlasts the Data API's 3-minute transaction idle timeout). Wait it out instead of failing the run.
+    migrate.addRetry({ errors: ['LeaseHeldError'], interval: Duration.minutes(1), maxAttempts: 5, backoffRate: 1 });
 
     const verify = catchAll(
       new tasks.LambdaInvoke(this, StateName.verify, {

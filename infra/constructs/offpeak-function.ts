@@ -79,6 +79,8 @@ export class OffpeakFunction extends Construct {
       bundling: {
         forceDockerBundling: false,
         minify: true,
+        // error class names (new.target.name) must survive minification: see infra/bundling.ts
+        keepNames: true,
         sourceMap: true,
         sourcesContent: false,
         target: ESBUILD_TARGET,

@@ -35,6 +35,12 @@ describe('handler bundles', () => {
     }
   });
 
+  it('keep error class names through minification (they are the Lambda errorType that alarms and Retry match)', () => {
+    expect(bundles.get('migrate')!.code).toContain('"LeaseHeldError"');
+    expect(bundles.get('migrate')!.code).toContain('"MigrationFailedError"');
+    expect(bundles.get('rollback')!.code).toContain('"ValidationError"');
+  });
+
   it('never include pg, PGlite or libpg-query', () => {
     for (const [name, bundle] of bundles) {
       const heavy = bundle.inputs.filter((i) => /node_modules\/(pg|pg-[a-z-]+|@electric-sql\/pglite|libpg-query)\//.test(i));

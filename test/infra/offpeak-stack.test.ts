@@ -358,6 +358,8 @@ describe('window-run state machine', () => {
       Parameters: { 'runId.$': '$.run.runId', 'windowEndsAt.$': '$.plan.windowEndsAt' },
       ResultPath: '$.run',
     });
+    // a held lease (another run, or a crashed one's, which expires on its own) is waited out, not failed on
+    expect(def.States[S.migrate]!.Retry).toContainEqual({ ErrorEquals: ['LeaseHeldError'], IntervalSeconds: 60, MaxAttempts: 5, BackoffRate: 1 });
     expect(def.States[S.pause]).toMatchObject({ Type: 'Wait', Seconds: 10 });
     expect(def.States[S.verify]).toMatchObject({
       Resource: `<${fn('IndexHealthAnalyze').id}.Arn>`,

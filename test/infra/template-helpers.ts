@@ -66,6 +66,7 @@ export interface StateDefinition {
   Choices?: Array<Record<string, unknown> & { Next: string }>;
   Default?: string;
   Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
+  Retry?: Array<{ ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number }>;
   Seconds?: number;
   Result?: unknown;
 }
