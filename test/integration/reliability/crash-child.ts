@@ -13,8 +13,14 @@ import { ledgerMismatches, resetSeed, seed, seedHead } from './seed-ledger.ts';
 
 export const DEFAULT_CHILD_LEASE_TTL_MS = 1000;
 export const DOWN_TARGET = '202508230001';
-/** Kills are drawn from this share of the measured run: later runs are often faster than the first (warm caches). */
-const KILL_WINDOW = 0.8;
+/**
+ * Kills are drawn from this share of the measured run: not the first 10 % (the child is still taking the
+ * lease and planning, so a kill there tests little) nor the last 20 % (later runs are often faster than
+ * the first, with warm caches, and would finish before the kill).
+ */
+const KILL_WINDOW = { from: 0.1, to: 0.8 } as const;
+const killMoment = (rand: () => number, elapsedMs: number) =>
+  Math.round((KILL_WINDOW.from + rand() * (KILL_WINDOW.to - KILL_WINDOW.from)) * elapsedMs);
 
 export type ChildTarget = { url: string } | { dataApi: { endpoint: string; resourceArn: string; secretArn: string; database: string } };
 
@@ -157,7 +163,7 @@ export async function crashLane(lane: {
   for (let trial = 0; trial < trials; trial++) {
     // Act (up): kill the upgrade somewhere in its duration, then rerun it
     await resetSeed(direct);
-    const upAt = Math.round(rand() * KILL_WINDOW * fullUp.elapsedMs);
+    const upAt = killMoment(rand, fullUp.elapsedMs);
     const up = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs, killAfterMs: upAt });
     kills.push({ lane: index, trial, direction: 'up', at: upAt, run: up });
     const upResult = await converge(rerun, 'up', 'head');
@@ -169,7 +175,7 @@ export async function crashLane(lane: {
     expect(await currentRevisions(direct), context).toEqual([seedHead]);
 
     // Act (down): kill the downgrade, then rerun it
-    const downAt = Math.round(rand() * KILL_WINDOW * fullDown.elapsedMs);
+    const downAt = killMoment(rand, fullDown.elapsedMs);
     const down = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs, killAfterMs: downAt });
     kills.push({ lane: index, trial, direction: 'down', at: downAt, run: down });
     const downResult = await converge(rerun, 'down', DOWN_TARGET);
