@@ -1,6 +1,7 @@
 import type { SqlExecutor } from '../db/client.ts';
 import { quoteIdent, sql, type SqlQuery } from '../db/sql.ts';
 import { DatabaseError } from '../errors.ts';
+import { CONCURRENT_CREATE_SQLSTATES } from '../db/sqlstate.ts';
 
 /**
  * The health job's own tables in the ledger schema (default `offpeak`, shared with
@@ -69,9 +70,6 @@ function ddl(schema: string): SqlQuery[] {
   ];
 }
 
-/** SQLSTATEs raised when two sessions create the same schema/table at the same moment. */
-const CREATE_RACE = new Set(['23505', '42P07', '42P06']);
-
 /** Creates the schema and the health tables if missing. Idempotent; safe when two runs start together. */
 export async function ensureHealthLedger(client: SqlExecutor, schema: string): Promise<void> {
   for (const statement of ddl(schema)) {
@@ -80,7 +78,7 @@ export async function ensureHealthLedger(client: SqlExecutor, schema: string): P
         await client.query(statement);
         break;
       } catch (error) {
-        if (attempt < 3 && error instanceof DatabaseError && CREATE_RACE.has(error.sqlState ?? '')) continue;
+        if (attempt < 10 && error instanceof DatabaseError && CONCURRENT_CREATE_SQLSTATES.has(error.sqlState ?? '')) continue;
         throw error;
       }
     }

@@ -21,6 +21,7 @@
 import type { SqlClient, SqlExecutor } from '../db/client.ts';
 import { quoteIdent, sql, type SqlQuery } from '../db/sql.ts';
 import { DatabaseError } from '../errors.ts';
+import { CONCURRENT_CREATE_SQLSTATES } from '../db/sqlstate.ts';
 
 export const DEFAULT_LEDGER_SCHEMA = 'offpeak';
 
@@ -139,9 +140,6 @@ const DDL = (s: string): SqlQuery[] => {
   ];
 };
 
-/** SQLSTATEs raised when two sessions create the same schema/table at once. */
-const CREATE_RACE = new Set(['23505', '42P07', '42P06']);
-
 export class Ledger {
   readonly schema: string;
   private readonly client: SqlClient;
@@ -176,7 +174,7 @@ export class Ledger {
         this.known = true;
         return;
       } catch (error) {
-        if (attempt < 3 && error instanceof DatabaseError && CREATE_RACE.has(error.sqlState ?? '')) continue;
+        if (attempt < 10 && error instanceof DatabaseError && CONCURRENT_CREATE_SQLSTATES.has(error.sqlState ?? '')) continue;
         throw error;
       }
     }
