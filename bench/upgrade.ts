@@ -4,7 +4,7 @@
  * SQL round trips per migration offpeak makes through pg and through the Data API (local server).
  * Targets: offpeak ≤ 1.5× psql; round trips ≤ the migration's statements + 2.
  *
- * Round trips are counted by bench/_counting-client.ts: every query/executeLong call is one, and every
+ * Round trips are counted by test/support/counting-client.ts: every query/executeLong call is one, and every
  * transaction adds two more (BEGIN and COMMIT on pg; BeginTransaction and CommitTransaction calls on the
  * Data API). They are reported per step group (a transactional unit, or one standalone step), split into
  * the migration's own statements, offpeak's extra statements (bookkeeping, catalog checks) and transaction
@@ -33,11 +33,12 @@ import { fromModules } from '../lambdas/core/migrations/loader.ts';
 import { createIndex, defineMigration, sqlStep, type Migration } from '../lambdas/core/migrations/model.ts';
 import { createMigrator } from '../lambdas/core/migrations/runner.ts';
 import { startDataApiServer } from '../scripts/data-api/server.ts';
-import { countingClient } from './_counting-client.ts';
+import { countingClient } from '../test/support/counting-client.ts';
 import { line, memory, ms } from './_report.ts';
 
 type Shape = 'tx' | 'cic';
 const count = Number(process.argv[2] ?? 200);
+const rounds = 3;
 const serverUrl = process.env['TEST_DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function migrations(shape: Shape): Migration[] {
@@ -143,13 +144,18 @@ try {
     // The migration's own statements per step group.
     const own = shape === 'tx' ? [2] : [1, 1];
     const groupNames = shape === 'tx' ? ['transaction (CREATE TABLE + CREATE INDEX)'] : ['transaction (CREATE TABLE)', 'standalone CREATE INDEX CONCURRENTLY'];
-    // psql and offpeak alternate twice on fresh databases, so load drift hits both; the best of each counts.
+    // psql and offpeak alternate on fresh databases, so load drift hits both; the best of each counts.
     const psqlTimes: number[] = [];
     const offpeakTimes: number[] = [];
     let pgCounts: OffpeakRun | undefined;
-    for (let round = 0; round < 2; round++) {
-      psqlTimes.push(psqlRun(await scratch(`psql_${shape}`), shape));
-      const client = createPgClient({ connectionString: await scratch(`pg_${shape}`), max: 2 });
+    // Every database is made before any timing, then a checkpoint: CREATE DATABASE writes a lot, and its
+    // flush would otherwise land on whichever run comes next (it made the first psql run 2× slower at times).
+    const databases = [];
+    for (let round = 0; round < rounds; round++) databases.push({ psql: await scratch(`psql_${shape}`), pg: await scratch(`pg_${shape}`) });
+    await admin.query('CHECKPOINT').catch(() => undefined); // needs superuser or pg_checkpoint; only a noise guard
+    for (const db of databases) {
+      psqlTimes.push(psqlRun(db.psql, shape));
+      const client = createPgClient({ connectionString: db.pg, max: 2 });
       try {
         const run = await offpeakRun(client, shape);
         offpeakTimes.push(run.ms);
@@ -194,8 +200,8 @@ try {
       );
     };
     process.stdout.write(`\nshape ${shape}: ${shape === 'tx' ? 'CREATE TABLE + CREATE INDEX in one transaction' : 'CREATE TABLE (transaction) + CREATE INDEX CONCURRENTLY (standalone)'}\n`);
-    line('psql -f (best of 2)', `${ms(psqlBest)}  (${psqlTimes.map(ms).join(', ')})`);
-    line('offpeak through pg (best of 2)', `${ms(offpeakBest)}  (${offpeakTimes.map(ms).join(', ')})`);
+    line(`psql -f (best of ${rounds})`, `${ms(psqlBest)}  (${psqlTimes.map(ms).join(', ')})`);
+    line(`offpeak through pg (best of ${rounds})`, `${ms(offpeakBest)}  (${offpeakTimes.map(ms).join(', ')})`);
     line('ratio offpeak / psql (target ≤ 1.5×)', `${(offpeakBest / psqlBest).toFixed(2)}×`);
     line('offpeak through the Data API (local server)', ms(dataApiRun.ms));
     groupNames.forEach((name, g) => {

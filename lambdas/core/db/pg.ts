@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { QueryResult, Row, SqlClient, SqlExecutor, LongStatementOutcome } from './client.ts';
 import { isTypedValue, type SqlQuery, type SqlValue } from './sql.ts';
@@ -63,10 +64,18 @@ export function mapPgError(error: unknown): Error {
   return new DatabaseUnavailableError(`PostgreSQL connection failed: ${message}`, { cause: error });
 }
 
+/**
+ * A repeated query runs as a named prepared statement, named after its text: node-postgres parses it once per
+ * connection, and PostgreSQL keeps its plan, which for the ledger's many-CTE writes costs more than running them.
+ */
+function statementName(text: string): string {
+  return `offpeak_${createHash('sha1').update(text).digest('hex').slice(0, 32)}`;
+}
+
 async function run<R>(target: pg.Pool | pg.PoolClient, query: SqlQuery): Promise<QueryResult<R>> {
   const { text, values } = query.render((i) => `$${i}`);
   try {
-    const result = await target.query({ text, values: values.map(toPgValue), types });
+    const result = await target.query({ ...(query.repeated ? { name: statementName(text) } : {}), text, values: values.map(toPgValue), types });
     return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
   } catch (error) {
     throw mapPgError(error);

@@ -31,8 +31,14 @@ type Part = string | { readonly param: SqlValue };
 export class SqlQuery {
   /** Text chunks and parameters in order; adjacent text is merged. */
   readonly parts: readonly Part[];
+  /**
+   * The same text runs many times (ledger writes): an adapter that can keep the parsed and planned
+   * statement on its connection does (node-postgres, as a named prepared statement). See `repeatedly`.
+   */
+  readonly repeated: boolean;
 
-  constructor(parts: readonly Part[]) {
+  constructor(parts: readonly Part[], repeated = false) {
+    this.repeated = repeated;
     const merged: Part[] = [];
     for (const part of parts) {
       const last = merged[merged.length - 1];
@@ -59,6 +65,11 @@ export class SqlQuery {
   /** The statement as PostgreSQL text with `$n` placeholders: for logs and previews. */
   toString(): string {
     return this.render((i) => `$${i}`).text;
+  }
+
+  /** This query, marked as one whose text runs many times with different values (see `repeated`). */
+  repeatedly(): SqlQuery {
+    return new SqlQuery(this.parts, true);
   }
 
   /** True when the query has no parameters, so its text can be shown or run verbatim. */

@@ -40,6 +40,7 @@ export const RULES = [
   rule('feature/unrelated-tables', 'warning', 'One feature per migration: warns when the up steps touch more unrelated table groups than configured (default 3).'),
   rule('pgvector/ivfflat-empty-table', 'warning', 'An IVFFlat index built in the migration that creates its table is trained on no rows; build it after loading data, or use HNSW.'),
   rule('step/one-statement', 'error', 'Every step is exactly one SQL statement (the Data API takes one per call).'),
+  rule('step/select-into', 'error', 'A transactional step does not use SELECT … INTO: the runner runs those steps through PL/pgSQL EXECUTE, which refuses it (use CREATE TABLE … AS).'),
   rule('step/transaction-control', 'error', 'Steps do not BEGIN/COMMIT/ROLLBACK themselves: the runner owns the transaction (mode transactional|standalone).'),
   rule('sql/parse-error', 'error', 'The SQL parses with the PostgreSQL parser.', false),
   rule('module/invalid', 'error', 'The migration module loads and default-exports defineMigration({...}).', false),

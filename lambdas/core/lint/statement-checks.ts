@@ -141,6 +141,9 @@ export function checkUnit<T>(statements: ReadonlyArray<LintStatement<T>>, option
         return;
       }
       case 'SelectStmt': {
+        if (!script && s.inTransaction && body['intoClause']) {
+          report('step/select-into', 'a transactional step uses SELECT … INTO, which PL/pgSQL EXECUTE (how the runner runs transactional steps) refuses', 'write CREATE TABLE … AS SELECT … instead');
+        }
         // SELECT set_config('lock_timeout', '2s', is_local)
         const fn = JSON.stringify(body);
         if (fn.includes('"set_config"') && fn.includes('"lock_timeout"')) {

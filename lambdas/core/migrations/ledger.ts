@@ -19,7 +19,7 @@
  * catalog condition gate the writes (`when`) and a read or `set_config` ride on them (`select`).
  */
 import type { SqlClient, SqlExecutor } from '../db/client.ts';
-import { quoteIdent, sql, type SqlQuery } from '../db/sql.ts';
+import { quoteIdent, quoteLiteral, sql, SqlQuery } from '../db/sql.ts';
 import { DatabaseError } from '../errors.ts';
 import { CONCURRENT_CREATE_SQLSTATES } from '../db/sqlstate.ts';
 
@@ -130,7 +130,8 @@ const DDL = (s: string): SqlQuery[] => {
       expires_at timestamptz NOT NULL,
       heartbeat_at timestamptz NOT NULL,
       acquired_at timestamptz NOT NULL)`,
-    // Created last: its presence means the whole ledger exists (see `exists`).
+    // Created last (in one statement with the rest, so this only matters to ledgers of older offpeak versions):
+    // its presence means the whole ledger exists (see `exists`).
     sql`CREATE TABLE IF NOT EXISTS ${t('migration_tables')} (
       revision text NOT NULL,
       schema_name text NOT NULL,
@@ -140,11 +141,40 @@ const DDL = (s: string): SqlQuery[] => {
   ];
 };
 
+/**
+ * `execute_step(statement, lock_timeout)`: runs one migration statement from inside the bookkeeping write, so
+ * a transactional migration's ledger rows cost no round trip of their own (the Data API takes one statement
+ * per call, and a DDL statement cannot carry a write). PL/pgSQL's EXECUTE runs it as written, with the
+ * caller's rights and search_path; the one thing it refuses is `SELECT … INTO` (use CREATE TABLE … AS).
+ * `lock_timeout`, when given, is set for the rest of the transaction first.
+ */
+const executeStepDdl = (s: string): string => {
+  const fn = `${quoteIdent(s)}.execute_step`;
+  return `IF to_regprocedure(${quoteLiteral(`${fn}(text,text)`)}) IS NULL THEN
+    CREATE FUNCTION ${fn}(statement text, step_lock_timeout text) RETURNS boolean LANGUAGE plpgsql AS $fn$
+    BEGIN
+      IF step_lock_timeout IS NOT NULL THEN PERFORM set_config('lock_timeout', step_lock_timeout, true); END IF;
+      EXECUTE statement;
+      RETURN true;
+    END $fn$;
+  END IF;`;
+};
+
+/**
+ * The whole ledger in ONE statement (a DO block): one round trip and one commit on a first run, and all of it
+ * or none. Every part is idempotent, so concurrent first runs only race on the catalogs' unique indexes
+ * (CONCURRENT_CREATE_SQLSTATES, retried by `ensure`).
+ */
+const ledgerDdl = (s: string): SqlQuery =>
+  new SqlQuery([`DO $ledger$ BEGIN\n${DDL(s).map((q) => `  ${q.toString()};`).join('\n')}\n  ${executeStepDdl(s)}\nEND $ledger$`]);
+
 export class Ledger {
   readonly schema: string;
   private readonly client: SqlClient;
   /** Once seen, the ledger exists for good (it is never dropped by offpeak): saves a round trip per read. */
   private known = false;
+  /** The tables and execute_step both exist (checked or made by `ensure`). */
+  private complete = false;
 
   constructor(client: SqlClient, schema: string = DEFAULT_LEDGER_SCHEMA) {
     this.client = client;
@@ -155,23 +185,37 @@ export class Ledger {
     return sql.ident(this.schema, name);
   }
 
+  /** Whether the ledger's tables and its execute_step function exist, in one round trip. */
+  private async look(): Promise<{ tables: boolean; complete: boolean }> {
+    const { rows } = await this.client.query<{ tables: boolean; fn: boolean }>(
+      sql`SELECT to_regclass(${`${quoteIdent(this.schema)}.migration_tables`}) IS NOT NULL AS tables,
+                 to_regprocedure(${`${quoteIdent(this.schema)}.execute_step(text,text)`}) IS NOT NULL AS fn`,
+    );
+    const tables = rows[0]?.tables === true;
+    return { tables, complete: tables && rows[0]?.fn === true };
+  }
+
   /** One round trip: does the ledger exist? */
   async exists(): Promise<boolean> {
     if (this.known) return true;
-    const { rows } = await this.client.query<{ ok: boolean }>(
-      sql`SELECT to_regclass(${`${quoteIdent(this.schema)}.migration_tables`}) IS NOT NULL AS ok`,
-    );
-    this.known = rows[0]?.ok === true;
+    this.known = (await this.look()).tables;
     return this.known;
   }
 
-  /** Creates the schema and tables if missing; safe to call concurrently from several runs. */
+  /**
+   * Creates the schema, tables and function if missing; safe to call concurrently from several runs. A
+   * ledger made before execute_step existed gets it here (every statement is idempotent).
+   */
   async ensure(): Promise<void> {
-    if (await this.exists()) return;
+    if (this.complete) return;
+    if ((await this.look()).complete) {
+      this.known = this.complete = true;
+      return;
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        for (const statement of DDL(this.schema)) await this.client.query(statement);
-        this.known = true;
+        await this.client.query(ledgerDdl(this.schema));
+        this.known = this.complete = true;
         return;
       } catch (error) {
         if (attempt < 10 && error instanceof DatabaseError && CONCURRENT_CREATE_SQLSTATES.has(error.sqlState ?? '')) continue;
@@ -223,9 +267,16 @@ export class Ledger {
    * a round trip of its own, e.g. "done only if the index is valid"; `select` lets a read of the state
    * (or a `set_config`) ride on the write.
    */
-  async journal<T = { ok: boolean }>(executor: SqlExecutor, entry: JournalEntry, options: { when?: SqlQuery; select?: SqlQuery } = {}): Promise<T | undefined> {
+  async journal<T = { ok: boolean }>(
+    executor: SqlExecutor,
+    entry: JournalEntry,
+    options: { when?: SqlQuery; select?: SqlQuery; asyncCommit?: boolean } = {},
+  ): Promise<T | undefined> {
     const gate = sql`(SELECT g.ok FROM gate AS g)`;
-    const ctes: SqlQuery[] = [sql`gate AS (SELECT coalesce((${options.when ?? sql`true`}), false) AS ok)`];
+    // asyncCommit: an autocommit write whose commit need not wait for the WAL flush. Only for entries the
+    // catalog can re-derive after a crash; any later ordinary commit (a run always ends with one) flushes it too.
+    const quick = options.asyncCommit ? sql`, set_config('synchronous_commit', 'off', true) AS quick` : sql``;
+    const ctes: SqlQuery[] = [sql`gate AS (SELECT coalesce((${options.when ?? sql`true`}), false) AS ok${quick})`];
     const events = entry.events ?? [];
     if (events.length) {
       ctes.push(sql`ev AS (INSERT INTO ${this.table('migration_events')} (run_id, revision, direction, step, status, error, duration_ms)
@@ -271,8 +322,13 @@ export class Ledger {
       ctes.push(sql`run AS (UPDATE ${this.table('migration_runs')} SET position = coalesce(${position}::integer, position),
         status = coalesce(${status}::text, status), error = ${error}, updated_at = now() WHERE run_id = ${entry.runId} AND ${gate})`);
     }
-    const { rows } = await executor.query<T>(sql`WITH ${sql.join(ctes, ',\n')} ${options.select ?? sql`SELECT ${gate} AS ok`}`);
+    const { rows } = await executor.query<T>(sql`WITH ${sql.join(ctes, ',\n')} ${options.select ?? sql`SELECT ${gate} AS ok`}`.repeatedly());
     return rows[0];
+  }
+
+  /** `execute_step(statement, lockTimeout)` as an expression, for a journal entry's `select`. */
+  executeStep(statement: string, lockTimeout: string | null): SqlQuery {
+    return sql`${sql.ident(this.schema, 'execute_step')}(${statement}, ${lockTimeout}::text)`;
   }
 
   async createRun(run: { runId: string; target: string; direction: Direction; plan: unknown; actor: string }): Promise<void> {

@@ -13,22 +13,24 @@
  * the stored position. `runToCompletion` does both, looping while `in_progress`.
  *
  * Policy:
- * - A migration whose steps are all transactional runs in ONE transaction together with its bookkeeping,
- *   which is the transaction's first statement: if the migration has strong-lock steps, the same statement
- *   sets the transaction's lock_timeout (`set_config('lock_timeout', …, true)`, default 3 s), so the cost is
- *   BEGIN + steps + 1 + COMMIT. The transaction is retried with exponential backoff on SQLSTATE 55P03
- *   (default 5 attempts). Its applied row's duration_ms is written by the advance call's final ledger write.
- * - A standalone step costs its statement + 2: the "started" event rides on the first catalog check, and
- *   the "done" write (which advances the run) is gated on the index being valid in the same statement.
+ * - A migration whose steps are all transactional runs in ONE transaction together with its bookkeeping.
+ *   The bookkeeping write and the first step are one statement (the write calls the ledger's
+ *   `execute_step`, which first sets the transaction's lock_timeout when a step takes a strong lock, default
+ *   3 s), so the cost is BEGIN + steps + COMMIT, and a single-step migration is that one statement, atomic
+ *   without BEGIN/COMMIT. The whole is retried with exponential backoff on SQLSTATE 55P03 (default 5
+ *   attempts). Its applied row's duration_ms is written by the advance call's final ledger write.
+ * - A standalone index build costs its statement + 1: the build goes first, and the "done" write (which
+ *   advances the run) is gated on the index being valid in the same statement. Another standalone step
+ *   costs its statement + 2: its "started" event rides on a check that no killed run still runs it.
  * - Standalone steps run autocommit through `executeLong`, one at a time, each journaled when done.
  *   Outside a transaction there is no session state over the Data API, so no `SET lock_timeout` can carry
  *   to the statement: CONCURRENTLY work runs under the server's or the role's lock_timeout. Keep that 0
  *   (the default) or long for the migration role (`ALTER ROLE … SET lock_timeout = 0`); a short one
  *   cancels CIC waits and leaves an INVALID index, which the runner then drops and rebuilds.
- * - create_index steps: first look the index up in the catalog; a valid one means done (resume after a
- *   crash); an INVALID one that no session is building is dropped concurrently; one being built (a
- *   still-running call, or a killed client's statement the server still runs) is waited for. After the build
- *   `indisvalid` is checked; an invalid result is dropped and rebuilt, up to `indexBuildAttempts`.
+ * - create_index steps: build (`IF NOT EXISTS`), then check `indisvalid`. When the index is not valid, look it
+ *   up in the catalog: one being built (a still-running call, or a killed client's statement the server
+ *   still runs) is waited for; an INVALID one that no session is building is dropped concurrently and
+ *   rebuilt, up to `indexBuildAttempts`. A leftover found this way does not use up an attempt.
  *   `still_running` (the Data API's 45 s) is followed by polling pg_stat_progress_create_index and
  *   pg_index, reported as `index_progress` events; polling stops at the deadline (result `in_progress`;
  *   the next call picks the build up from the catalog).
@@ -524,7 +526,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     durations: Array<{ revision: string; durationMs: number }>;
   }
 
-  /** A standalone step's journal entries: "started" rides on its first catalog check, "done" advances the run. */
+  /** A standalone step's journal entries: "started" (raw SQL steps only) rides on its first check, "done" advances the run. */
   interface StepJournal {
     started: JournalEntry;
     done: () => JournalEntry;
@@ -579,30 +581,42 @@ export function createMigrator(options: MigratorOptions): Migrator {
         const started = Date.now();
         try {
           const durations = new Map<number, number>();
-          await client.transaction(async (tx: SqlExecutor) => {
-            // The bookkeeping goes FIRST, so `lock_timeout` rides on it instead of costing a round trip of its
-            // own: it is the same transaction either way (a failing step rolls it all back). Step and migration
-            // durations are not known yet: done events carry none, and the applied row's duration_ms is
-            // rewritten by the advance call's final ledger write (ctx.durations).
+          const metSteps = steps.filter(({ index }) => met.get(index));
+          const apply = async (executor: SqlExecutor) => {
+            // The bookkeeping and the first step are ONE statement: the journal write runs the step through
+            // execute_step, which first sets `lock_timeout` for the transaction when a step takes a strong lock.
+            // Both commit together or not at all, and the bookkeeping costs no round trip of its own. Step and
+            // migration durations are not known yet: done events carry none, and the applied row's duration_ms
+            // is rewritten by the advance call's final ledger write (ctx.durations).
             const events: StepEvent[] = steps.map(({ index, step }) =>
               met.get(index)
                 ? { revision: m.revision, direction: unit.direction, step: index, status: 'done' }
                 : { revision: m.revision, direction: unit.direction, step: index, status: 'skipped', error: skipReason(step) },
             );
-            await ledger.journal(
-              tx,
-              { runId, events, ...(isLast ? finish(unit, 0) : {}), run: { position: position + 1 } },
-              strong ? { select: sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.round(lockTimeoutMs))}ms`}, true) AS lock_timeout` } : {},
-            );
-            for (const { index, step } of steps) {
-              current = index;
-              if (!met.get(index)) continue;
-              emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'transactional' });
-              const t0 = Date.now();
-              await tx.query(stepSql(step));
-              durations.set(index, Date.now() - t0);
+            const [first, ...rest] = metSteps;
+            const lockTimeout = strong ? `${Math.max(1, Math.round(lockTimeoutMs))}ms` : null;
+            if (first) {
+              current = first.index;
+              emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: first.index, description: first.step.description, mode: 'transactional' });
             }
-          });
+            const t0 = Date.now();
+            await ledger.journal(
+              executor,
+              { runId, events, ...(isLast ? finish(unit, 0) : {}), run: { position: position + 1 } },
+              first ? { select: sql`SELECT ${ledger.executeStep(first.step.sql, lockTimeout)} AS ok` } : {},
+            );
+            if (first) durations.set(first.index, Date.now() - t0);
+            for (const { index, step } of rest) {
+              current = index;
+              emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'transactional' });
+              const t1 = Date.now();
+              await executor.query(stepSql(step));
+              durations.set(index, Date.now() - t1);
+            }
+          };
+          // One statement is atomic on its own: a migration with a single step runs without BEGIN/COMMIT.
+          if (metSteps.length <= 1) await apply(client);
+          else await client.transaction(apply);
           for (const { index, step } of steps) {
             if (!met.get(index)) emit({ event: 'step_skipped', runId, revision: m.revision, direction: unit.direction, step: index, reason: skipReason(step) });
             else emit({ event: 'step_done', runId, revision: m.revision, direction: unit.direction, step: index, durationMs: durations.get(index) ?? 0 });
@@ -639,8 +653,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
     emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'standalone' });
     const t0 = Date.now();
-    // The "started" write carries the step's first catalog check, and the "done" write (which advances the
-    // run) is one statement after the step: see buildIndex and runStandalone.
+    // The "done" write (which advances the run) is one statement after the step; a raw SQL step's
+    // "started" write carries its first check: see buildIndex and runStandalone.
     const journal: StepJournal = {
       started: { runId, events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'started' }] },
       done: () => {
@@ -750,9 +764,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return rows[0]!;
   }
 
-  /** True when the step's index exists and is valid: gates the step's "done" write. */
-  const indexValid = (step: CreateIndexStep) => sql`EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${step.index.schema} AND c.relname = ${step.index.name} AND i.indisvalid)`;
+  /** True when the step's index exists and is valid: gates the step's "done" write. (to_regclass plans faster than a catalog join.) */
+  const indexValid = (step: CreateIndexStep) =>
+    sql`EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = to_regclass(${qualified(step.index.schema, step.index.name)}) AND i.indisvalid)`;
 
   async function dropInvalid(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep): Promise<void> {
     const drop = new SqlQuery([`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(step.index.schema, step.index.name)}`]);
@@ -784,23 +798,33 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
   }
 
-  /** Builds the step's index and writes its "done" journal entry; 'deadline' when the deadline nears first. */
+  /**
+   * Builds the step's index and writes its "done" journal entry; 'deadline' when the deadline nears first.
+   * The first build goes ahead without a look at the catalog: `IF NOT EXISTS` makes it a no-op when the
+   * index is already there, and the "done" write right after it is gated on the index being valid. Only
+   * when that gate fails (a leftover: INVALID, or still being built by a killed run) does the runner look,
+   * wait, drop and rebuild. So a build costs its statement + 1 round trip, not + 2.
+   */
   async function buildIndex(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep, journal: StepJournal): Promise<'done' | 'deadline'> {
     let lastProblem = 'not built';
+    let look = false;
     const done = async () => {
       await ledger.journal(client, journal.done());
       return 'done' as const;
     };
     for (let attempt = 1; attempt <= indexBuildAttempts; attempt++) {
-      let state = attempt === 1 ? (await ledger.journal<IndexState>(client, journal.started, { select: indexStateQuery(step) }))! : await indexState(step);
-      if (state.running) {
-        const polled = await pollBuild(ctx, m, index, step);
-        if (polled === 'deadline') return 'deadline';
-        state = polled;
+      if (look) {
+        let state = await indexState(step);
+        if (state.running) {
+          const polled = await pollBuild(ctx, m, index, step);
+          if (polled === 'deadline') return 'deadline';
+          state = polled;
+        }
+        if (state.exists && state.valid) return await done();
+        if (state.exists) await dropInvalid(ctx, m, index, step);
+        if (attempt > 1) emit({ event: 'index_build_retry', runId: ctx.runId, revision: m.revision, step: index, index: step.index.name, attempt, reason: lastProblem });
       }
-      if (state.exists && state.valid) return await done();
-      if (state.exists) await dropInvalid(ctx, m, index, step);
-      if (attempt > 1) emit({ event: 'index_build_retry', runId: ctx.runId, revision: m.revision, step: index, index: step.index.name, attempt, reason: lastProblem });
+      let state: IndexState;
       try {
         const outcome = await client.executeLong(stepSql(step));
         if (outcome.state === 'still_running') {
@@ -809,7 +833,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
           state = polled;
         } else {
           // "done" only if the build left a valid index, in the same statement; otherwise look at what it left.
-          if ((await ledger.journal(client, journal.done(), { when: indexValid(step) }))?.ok) return 'done';
+          // Its commit need not wait for the disk: were it lost in a server crash, the resumed run's build is
+          // a no-op (IF NOT EXISTS) and this write happens again.
+          if ((await ledger.journal(client, journal.done(), { when: indexValid(step), asyncCommit: true }))?.ok) return 'done';
           state = await indexState(step);
         }
       } catch (error) {
@@ -819,12 +845,21 @@ export function createMigrator(options: MigratorOptions): Migrator {
         const code = sqlStateOf(error);
         if (code && RETRYABLE_LOCK.has(code) && attempt < indexBuildAttempts) {
           lastProblem = `${code}: ${errorText(error)}`;
+          look = true;
           await sleep(Math.round(backoff(attempt)));
           continue;
         }
         throw error;
       }
       if (state.exists && state.valid) return await done();
+      if (!look && (state.running || state.exists)) {
+        // The unlooked first build met something already there (IF NOT EXISTS skipped it): that was no
+        // build attempt. Look again (wait for it, or drop the INVALID leftover) and build, as attempt 1.
+        look = true;
+        attempt--;
+        continue;
+      }
+      look = true;
       lastProblem = state.exists ? 'index is INVALID after the build' : 'index is missing after the build';
     }
     throw new MigrationFailedError(

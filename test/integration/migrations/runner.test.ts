@@ -3,6 +3,7 @@ import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
+import { countingClient } from '../../support/counting-client.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { appliedRevisions, chain, columns, harness, indexes, uniqueName } from './helpers.ts';
@@ -119,6 +120,112 @@ describe.each(transports)('runner via %s', (_name, open) => {
       sql`SELECT step, error FROM ${sql.ident(h.ledger, 'migration_events')} WHERE status = 'failed'`,
     );
     expect(failed.rows).toEqual([{ step: 1, error: expect.stringContaining('no_such_type') }]);
+  });
+
+  test('a single-step migration is one atomic statement with its bookkeeping: a failure leaves nothing', async () => {
+    // Prepare: the step fails while it runs (division by zero), after its table would have been made.
+    const ns = uniqueName('app');
+    const { m1 } = chain(ns);
+    const broken = defineMigration({
+      revision: '202501010002',
+      downRevision: '202501010001',
+      description: 'a table from a query that fails',
+      risk: 'low',
+      up: [sqlStep(`CREATE TABLE ${ns}.ratios AS SELECT 1 / (count(*) - count(*)) AS r FROM ${ns}.widgets`, { tables: [`${ns}.ratios`] })],
+      down: [sqlStep(`DROP TABLE ${ns}.ratios`)],
+    });
+    const h = harness(t.client, [m1, broken]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', applied: ['202501010001'], error: { revision: '202501010002', step: 0, sqlState: '22012' } });
+    const made = await t.direct.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = ${ns} AND tablename = 'ratios'`);
+    expect(made.rows[0]!.n).toBe(0);
+    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001']);
+    const done = await t.direct.query<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM ${sql.ident(h.ledger, 'migration_events')} WHERE revision = '202501010002' AND status = 'done'`,
+    );
+    expect(done.rows[0]!.n).toBe(0);
+  });
+
+  test('round trips: a transactional migration costs its statements + BEGIN/COMMIT, a one-step one its statement, an index build its statement + 1', async () => {
+    // Prepare: counted from each migration's start to its end, so the run's fixed round trips stay out.
+    const ns = uniqueName('app');
+    const t1 = `${ns}.parts`;
+    const migrations = [
+      defineMigration({
+        revision: 'r1',
+        downRevision: null,
+        description: 'schema',
+        risk: 'low',
+        up: [sqlStep(`CREATE SCHEMA ${ns}`, { lock: 'none' })],
+        down: [sqlStep(`DROP SCHEMA ${ns}`, { lock: 'none' })],
+      }),
+      defineMigration({
+        revision: 'r2',
+        downRevision: 'r1',
+        description: 'two statements',
+        risk: 'low',
+        up: [sqlStep(`CREATE TABLE ${t1} (id int PRIMARY KEY, sku text)`, { tables: [t1] }), sqlStep(`CREATE INDEX idx_parts_sku_plain ON ${t1} (sku)`, { tables: [t1] })],
+        down: [sqlStep(`DROP TABLE ${t1}`)],
+      }),
+      defineMigration({
+        revision: 'r3',
+        downRevision: 'r2',
+        description: 'one statement',
+        risk: 'low',
+        up: [sqlStep(`ALTER TABLE ${t1} ADD COLUMN price int`, { tables: [t1] })],
+        down: [sqlStep(`ALTER TABLE ${t1} DROP COLUMN price`, { tables: [t1] })],
+      }),
+      defineMigration({
+        revision: 'r4',
+        downRevision: 'r3',
+        description: 'a concurrent build',
+        risk: 'low',
+        up: [createIndex({ name: 'idx_parts_price', schema: ns, table: 'parts', columns: ['price'] })],
+      }),
+    ];
+    const counted = countingClient(t.client);
+    const trips: Record<string, number> = {};
+    let mark = 0;
+    const h = harness(counted, migrations, {
+      onEvent: (e) => {
+        if (e.event === 'migration_started') mark = counted.count;
+        if (e.event === 'migration_done') trips[e.revision] = counted.count - mark;
+      },
+    });
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess: r2 = BEGIN + 2 statements (the bookkeeping rides on the first) + COMMIT; r1 and r3 = 1;
+    // r4 = the build + the "done" write gated on the index being valid.
+    expect(result.status).toBe('done');
+    expect(trips).toEqual({ r1: 1, r2: 4, r3: 1, r4: 2 });
+    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['r1', 'r2', 'r3', 'r4']);
+    expect(await indexes(t.direct, ns)).toEqual([
+      { name: 'idx_parts_price', valid: true },
+      { name: 'idx_parts_sku_plain', valid: true },
+    ]);
+  });
+
+  test('gives a ledger made before execute_step existed the function, and carries on', async () => {
+    // Prepare: a first run makes the ledger; then the function is dropped, as in a ledger of an older offpeak.
+    const ns = uniqueName('app');
+    const { m1, m2, m3 } = chain(ns);
+    const first = harness(t.client, [m1]);
+    expect((await first.migrator.runToCompletion('up', 'head')).status).toBe('done');
+    await t.direct.query(sql`DROP FUNCTION ${sql.ident(first.ledger, 'execute_step')}(text, text)`);
+
+    // Act: a new process (fresh migrator) upgrades the rest.
+    const later = harness(t.client, [m1, m2, m3], { schema: first.ledger });
+    const result = await later.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'done', applied: ['202501010002', '202501010003'] });
+    expect(await appliedRevisions(t.direct, first.ledger)).toEqual(['202501010001', '202501010002', '202501010003']);
   });
 
   test('stops at the deadline between units and resumes from the journal', async () => {

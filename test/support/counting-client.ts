@@ -1,4 +1,4 @@
-import type { SqlClient, SqlExecutor } from '../lambdas/core/db/client.ts';
+import type { SqlClient, SqlExecutor } from '../../lambdas/core/db/client.ts';
 
 /**
  * A SqlClient decorator that counts SQL round trips: every query and executeLong is one, and a transaction
