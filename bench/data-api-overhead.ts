@@ -15,7 +15,11 @@
  * The server runs twice: as its own process (`offpeak data-api serve`, as the service
  * is remote: the headline ratio) and inside this process (client and server share one thread).
  * Also timed: the same SDK calls against a bare HTTP server that answers at once, the
- * floor any HTTP Data API path pays on this machine, so the rest is the server's own work.
+ * floor any HTTP Data API path pays on this machine, and against a bare HTTP server that runs the
+ * query on one raw pg connection: the floor of any HTTP path to PostgreSQL. When that floor alone is
+ * over 3× direct pg, no Data API server can meet the target here: each call crosses three sockets
+ * (bench → server → PostgreSQL and back) where direct pg crosses one, and on this VM a loopback
+ * socket write costs tens of µs of system time.
  *
  * Run: npx tsx bench/data-api-overhead.ts [queries] [rounds]
  * Database: TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres.
@@ -26,6 +30,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
+import PgRaw from 'pg';
 import type { SqlClient } from '../lambdas/core/db/client.ts';
 import { createDataApiClient, createRdsDataSdkClient } from '../lambdas/core/db/data-api.ts';
 import { createPgClient } from '../lambdas/core/db/pg.ts';
@@ -109,13 +114,49 @@ async function timeFloor(count: number): Promise<number> {
   return performance.now() - started;
 }
 
-const paths = ['direct pg', 'Data API: adapter + SDK + server process', 'Data API: adapter + SDK + in-process server', 'floor: adapter + SDK + bare HTTP, no db'] as const;
+// The floor with the database: an HTTP server that parses the request and runs its query on one raw
+// node-postgres connection, with none of the service's checks, conversion or reset. What any HTTP path
+// to PostgreSQL costs here; the in-process server's excess over it is the Data API logic itself.
+const floorDbPg = new PgRaw.Client({ connectionString: url });
+await floorDbPg.connect();
+const floorDbServer = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as { sql: string; parameters: Array<{ value: { longValue?: number; stringValue?: string } }> };
+    const text = body.sql.replace(/:p(\d+)/g, '$$$1');
+    void floorDbPg.query({ text, values: body.parameters.map((p) => p.value.longValue ?? p.value.stringValue), rowMode: 'array' }).then((r) => {
+      const reply = JSON.stringify({
+        records: (r.rows as unknown[][]).map((row) => [{ longValue: Number(row[0]) }, { stringValue: String(row[1]) }]),
+        columnMetadata: [{ label: 'n', typeName: 'int4' }, { label: 't', typeName: 'text' }],
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) }).end(reply);
+    });
+  });
+});
+await new Promise<void>((resolve) => floorDbServer.listen(0, '127.0.0.1', resolve));
+const floorDb = createDataApiClient({
+  client: createRdsDataSdkClient({ endpoint: `http://127.0.0.1:${(floorDbServer.address() as AddressInfo).port}` }),
+  resourceArn: 'a',
+  secretArn: 's',
+  database: 'd',
+  ownsClient: true,
+});
+
+const paths = [
+  'direct pg',
+  'Data API: adapter + SDK + server process',
+  'Data API: adapter + SDK + in-process server',
+  'floor: SDK + bare HTTP + 1 pg query',
+  'floor: SDK + bare HTTP, no db',
+] as const;
 type Path = (typeof paths)[number];
 const run: Record<Path, (from: number, count: number) => Promise<number>> = {
   'direct pg': (from, count) => timeBlock(pg, from, count),
   'Data API: adapter + SDK + server process': (from, count) => timeBlock(remoteApi, from, count),
   'Data API: adapter + SDK + in-process server': (from, count) => timeBlock(dataApi, from, count),
-  'floor: adapter + SDK + bare HTTP, no db': (_from, count) => timeFloor(count),
+  'floor: SDK + bare HTTP + 1 pg query': (from, count) => timeBlock(floorDb, from, count),
+  'floor: SDK + bare HTTP, no db': (_from, count) => timeFloor(count),
 };
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -164,6 +205,11 @@ try {
   for (const path of paths) line(path, `${(cpu[path] / (queries * rounds)).toFixed(0)} µs  (${(cpu[path] / cpuPg).toFixed(2)}× pg)`);
   const ratio = median(blockRatios['Data API: adapter + SDK + server process']);
   line('ratio, server process vs pg (target ≤ 3×)', `${ratio.toFixed(2)}×  ${ratio <= 3 ? 'within target' : 'OVER TARGET'}`);
+  const floorDbRatio = median(blockRatios['floor: SDK + bare HTTP + 1 pg query']);
+  line(
+    'floor with the database vs pg',
+    `${floorDbRatio.toFixed(2)}×  (${floorDbRatio > 3 ? 'over 3× with no Data API logic at all: the target is out of reach for any HTTP server here' : 'leaves room under 3×'})`,
+  );
   memory();
 } finally {
   await dataApi.close();
@@ -171,6 +217,9 @@ try {
   serveProcess.kill('SIGTERM');
   await floor.close();
   floorServer.close();
+  await floorDb.close();
+  floorDbServer.close();
+  await floorDbPg.end();
   await server.close();
   await pg.close();
 }

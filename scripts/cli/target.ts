@@ -55,7 +55,8 @@ export async function openTarget(target: Target): Promise<SqlClient> {
   switch (target.kind) {
     case 'pg': {
       const { createPgClient } = await import('../../lambdas/core/db/pg.ts');
-      return createPgClient({ connectionString: target.url });
+      // After 1 s an index build is followed from a second connection, for the progress bar.
+      return createPgClient({ connectionString: target.url, stillRunningAfterMs: 1000 });
     }
     case 'data-api': {
       const { openDataApiTarget } = await import('./data-api-target.ts');

@@ -18,8 +18,12 @@ export interface QueryResult<R = Row> {
 
 export type LongStatementOutcome =
   | { state: 'done'; result: QueryResult }
-  /** The call returned before the statement finished; it keeps running on the server. Poll the catalog. */
-  | { state: 'still_running' };
+  /**
+   * The call returned before the statement finished; it keeps running on the server. Poll the catalog.
+   * `finished` is there when the adapter still holds the statement's connection (pg): it settles when the
+   * statement ends, and rejects with its error. The Data API cannot tell, so there it is absent.
+   */
+  | { state: 'still_running'; finished?: Promise<void> };
 
 export type Dialect = 'pg' | 'pglite' | 'data-api';
 
@@ -43,7 +47,8 @@ export interface SqlClient extends SqlExecutor {
   /**
    * Runs one long autocommit statement (CREATE INDEX CONCURRENTLY, ANALYZE, VACUUM).
    * Where the transport has a call time limit (the Data API's 45 s), it returns
-   * `still_running` instead of failing, and the statement goes on on the server.
+   * `still_running` instead of failing, and the statement goes on on the server. A pg client
+   * made with `stillRunningAfterMs` does the same after that long, so its caller can report progress.
    */
   executeLong(query: SqlQuery): Promise<LongStatementOutcome>;
   close(): Promise<void>;

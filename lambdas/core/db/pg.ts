@@ -87,9 +87,15 @@ export interface PgClientOptions {
   /** Pool size; transactions and concurrent callers each hold one connection. */
   max?: number;
   applicationName?: string;
+  /**
+   * executeLong returns `still_running` (with `finished`) once a statement has run this long, leaving it to
+   * finish on its connection, so the caller can poll pg_stat_progress_create_index meanwhile (the CLI's
+   * progress bar). Unset: executeLong waits for the statement. Needs `max` ≥ 2, for the polling.
+   */
+  stillRunningAfterMs?: number;
 }
 
-/** SqlClient over node-postgres. No call time limit, so executeLong always waits for completion. */
+/** SqlClient over node-postgres. No call time limit: executeLong waits for completion unless `stillRunningAfterMs` is set. */
 export function createPgClient(options: PgClientOptions): SqlClient {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -142,7 +148,20 @@ export function createPgClient(options: PgClientOptions): SqlClient {
       }
     },
     async executeLong(query: SqlQuery): Promise<LongStatementOutcome> {
-      return { state: 'done', result: await run(pool, query) };
+      const running = run<Row>(pool, query);
+      const after = options.stillRunningAfterMs;
+      if (after === undefined) return { state: 'done', result: await running };
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), after)));
+      try {
+        const first = await Promise.race([running, late]);
+        if (first !== 'late') return { state: 'done', result: first };
+      } finally {
+        clearTimeout(timer);
+      }
+      const finished = running.then(() => undefined);
+      finished.catch(() => undefined); // the caller may stop polling (deadline) and never look: not an unhandled rejection
+      return { state: 'still_running', finished };
     },
     close: () => pool.end(),
   };

@@ -87,7 +87,11 @@ export async function runAnalyze(input: AnalyzeInput): Promise<AnalyzeResult> {
     let error: string | null = null;
     try {
       const result = await client.executeLong(sql`ANALYZE ${sql.ident(entry.schema_name, entry.table_name)}`);
-      if (result.state === 'still_running') outcome = 'still_running';
+      if (result.state === 'still_running') {
+        // Where the client still holds the statement (pg), its real outcome is worth the wait.
+        if (result.finished) await result.finished;
+        else outcome = 'still_running';
+      }
     } catch (failure) {
       // A table dropped since it was queued is no failure; anything else is logged and
       // dequeued so one broken table cannot block the queue (rediscovery requeues it).

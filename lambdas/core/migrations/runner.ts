@@ -706,7 +706,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       if (running && (await waitWhileRunning(ctx, step.sql)) === 'deadline') return 'deadline';
       try {
         const outcome = await client.executeLong(stepSql(step));
-        if (outcome.state === 'still_running' && (await waitWhileRunning(ctx, step.sql)) === 'deadline') return 'deadline';
+        if (outcome.state === 'still_running' && (await waitWhileRunning(ctx, step.sql, outcome.finished)) === 'deadline') return 'deadline';
         await ledger.journal(client, journal.done());
         return 'done';
       } catch (error) {
@@ -727,12 +727,22 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return rows[0]?.running === true;
   }
 
-  async function waitWhileRunning(ctx: UnitContext, text: string): Promise<'done' | 'deadline'> {
+  /**
+   * Waits while a session runs `text`; 'deadline' when the deadline nears first. With `finished` (the client
+   * still holds the statement), wakes as soon as it ends and throws the statement's error, if any.
+   */
+  async function waitWhileRunning(ctx: UnitContext, text: string, finished?: Promise<void>): Promise<'done' | 'deadline'> {
     while (await statementRunning(text)) {
       if (ctx.deadline && ctx.deadline.getTime() - now().getTime() < marginMs) return 'deadline';
-      await sleep(pollIntervalMs);
+      await pause(finished);
     }
+    await finished;
     return 'done';
+  }
+
+  /** The poll interval, cut short when `finished` settles. */
+  async function pause(finished: Promise<void> | undefined): Promise<void> {
+    await (finished ? Promise.race([sleep(pollIntervalMs), finished.catch(() => undefined)]) : sleep(pollIntervalMs));
   }
 
   interface IndexState {
@@ -771,15 +781,22 @@ export function createMigrator(options: MigratorOptions): Migrator {
   async function dropInvalid(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep): Promise<void> {
     const drop = new SqlQuery([`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(step.index.schema, step.index.name)}`]);
     const outcome = await client.executeLong(drop);
-    if (outcome.state === 'still_running') await waitWhileRunning({ ...ctx, deadline: undefined }, drop.toString());
+    if (outcome.state === 'still_running') await waitWhileRunning({ ...ctx, deadline: undefined }, drop.toString(), outcome.finished);
     emit({ event: 'invalid_index_dropped', runId: ctx.runId, revision: m.revision, step: index, index: step.index.name });
   }
 
-  /** Polls until no session builds the index; 'deadline' when the deadline nears first. */
-  async function pollBuild(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep): Promise<IndexState | 'deadline'> {
+  /**
+   * Polls until no session builds the index; 'deadline' when the deadline nears first. With `finished` (the
+   * client still holds this run's build), throws the build's error once it ends, as a build that failed in the
+   * call would have.
+   */
+  async function pollBuild(ctx: UnitContext, m: LoadedMigration, index: number, step: CreateIndexStep, finished?: Promise<void>): Promise<IndexState | 'deadline'> {
     for (;;) {
       const state = await indexState(step);
-      if (!state.running) return state;
+      if (!state.running) {
+        await finished;
+        return state;
+      }
       emit({
         event: 'index_progress',
         runId: ctx.runId,
@@ -794,7 +811,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       });
       if (ctx.deadline && ctx.deadline.getTime() - now().getTime() < marginMs) return 'deadline';
       await lease.renew();
-      await sleep(pollIntervalMs);
+      await pause(finished);
     }
   }
 
@@ -828,7 +845,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       try {
         const outcome = await client.executeLong(stepSql(step));
         if (outcome.state === 'still_running') {
-          const polled = await pollBuild(ctx, m, index, step);
+          const polled = await pollBuild(ctx, m, index, step, outcome.finished);
           if (polled === 'deadline') return 'deadline';
           state = polled;
         } else {
@@ -897,7 +914,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
     if (existing.length) {
       const t0 = Date.now();
       // One statement for all tables; if it outlives a Data API call it goes on server-side, which is fine for ANALYZE.
-      await client.executeLong(new SqlQuery([`ANALYZE ${existing.map((r) => qualified(r.s, r.t)).join(', ')}`]));
+      const outcome = await client.executeLong(new SqlQuery([`ANALYZE ${existing.map((r) => qualified(r.s, r.t)).join(', ')}`]));
+      if (outcome.state === 'still_running') await outcome.finished;
       emit({ event: 'analyzed', runId, tables: analyzed, durationMs: Date.now() - t0 });
     }
     const checks = indexes.size

@@ -53,6 +53,18 @@ export function chain(ns: string) {
   return { m1, m2, m3, all: [m1, m2, m3] as const };
 }
 
+/** Migration r1: builds an index over `ns.slow(column)`, a function that sleeps per row, so the build takes a while. */
+export function slowIndexMigration(ns: string, options: { name?: string; column?: string; unique?: boolean } = {}): Migration {
+  const { name = 'idx_items_slow', column = 'id', unique = false } = options;
+  return defineMigration({
+    revision: 'r1',
+    downRevision: null,
+    description: 'slow index',
+    risk: 'low',
+    up: [createIndex({ name, schema: ns, table: 'items', columns: [`${ns}.slow(${column})`], unique })],
+  });
+}
+
 export interface Harness {
   migrator: Migrator;
   events: MigrationEvent[];

@@ -6,7 +6,7 @@ import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/mig
 import { countingClient } from '../../support/counting-client.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
-import { appliedRevisions, chain, columns, harness, indexes, uniqueName } from './helpers.ts';
+import { appliedRevisions, chain, columns, harness, indexes, slowIndexMigration, uniqueName } from './helpers.ts';
 
 /**
  * The runner end to end, on the test database directly (pg or PGlite) and through the Data API
@@ -371,15 +371,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
     let clock = Date.now();
     const h = harness(
       t.client,
-      [
-        defineMigration({
-          revision: 'r1',
-          downRevision: null,
-          description: 'slow index',
-          risk: 'low',
-          up: [createIndex({ name: 'idx_items_slow', schema: ns, table: 'items', columns: [`${ns}.slow(id)`] })],
-        }),
-      ],
+      [slowIndexMigration(ns)],
       {
         now: () => new Date(clock),
         onEvent: (e) => {
