@@ -31,9 +31,9 @@
  *   up in the catalog: one being built (a still-running call, or a killed client's statement the server
  *   still runs) is waited for; an INVALID one that no session is building is dropped concurrently and
  *   rebuilt, up to `indexBuildAttempts`. A leftover found this way does not use up an attempt.
- *   `still_running` (the Data API's 45 s) is followed by polling pg_stat_progress_create_index and
- *   pg_index, reported as `index_progress` events; polling stops at the deadline (result `in_progress`;
- *   the next call picks the build up from the catalog).
+ *   `still_running` (the Data API's 45 s; a pg client's `stillRunningAfterMs`) is followed by polling
+ *   pg_stat_progress_create_index and pg_index, reported as `index_progress` events; polling stops at the
+ *   deadline (result `in_progress`; the next call picks the build up from the catalog).
  * - Standalone raw SQL steps must be idempotent (e.g. `ALTER TYPE … ADD VALUE IF NOT EXISTS`): a run
  *   killed while one was running cannot know whether it committed, so the step is run again on resume.
  * - Conditional steps (`when.extensionAvailable`) are checked against pg_available_extensions once per
