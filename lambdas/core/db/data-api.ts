@@ -101,7 +101,7 @@ export function createDataApiClient(options: DataApiClientOptions): SqlClient {
   async function execute<R>(query: SqlQuery, extra: Partial<ExecuteStatementRequest> = {}): Promise<QueryResult<R>> {
     const { text, values } = query.render((i) => `:p${i}`);
     const parameters = toDataApiParameters(values);
-    const json = options.formatRecordsAs === 'JSON';
+    const json = options.formatRecordsAs === 'JSON' || query.hints.jsonRows === true;
     const input: ExecuteStatementRequest = {
       resourceArn,
       secretArn,

@@ -75,7 +75,7 @@ function statementName(text: string): string {
 async function run<R>(target: pg.Pool | pg.PoolClient, query: SqlQuery): Promise<QueryResult<R>> {
   const { text, values } = query.render((i) => `$${i}`);
   try {
-    const result = await target.query({ ...(query.repeated ? { name: statementName(text) } : {}), text, values: values.map(toPgValue), types });
+    const result = await target.query({ ...(query.hints.repeated ? { name: statementName(text) } : {}), text, values: values.map(toPgValue), types });
     return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
   } catch (error) {
     throw mapPgError(error);

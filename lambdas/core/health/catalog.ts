@@ -1,7 +1,7 @@
 import type { SqlExecutor } from '../db/client.ts';
 import { sql, type SqlQuery } from '../db/sql.ts';
 import { indexIdentityHash, ledgerTable, ledgerTableName } from './ledger.ts';
-import { estimatedRowBytes, fetchAllPages, type PageOptions } from './paginate.ts';
+import { fetchAllPages, rowBytesLowerBound, type PageOptions } from './paginate.ts';
 
 /**
  * The catalog reads behind the report: one small context query, then two paginated
@@ -279,15 +279,12 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
   // invalid drop candidate), then at least "CREATE INDEX <name> ON <table> USING  ()".
   const packed = (keeper: SqlQuery, coveredBy: SqlQuery) =>
     sql`concat_ws(' ', x.toid, 0, 0, 0, 0, 0, 0, ${keeper}, ${coveredBy}, x.relpages, 0, 0, 0, 0, 0)`;
-  const pageBound = estimatedRowBytes(sql`x.oid::bigint`, [
-    { expr: sql`x.name`, kind: 'text' },
-    { expr: packed(sql`d.keeper`, sql`coalesce(c.by_oid, 0)`), kind: 'text' },
-    {
-      expr: sql`CASE WHEN starts_with(x.name, ${input.dropPrefix}::text) AND NOT x.protected
+  const pageBound = rowBytesLowerBound(sql`x.oid::bigint`, [
+    sql`x.name`,
+    packed(sql`d.keeper`, sql`coalesce(c.by_oid, 0)`),
+    sql`CASE WHEN starts_with(x.name, ${input.dropPrefix}::text) AND NOT x.protected
           AND (NOT x.valid OR d.keeper <> x.oid OR c.by_oid IS NOT NULL)
         THEN repeat('x', 27 + char_length(x.name) + char_length(x.tname)) END`,
-      kind: 'text',
-    },
   ]);
   const fits = (q: string) =>
     sql`${sql.raw(q)}._rn <= ${page.pageRows}::bigint AND (${sql.raw(q)}._rn = 1 OR ${sql.raw(q)}._least <= ${page.pageBytes}::bigint)`;
@@ -311,6 +308,9 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
       JOIN pg_class tc ON tc.oid = i.indrelid
       JOIN pg_namespace n ON n.oid = tc.relnamespace
       WHERE tc.relkind IN ('r', 'm', 'p') AND ${userSchemaFilter('n', ledgerSchema)}
+        -- Only tables with an index still to come: the per-table work (duplicates, coverage, foreign keys)
+        -- needs every index of those tables, and none of the tables whose indexes all went on earlier pages.
+        AND (${after}::bigint < 0 OR i.indrelid IN (SELECT r.indrelid FROM pg_index r WHERE r.indexrelid::bigint > ${after}::bigint))
     ),
     fk_support AS (
       -- Per foreign key, the one index kept as its support: the widest (a narrower one it

@@ -63,4 +63,31 @@ describe('Data API adapter beyond the contract', () => {
     expect(rows).toEqual([{ id: 1, name: 'a', list: [1, 2], nothing: null, flag: true }]);
     expect(rowCount).toBe(1);
   });
+
+  it('sends a query hinted withJsonRows as formatRecordsAs JSON, with the same rows as typed fields', async () => {
+    // Prepare: count what the SDK client sends.
+    const db = adapterFor(api);
+    const formats: unknown[] = [];
+    api.sdk.middlewareStack.add(
+      (next) => async (args) => {
+        formats.push((args.input as { formatRecordsAs?: string }).formatRecordsAs);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordFormats' },
+    );
+    const query = sql`SELECT g::bigint AS k, ${'é'}::text || g AS name, g % 2 = 0 AS even, NULL::text AS nothing FROM generate_series(1, 3) g ORDER BY g`;
+
+    try {
+      // Act
+      const typed = await db.query(query);
+      const json = await db.query(query.withJsonRows());
+
+      // Assess
+      expect(formats).toEqual([undefined, 'JSON']);
+      expect(json.rows).toEqual(typed.rows);
+      expect(json.rows[2]).toEqual({ k: 3, name: 'é3', even: false, nothing: null });
+    } finally {
+      api.sdk.middlewareStack.remove('recordFormats');
+    }
+  });
 });
