@@ -36,6 +36,9 @@
  *   deadline (result `in_progress`; the next call picks the build up from the catalog).
  * - Standalone raw SQL steps must be idempotent (e.g. `ALTER TYPE … ADD VALUE IF NOT EXISTS`): a run
  *   killed while one was running cannot know whether it committed, so the step is run again on resume.
+ *   Nor can a Data API caller see a statement that fails after its call returned `still_running`: an
+ *   index drop's "done" write is therefore gated on the index being gone (else the step fails, and a
+ *   rerun drops again); a raw SQL step has no such check.
  * - Conditional steps (`when.extensionAvailable`) are checked against pg_available_extensions once per
  *   advance call; unmet ones are journaled `skipped` and reported.
  * - When a run finishes it ANALYZEs every table its migrations touched (index steps know their table, SQL
@@ -707,8 +710,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
       try {
         const outcome = await client.executeLong(stepSql(step));
         if (outcome.state === 'still_running' && (await waitWhileRunning(ctx, step.sql, outcome.finished)) === 'deadline') return 'deadline';
-        await ledger.journal(client, journal.done());
-        return 'done';
+        // An index drop is "done" only once the index is gone, checked in the same statement: a drop that
+        // failed after its Data API call had returned (the service cannot report it) must not be journaled.
+        const dropped = step.kind === 'drop_index' ? qualified(step.index.schema, step.index.name) : undefined;
+        if ((await ledger.journal(client, journal.done(), dropped ? { when: sql`to_regclass(${dropped}) IS NULL` } : {}))?.ok) return 'done';
+        throw new MigrationFailedError(
+          `${m.file} (${m.revision}) ${direction} step ${index + 1}: the drop ended but index ${dropped} ` +
+            'is still there (it failed after the call returned, or something recreated it); run again to retry',
+          { revision: m.revision, step: index, direction, context: { file: m.file } },
+        );
       } catch (error) {
         const state = sqlStateOf(error);
         if (state && RETRYABLE_LOCK.has(state) && attempt < lockAttempts) {

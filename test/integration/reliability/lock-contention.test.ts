@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
-import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
+import { createIndex, defineMigration, dropIndex, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
 import { startTestDataApi } from '../../support/data-api.ts';
 import { harness, indexes, uniqueName } from '../migrations/helpers.ts';
@@ -139,5 +139,44 @@ describe.skipIf(!testDatabaseUrl).each(transports)('lock contention while a long
     expect(whileWaiting).toEqual([{ name: 'idx_items_v', valid: false }]);
     expect(result.status, result.error?.message).toBe('done');
     expect(await indexes(db.client, ns)).toEqual([{ name: 'idx_items_v', valid: true }]);
+  });
+
+  it('DROP INDEX CONCURRENTLY that fails while it waits is not journaled done, and a rerun drops the index', async () => {
+    // Prepare: the index exists; a writer's open transaction makes the drop wait (past the Data API call's 1 s)
+    const ns = await table();
+    await db.client.query(sql`CREATE INDEX idx_items_v ON ${sql.ident(ns, 'items')} (v)`);
+    const migration = defineMigration({
+      revision: '202601010003',
+      downRevision: null,
+      description: 'drop the v index',
+      risk: 'low',
+      up: [dropIndex({ name: 'idx_items_v', schema: ns, table: 'items' })],
+      down: [createIndex({ name: 'idx_items_v', schema: ns, table: 'items', columns: ['v'] })],
+    });
+    const { migrator, ledger } = harness(transport.runner, [migration]);
+    await holder.query('BEGIN');
+    await holder.query(`UPDATE ${ns}.items SET v = v + 1 WHERE id = 1`);
+
+    // Act: once the drop has waited past one call, cancel it (through the Data API its caller cannot see that)
+    const run = migrator.runToCompletion('up', 'head');
+    await until('the drop to wait on a lock', async () => {
+      const { rows } = await reader.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DROP INDEX CONCURRENTLY%idx_items_v%'`);
+      return rows.length > 0;
+    });
+    await sleep(1200);
+    await reader.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'DROP INDEX CONCURRENTLY%idx_items_v%' AND pid <> pg_backend_pid()`);
+    const failed = await run;
+    const doneEvents = async () =>
+      (await db.client.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${sql.ident(ledger, 'migration_events')} WHERE status = 'done'`)).rows[0]!.n;
+    const doneAfterFailure = await doneEvents();
+    await holder.query('COMMIT');
+    const rerun = await migrator.runToCompletion('up', 'head');
+
+    // Assess: the failed drop left no "done" and no applied row; the rerun dropped the index and journaled it once
+    expect(failed).toMatchObject({ status: 'failed', applied: [], error: { revision: '202601010003', step: 0 } });
+    expect(doneAfterFailure).toBe(0);
+    expect(rerun).toMatchObject({ status: 'done', applied: ['202601010003'] });
+    expect(await doneEvents()).toBe(1);
+    expect(await indexes(db.client, ns)).toEqual([]);
   });
 });
