@@ -1,3 +1,5 @@
+import { DatabaseError } from '../errors.ts';
+
 /**
  * SQLSTATEs PostgreSQL raises when two sessions run the same `CREATE … IF NOT EXISTS` at once: the
  * IF NOT EXISTS check passes in both, and the loser hits a catalog unique index (23505), finds the
@@ -5,3 +7,9 @@
  * Retrying the idempotent DDL then succeeds.
  */
 export const CONCURRENT_CREATE_SQLSTATES: ReadonlySet<string> = new Set(['23505', '42P07', '42P06', '42710']);
+
+/** Lock not available (55P03, lock_timeout) and deadlock detected (40P01): the statement may succeed if retried. */
+export const LOCK_RETRY_SQLSTATES: ReadonlySet<string> = new Set(['55P03', '40P01']);
+
+/** The SQLSTATE of a database error, if it is one. */
+export const sqlStateOf = (error: unknown): string | undefined => (error instanceof DatabaseError ? error.sqlState : undefined);
