@@ -38,7 +38,7 @@ export interface QueryHints {
   /**
    * Every result column is text, boolean or an integer below 2^53, so rows read the same from a JSON
    * document: the Data API adapter asks for `formatRecordsAs: 'JSON'`, one string the SDK does not take
-   * apart field by field (a third of a large page's transport time), and a smaller response.
+   * apart field by field (about 40 % of a large report's transport time here), and a smaller response.
    */
   jsonRows?: boolean;
 }

@@ -635,7 +635,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'standalone' });
     const t0 = Date.now();
     // The "done" write (which advances the run) is one statement after the step; a raw SQL step's
-    // "started" write carries its first check: see buildIndex and runStandalone.
+    // "started" write carries its first check (standalone.ts).
     const journal: StepJournal = {
       started: { runId, events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'started' }] },
       done: () => {
