@@ -94,7 +94,9 @@ function pageQuery(family: SqlQuery | CursorFamily, columns: readonly PagedColum
     WHERE p._rn <= ${options.pageRows}::bigint AND (p._rn = 1 OR p._bytes <= ${options.pageBytes}::bigint)
     ORDER BY p._k`;
   // Text, integer and boolean columns read the same from JSON rows, which cost the Data API path far less
-  // to decode; a JSON row is also smaller than the typed fields the size estimate bounds.
+  // to decode. A JSON row of short column names is smaller than the typed fields the size estimate bounds,
+  // unless its text is mostly double quotes (escaped twice inside formattedRecords); the page budget leaves
+  // a quarter of the 1 MiB limit for that.
   return columns.every((c) => c.kind === 'text' || c.kind === 'long' || c.kind === 'bool') ? query.withJsonRows() : query;
 }
 

@@ -20,7 +20,7 @@
  */
 import type { SqlClient, SqlExecutor } from '../db/client.ts';
 import { quoteIdent, quoteLiteral, sql, SqlQuery } from '../db/sql.ts';
-import { DatabaseError } from '../errors.ts';
+import { ConfigError, DatabaseError } from '../errors.ts';
 import { CONCURRENT_CREATE_SQLSTATES } from '../db/sqlstate.ts';
 
 export const DEFAULT_LEDGER_SCHEMA = 'offpeak';
@@ -168,6 +168,12 @@ const executeStepDdl = (s: string): string => {
 const ledgerDdl = (s: string): SqlQuery =>
   new SqlQuery([`DO $ledger$ BEGIN\n${DDL(s).map((q) => `  ${q.toString()};`).join('\n')}\n  ${executeStepDdl(s)}\nEND $ledger$`]);
 
+/**
+ * execute_step alone, for a ledger whose tables an earlier offpeak made: it needs CREATE on the ledger's
+ * schema only, where the whole DDL's `CREATE SCHEMA IF NOT EXISTS` would need CREATE on the database.
+ */
+const executeStepOnly = (s: string): SqlQuery => new SqlQuery([`DO $ledger$ BEGIN\n  ${executeStepDdl(s)}\nEND $ledger$`]);
+
 export class Ledger {
   readonly schema: string;
   private readonly client: SqlClient;
@@ -208,17 +214,25 @@ export class Ledger {
    */
   async ensure(): Promise<void> {
     if (this.complete) return;
-    if ((await this.look()).complete) {
+    const seen = await this.look();
+    if (seen.complete) {
       this.known = this.complete = true;
       return;
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.query(ledgerDdl(this.schema));
+        await this.client.query(seen.tables ? executeStepOnly(this.schema) : ledgerDdl(this.schema));
         this.known = this.complete = true;
         return;
       } catch (error) {
         if (attempt < 10 && error instanceof DatabaseError && CONCURRENT_CREATE_SQLSTATES.has(error.sqlState ?? '')) continue;
+        if (seen.tables && error instanceof DatabaseError && error.sqlState === '42501') {
+          throw new ConfigError(
+            `the ledger in schema ${this.schema} was made by an earlier offpeak and lacks ${this.schema}.execute_step, which this role ` +
+              `may not create: run offpeak once as the ledger's owner, or GRANT CREATE ON SCHEMA ${quoteIdent(this.schema)} to this role`,
+            { cause: error, context: { schema: this.schema } },
+          );
+        }
         throw error;
       }
     }

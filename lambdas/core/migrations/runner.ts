@@ -455,7 +455,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar() } satisfies AdvanceResult;
     };
 
-    const ctx: UnitContext = { runId, deadline: opts.deadline, extensions: undefined, durations: [] };
+    // The first unit of a call may be one an earlier call or a killed run left running on the server.
+    const ctx: UnitContext = { runId, deadline: opts.deadline, mayBeRunning: true, extensions: undefined, durations: [] };
     let position = run.position;
     try {
       while (position < stored.units.length) {
@@ -470,6 +471,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         const unit = stored.units[position]!;
         const outcome = await runUnit(ctx, unit, position);
         if (outcome === 'deadline') return await stop(position, 'in_progress', 'deadline');
+        ctx.mayBeRunning = false;
         position++;
         if (unit.kind === 'record') base.recorded.push(unit.revision);
         else if (unit.kind === 'migration' || unit.last) base.applied.push(unit.revision);

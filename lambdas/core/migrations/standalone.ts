@@ -32,6 +32,13 @@ export interface StandaloneContext {
   runId: string;
   /** Stop waiting when this nears (within `marginMs`). */
   deadline: Date | undefined;
+  /**
+   * The step may already be running on the server: it is the first unit of this advance call, which an
+   * earlier call (still_running at its deadline) or a killed run may have left building. An index build
+   * then looks at the catalog first: a second CREATE INDEX CONCURRENTLY queued on the table's lock would
+   * deadlock with the running build's wait for older snapshots, and PostgreSQL may cancel the build.
+   */
+  mayBeRunning: boolean;
 }
 
 /** A standalone step's journal entries: "started" (raw SQL steps only) rides on its first check, "done" advances the run. */
@@ -192,14 +199,14 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
 
   /**
    * Builds the step's index and writes its "done" journal entry; 'deadline' when the deadline nears first.
-   * The first build goes ahead without a look at the catalog: `IF NOT EXISTS` makes it a no-op when the
-   * index is already there, and the "done" write right after it is gated on the index being valid. Only
-   * when that gate fails (a leftover: INVALID, or still being built by a killed run) does the runner look,
-   * wait, drop and rebuild. So a build costs its statement + 1 round trip, not + 2.
+   * Unless the step may already be running (`ctx.mayBeRunning`), the first build goes ahead without a look
+   * at the catalog: `IF NOT EXISTS` makes it a no-op when the index is already there, and the "done" write
+   * right after it is gated on the index being valid. Only when that gate fails (an INVALID leftover) does
+   * the runner look, drop and rebuild. So a build costs its statement + 1 round trip, not + 2.
    */
   async function buildIndex(ctx: StandaloneContext, m: LoadedMigration, index: number, step: CreateIndexStep, journal: StepJournal): Promise<'done' | 'deadline'> {
     let lastProblem = 'not built';
-    let look = false;
+    let look = ctx.mayBeRunning;
     const done = async () => {
       await ledger.journal(client, journal.done());
       return 'done' as const;
@@ -217,6 +224,8 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
         if (attempt > 1) emit({ event: 'index_build_retry', runId: ctx.runId, revision: m.revision, step: index, index: step.index.name, attempt, reason: lastProblem });
       }
       let state: IndexState;
+      /** The build call returned without error yet left no valid index: IF NOT EXISTS met one already there. */
+      let skipped = false;
       try {
         const outcome = await client.executeLong(stepSql(step));
         if (outcome.state === 'still_running') {
@@ -229,6 +238,7 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
           // a no-op (IF NOT EXISTS) and this write happens again.
           if ((await ledger.journal(client, journal.done(), { when: indexValid(step), asyncCommit: true }))?.ok) return 'done';
           state = await indexState(step);
+          skipped = true;
         }
       } catch (error) {
         const after = await indexState(step).catch(() => undefined);
@@ -244,9 +254,9 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
         throw error;
       }
       if (state.exists && state.valid) return await done();
-      if (!look && (state.running || state.exists)) {
-        // The unlooked first build met something already there (IF NOT EXISTS skipped it): that was no
-        // build attempt. Look again (wait for it, or drop the INVALID leftover) and build, as attempt 1.
+      if (skipped && !look) {
+        // The unlooked first build met an index already there and skipped it: that was no build attempt.
+        // Look (wait for it, or drop the INVALID leftover) and build, still as attempt 1.
         look = true;
         attempt--;
         continue;
@@ -254,6 +264,9 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
       look = true;
       lastProblem = state.exists ? 'index is INVALID after the build' : 'index is missing after the build';
     }
+    // The last attempt's INVALID index costs on every write: never leave it behind.
+    const last = await indexState(step).catch(() => undefined);
+    if (last?.exists && !last.valid && !last.running) await dropInvalid(ctx, m, index, step);
     throw new MigrationFailedError(
       `${m.file} (${m.revision}): index ${step.index.schema}.${step.index.name} is still not valid after ${indexBuildAttempts} attempts (${lastProblem})`,
       { revision: m.revision, step: index, direction: 'up', context: { file: m.file } },

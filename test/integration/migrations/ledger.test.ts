@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlClient } from '../../../lambdas/core/db/client.ts';
+import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { ChecksumMismatchError, LeaseHeldError, MigrationGraphError } from '../../../lambdas/core/errors.ts';
 import { Lease } from '../../../lambdas/core/migrations/lease.ts';
@@ -246,6 +248,61 @@ describe.skipIf(!testDatabaseUrl)('lock contention (PostgreSQL only: PGlite is o
     } finally {
       clearTimeout(release);
       await holder.end();
+    }
+  });
+});
+
+describe.skipIf(!testDatabaseUrl)('a ledger made by an earlier offpeak, opened by a migration role (PostgreSQL only: roles)', () => {
+  const roles: string[] = [];
+  afterAll(async () => {
+    // Roles belong to the cluster, not to the test database: drop them (and what they own here) again.
+    for (const role of roles) {
+      await db.client.query(sql`DROP OWNED BY ${sql.ident(role)}`);
+      await db.client.query(sql`DROP ROLE ${sql.ident(role)}`);
+    }
+  });
+
+  /** A ledger whose tables exist without execute_step, and a client as a role with DML on it (and CREATE on its schema if asked). */
+  async function olderLedger(createOnSchema: boolean): Promise<{ schema: string; client: SqlClient }> {
+    const schema = uniqueName('offpeak_old');
+    const role = uniqueName('offpeak_mig');
+    await new Ledger(db.client, schema).ensure();
+    await db.client.query(sql`DROP FUNCTION ${sql.ident(schema, 'execute_step')}(text, text)`);
+    await db.client.query(sql`CREATE ROLE ${sql.ident(role)} LOGIN`);
+    roles.push(role);
+    await db.client.query(sql`GRANT USAGE ${sql.raw(createOnSchema ? ', CREATE' : '')} ON SCHEMA ${sql.ident(schema)} TO ${sql.ident(role)}`);
+    await db.client.query(sql`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${sql.ident(schema)} TO ${sql.ident(role)}`);
+    await db.client.query(sql`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${sql.ident(schema)} TO ${sql.ident(role)}`);
+    const url = new URL(db.url!);
+    url.username = role;
+    return { schema, client: createPgClient({ connectionString: url.toString() }) };
+  }
+
+  it('adds execute_step with CREATE on the ledger schema alone (no CREATE on the database)', async () => {
+    // Prepare
+    const { schema, client } = await olderLedger(true);
+
+    try {
+      // Act
+      await new Ledger(client, schema).ensure();
+
+      // Assess
+      const { rows } = await db.client.query<{ fn: boolean }>(sql`SELECT to_regprocedure(${`"${schema}".execute_step(text,text)`}) IS NOT NULL AS fn`);
+      expect(rows[0]!.fn).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('says what to do when the role may not create the function either', async () => {
+    // Prepare
+    const { schema, client } = await olderLedger(false);
+
+    try {
+      // Act + Assess
+      await expect(new Ledger(client, schema).ensure()).rejects.toThrow(new RegExp(`lacks ${schema}\\.execute_step.*GRANT CREATE ON SCHEMA`));
+    } finally {
+      await client.close();
     }
   });
 });

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
+import { createPgClient } from '../../../lambdas/core/db/pg.ts';
+import type { SqlClient } from '../../../lambdas/core/db/client.ts';
+import { quoteLiteral, sql } from '../../../lambdas/core/db/sql.ts';
+import { runCli, scratchDir, writeMigration } from '../../support/cli.ts';
+import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
+import { harness, indexes, slowIndexMigration, uniqueName } from './helpers.ts';
+
+/**
+ * Index builds the runner follows from a second connection after the call that started them returned
+ * `still_running`: a pg client made with `stillRunningAfterMs` (the CLI's progress bar), and the Data API
+ * past its statement timeout. PostgreSQL only: PGlite is one connection on the JS thread.
+ */
+describe.skipIf(!testDatabaseUrl)('index builds followed from a second connection on pg (PostgreSQL)', () => {
+  let db: TestDatabase;
+  let client: SqlClient;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    client = createPgClient({ connectionString: db.url!, stillRunningAfterMs: 100 });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await db?.dispose();
+  });
+
+  /** A schema with `rows` rows whose indexed expression sleeps `seconds` per row. */
+  async function slowTable(rows: number, duplicate = false, seconds = 0.1): Promise<string> {
+    const ns = uniqueName('app');
+    await db.client.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
+    await db.client.query(
+      sql`CREATE FUNCTION ${sql.ident(ns, 'slow')}(x int) RETURNS int LANGUAGE sql IMMUTABLE AS ${sql.raw(quoteLiteral(`SELECT x FROM (SELECT pg_sleep(${seconds})) s`))}`,
+    );
+    await db.client.query(sql`CREATE TABLE ${sql.ident(ns, 'items')} (id int PRIMARY KEY, code int)`);
+    await db.client.query(sql`INSERT INTO ${sql.ident(ns, 'items')} SELECT g, ${duplicate ? sql`1` : sql`g`} FROM generate_series(1, ${rows}::int) AS g`);
+    return ns;
+  }
+
+  it('reports progress while the build runs and finishes in the same call', async () => {
+    // Prepare
+    const ns = await slowTable(6);
+    const h = harness(client, [slowIndexMigration(ns)]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('done');
+    const progress = h.events.filter((e) => e.event === 'index_progress');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[0]).toMatchObject({ index: 'idx_items_slow', revision: 'r1' });
+    expect(await indexes(db.client, ns)).toEqual([{ name: 'idx_items_slow', valid: true }]);
+  });
+
+  it('fails with the build’s own error when the followed build fails, leaving no INVALID index', async () => {
+    // Prepare: a unique index on duplicate codes fails after the build has been handed back.
+    const ns = await slowTable(6, true);
+    const h = harness(client, [slowIndexMigration(ns, { name: 'idx_items_code', column: 'code', unique: true })]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', error: { revision: 'r1', step: 0, sqlState: '23505' } });
+    expect(h.events.some((e) => e.event === 'index_progress')).toBe(true);
+    expect(await indexes(db.client, ns)).toEqual([]);
+  });
+
+  it('an advance call resumes the build an earlier call left running, without starting a second one', async () => {
+    // Prepare: the first call's deadline passes while its build runs (8 rows × 0.3 s, evaluated twice:
+    // long enough for the build's last wait to start after a second build's deadlock check has run).
+    const ns = await slowTable(8, false, 0.3);
+    let clock = Date.now();
+    const h = harness(client, [slowIndexMigration(ns)], {
+      now: () => new Date(clock),
+      onEvent: (e) => {
+        if (e.event === 'index_progress') clock += 60_000; // the first poll finds the deadline passed
+      },
+    });
+    const { runId } = await h.migrator.start('up', 'head');
+
+    // Act: the second call starts while the first call's build still runs on the server.
+    const first = await h.migrator.advance(runId, { deadline: new Date(clock + 30_000) });
+    const second = await h.migrator.advance(runId);
+
+    // Assess: a second CREATE INDEX CONCURRENTLY queued on the table would have deadlocked with the running
+    // build's wait for older snapshots, and PostgreSQL cancels one of them (often the build, left INVALID).
+    expect(first.status).toBe('in_progress');
+    expect(second.status, second.error?.message).toBe('done');
+    expect(h.events.filter((e) => e.event === 'invalid_index_dropped' || e.event === 'index_build_retry' || e.event === 'lock_timeout_retry')).toEqual([]);
+    expect(await indexes(db.client, ns)).toEqual([{ name: 'idx_items_slow', valid: true }]);
+  });
+
+  it('the CLI shows the build’s phase on a --database-url target', async () => {
+    // Prepare: the CLI hands a build back after 1 s; 15 rows × 0.1 s outlast that.
+    const ns = await slowTable(15);
+    const dir = scratchDir('cli-progress');
+    try {
+      writeMigration(dir.path, {
+        revision: '202601010001',
+        downRevision: null,
+        body: `up: [createIndex({ name: 'idx_items_slow', schema: '${ns}', table: 'items', columns: ['${ns}.slow(id)'] })],`,
+      });
+
+      // Act
+      const run = await runCli(['upgrade', 'head', '--database-url', db.url!, '--migrations', dir.path]);
+
+      // Assess: not a TTY, so progress comes as plain lines, one per phase.
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/idx_items_slow: (building index|waiting|validating)/);
+    } finally {
+      dir.dispose();
+    }
+  });
+});
+
+describe.skipIf(!testDatabaseUrl)('index builds followed past the Data API statement timeout (PostgreSQL)', () => {
+  let api: TestDataApi;
+  beforeAll(async () => {
+    api = await startTestDataApi({ statementTimeoutMs: 1000 });
+  });
+  afterAll(async () => {
+    await api?.dispose();
+  });
+
+  it('counts a build that fails after its call returned as an attempt, and leaves no INVALID index', async () => {
+    // Prepare: a unique index on duplicate codes that fails after 1.5 s, past the 1 s call; one attempt allowed.
+    const ns = uniqueName('app');
+    await api.db.client.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
+    await api.db.client.query(sql`CREATE FUNCTION ${sql.ident(ns, 'slow')}(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x FROM (SELECT pg_sleep(0.1)) s'`);
+    await api.db.client.query(sql`CREATE TABLE ${sql.ident(ns, 'items')} (id int PRIMARY KEY, code int)`);
+    await api.db.client.query(sql`INSERT INTO ${sql.ident(ns, 'items')} SELECT g, 1 FROM generate_series(1, 15) AS g`);
+    const adapter = createDataApiClient({ client: api.sdk, resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database });
+    let builds = 0;
+    const counted: SqlClient = {
+      ...adapter,
+      executeLong: (query) => {
+        if (query.toString().startsWith('CREATE UNIQUE INDEX')) builds++;
+        return adapter.executeLong(query);
+      },
+    };
+    const h = harness(counted, [slowIndexMigration(ns, { name: 'idx_items_code', column: 'code', unique: true })], { indexBuildAttempts: 1 });
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess: the Data API cannot say how the build ended; the catalog shows it INVALID, which is the one attempt.
+    expect(result.status).toBe('failed');
+    expect(result.error?.message).toContain('still not valid after 1 attempts');
+    expect(builds).toBe(1);
+    expect(h.events.some((e) => e.event === 'index_progress')).toBe(true);
+    expect(await indexes(api.db.client, ns)).toEqual([]);
+  });
+});
