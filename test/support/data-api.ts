@@ -1,4 +1,6 @@
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
+import type { SqlClient } from '../../lambdas/core/db/client.ts';
+import { createDataApiClient } from '../../lambdas/core/db/data-api.ts';
 import { startDataApiServer } from '../../scripts/data-api/server.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -20,6 +22,8 @@ export interface TestDataApi {
   resourceArn: string;
   secretArn: string;
   database: string;
+  /** offpeak's Data API adapter over `sdk` (shares it: disposing this fixture destroys it). */
+  adapter(options?: { formatRecordsAs?: 'JSON' }): SqlClient;
   dispose(): Promise<void>;
 }
 
@@ -57,6 +61,7 @@ export async function startTestDataApi(options: TestDataApiOptions = {}): Promis
       resourceArn: testResourceArn,
       secretArn: testSecretArn,
       database,
+      adapter: (options = {}) => createDataApiClient({ client: sdk, resourceArn: testResourceArn, secretArn: testSecretArn, database, ...options }),
       async dispose() {
         sdk.destroy();
         await server.close();

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
-import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { buildIndexHealthReportWithStats } from '../../../lambdas/core/health/build-report.ts';
 import { takeUsageSnapshot } from '../../../lambdas/core/health/snapshot.ts';
 
@@ -15,7 +14,7 @@ let dataApi: SqlClient;
 
 beforeAll(async () => {
   api = await startTestDataApi({ maxResponseBytes: MAX_RESPONSE_BYTES });
-  dataApi = createDataApiClient({ client: api.sdk, resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database });
+  dataApi = api.adapter();
   // 60 tables × (PK + 4 idx_ indexes, one duplicated, one FK without index): enough rows to need several pages.
   await api.db.client.query(sql`CREATE TABLE parent (id int PRIMARY KEY)`);
   await api.db.client.query(sql`DO $$ BEGIN

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
-import { quoteLiteral, sql } from '../../../lambdas/core/db/sql.ts';
 import { runCli, scratchDir, writeMigration } from '../../support/cli.ts';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
-import { harness, indexes, slowIndexMigration, uniqueName } from './helpers.ts';
+import { harness, indexes, slowIndexMigration, slowItems } from './helpers.ts';
 
 /**
  * Index builds the runner follows from a second connection after the call that started them returned
@@ -25,21 +23,9 @@ describe.skipIf(!testDatabaseUrl)('index builds followed from a second connectio
     await db?.dispose();
   });
 
-  /** A schema with `rows` rows whose indexed expression sleeps `seconds` per row. */
-  async function slowTable(rows: number, duplicate = false, seconds = 0.1): Promise<string> {
-    const ns = uniqueName('app');
-    await db.client.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
-    await db.client.query(
-      sql`CREATE FUNCTION ${sql.ident(ns, 'slow')}(x int) RETURNS int LANGUAGE sql IMMUTABLE AS ${sql.raw(quoteLiteral(`SELECT x FROM (SELECT pg_sleep(${seconds})) s`))}`,
-    );
-    await db.client.query(sql`CREATE TABLE ${sql.ident(ns, 'items')} (id int PRIMARY KEY, code int)`);
-    await db.client.query(sql`INSERT INTO ${sql.ident(ns, 'items')} SELECT g, ${duplicate ? sql`1` : sql`g`} FROM generate_series(1, ${rows}::int) AS g`);
-    return ns;
-  }
-
   it('reports progress while the build runs and finishes in the same call', async () => {
     // Prepare
-    const ns = await slowTable(6);
+    const ns = await slowItems(db.client, { rows: 6, seconds: 0.1 });
     const h = harness(client, [slowIndexMigration(ns)]);
 
     // Act
@@ -55,7 +41,7 @@ describe.skipIf(!testDatabaseUrl)('index builds followed from a second connectio
 
   it('fails with the build’s own error when the followed build fails, leaving no INVALID index', async () => {
     // Prepare: a unique index on duplicate codes fails after the build has been handed back.
-    const ns = await slowTable(6, true);
+    const ns = await slowItems(db.client, { rows: 6, seconds: 0.1, duplicate: true });
     const h = harness(client, [slowIndexMigration(ns, { name: 'idx_items_code', column: 'code', unique: true })]);
 
     // Act
@@ -70,7 +56,7 @@ describe.skipIf(!testDatabaseUrl)('index builds followed from a second connectio
   it('an advance call resumes the build an earlier call left running, without starting a second one', async () => {
     // Prepare: the first call's deadline passes while its build runs (8 rows × 0.3 s, evaluated twice:
     // long enough for the build's last wait to start after a second build's deadlock check has run).
-    const ns = await slowTable(8, false, 0.3);
+    const ns = await slowItems(db.client, { rows: 8, seconds: 0.3 });
     let clock = Date.now();
     const h = harness(client, [slowIndexMigration(ns)], {
       now: () => new Date(clock),
@@ -94,7 +80,7 @@ describe.skipIf(!testDatabaseUrl)('index builds followed from a second connectio
 
   it('the CLI shows the build’s phase on a --database-url target', async () => {
     // Prepare: the CLI hands a build back after 1 s; 15 rows × 0.1 s outlast that.
-    const ns = await slowTable(15);
+    const ns = await slowItems(db.client, { rows: 15, seconds: 0.1 });
     const dir = scratchDir('cli-progress');
     try {
       writeMigration(dir.path, {
@@ -126,12 +112,8 @@ describe.skipIf(!testDatabaseUrl)('index builds followed past the Data API state
 
   it('counts a build that fails after its call returned as an attempt, and leaves no INVALID index', async () => {
     // Prepare: a unique index on duplicate codes that fails after 1.5 s, past the 1 s call; one attempt allowed.
-    const ns = uniqueName('app');
-    await api.db.client.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
-    await api.db.client.query(sql`CREATE FUNCTION ${sql.ident(ns, 'slow')}(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x FROM (SELECT pg_sleep(0.1)) s'`);
-    await api.db.client.query(sql`CREATE TABLE ${sql.ident(ns, 'items')} (id int PRIMARY KEY, code int)`);
-    await api.db.client.query(sql`INSERT INTO ${sql.ident(ns, 'items')} SELECT g, 1 FROM generate_series(1, 15) AS g`);
-    const adapter = createDataApiClient({ client: api.sdk, resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database });
+    const ns = await slowItems(api.db.client, { rows: 15, seconds: 0.1, duplicate: true });
+    const adapter = api.adapter();
     let builds = 0;
     const counted: SqlClient = {
       ...adapter,

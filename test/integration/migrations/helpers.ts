@@ -3,8 +3,8 @@ import { createIndex, defineMigration, sqlStep, type LoadedMigration, type Migra
 import { fromModules } from '../../../lambdas/core/migrations/loader.ts';
 import { createMigrator, type Migrator, type MigratorOptions } from '../../../lambdas/core/migrations/runner.ts';
 import type { MigrationEvent } from '../../../lambdas/core/migrations/events.ts';
-import type { SqlClient } from '../../../lambdas/core/db/client.ts';
-import { sql } from '../../../lambdas/core/db/sql.ts';
+import type { SqlClient, SqlExecutor } from '../../../lambdas/core/db/client.ts';
+import { quoteLiteral, sql } from '../../../lambdas/core/db/sql.ts';
 
 /**
  * Synthetic migrations for the engine's integration tests. Every test works in its own
@@ -51,6 +51,44 @@ export function chain(ns: string) {
     down: [sqlStep(`ALTER TABLE ${t} DROP COLUMN color`, { tables: [t] })],
   });
   return { m1, m2, m3, all: [m1, m2, m3] as const };
+}
+
+/**
+ * A new schema with table `items (id, code)` of `rows` rows and a function `slow(x)` that sleeps `seconds`
+ * per call, so an index over `slow(…)` takes a while to build; `duplicate` gives every row the same code.
+ * Returns the schema.
+ */
+export async function slowItems(client: SqlExecutor, options: { rows: number; seconds: number; duplicate?: boolean }): Promise<string> {
+  const ns = uniqueName('app');
+  await client.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
+  await client.query(
+    sql`CREATE FUNCTION ${sql.ident(ns, 'slow')}(x int) RETURNS int LANGUAGE sql IMMUTABLE AS ${sql.raw(quoteLiteral(`SELECT x FROM (SELECT pg_sleep(${options.seconds})) s`))}`,
+  );
+  await client.query(sql`CREATE TABLE ${sql.ident(ns, 'items')} (id int PRIMARY KEY, code int)`);
+  await client.query(
+    sql`INSERT INTO ${sql.ident(ns, 'items')} SELECT g, ${options.duplicate ? sql`1` : sql`g`} FROM generate_series(1, ${options.rows}::int) AS g`,
+  );
+  return ns;
+}
+
+/** A new schema with table `codes (id, code)` holding two rows of the same code: a unique index on it fails. Returns the schema. */
+export async function duplicateCodes(client: SqlExecutor): Promise<string> {
+  const ns = uniqueName('app');
+  await client.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
+  await client.query(sql`CREATE TABLE ${sql.ident(ns, 'codes')} (id int PRIMARY KEY, code text)`);
+  await client.query(sql`INSERT INTO ${sql.ident(ns, 'codes')} VALUES (1, 'a'), (2, 'a')`);
+  return ns;
+}
+
+/** Migration r1: a unique index on `ns.codes (code)`. */
+export function uniqueCodesMigration(ns: string): Migration {
+  return defineMigration({
+    revision: 'r1',
+    downRevision: null,
+    description: 'unique codes',
+    risk: 'low',
+    up: [createIndex({ name: 'idx_codes_code', schema: ns, table: 'codes', columns: ['code'], unique: true })],
+  });
 }
 
 /** Migration r1: builds an index over `ns.slow(column)`, a function that sleeps per row, so the build takes a while. */

@@ -1,47 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlClient } from '../../../lambdas/core/db/client.ts';
-import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { countingClient } from '../../support/counting-client.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
-import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
-import { appliedRevisions, chain, columns, harness, indexes, slowIndexMigration, uniqueName } from './helpers.ts';
+import { runnerTransports, type RunnerTransport } from '../../support/runner-transports.ts';
+import { appliedRevisions, chain, columns, duplicateCodes, harness, indexes, slowIndexMigration, slowItems, uniqueCodesMigration, uniqueName } from './helpers.ts';
 
-/**
- * The runner end to end, on the test database directly (pg or PGlite) and through the Data API
- * adapter against the local server with a 1 s statement timeout, so long statements take the
- * still-running path for real.
- */
-interface Transport {
-  /** The client the runner uses. */
-  client: SqlClient;
-  /** A direct client for preparing and assessing. */
-  direct: SqlClient;
-  kind: string;
-  dispose(): Promise<void>;
-}
-
-const transports: Array<[string, () => Promise<Transport>]> = [
-  [
-    'direct',
-    async () => {
-      const db: TestDatabase = await createTestDatabase();
-      return { client: db.client, direct: db.client, kind: db.kind, dispose: () => db.dispose() };
-    },
-  ],
-  [
-    'data-api',
-    async () => {
-      const api: TestDataApi = await startTestDataApi({ statementTimeoutMs: 1000 });
-      const client = createDataApiClient({ client: api.sdk, resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database });
-      return { client, direct: api.db.client, kind: `data-api/${api.db.kind}`, dispose: () => api.dispose() };
-    },
-  ],
-];
-
-describe.each(transports)('runner via %s', (_name, open) => {
-  let t: Transport;
+/** The runner end to end, on both of its paths (see `runnerTransports`). */
+describe.each(runnerTransports)('runner %s', (_name, open) => {
+  let t: RunnerTransport;
   beforeAll(async () => {
     t = await open();
   }, 120_000);
@@ -54,7 +20,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
     // Prepare
     const ns = uniqueName('app');
     const { all } = chain(ns);
-    const h = harness(t.client, all);
+    const h = harness(t.runner, all);
 
     // Act
     const up = await h.migrator.runToCompletion('up', 'head');
@@ -64,12 +30,12 @@ describe.each(transports)('runner via %s', (_name, open) => {
     expect(up.applied).toEqual(['202501010001', '202501010002', '202501010003']);
     expect(up.verification?.ok).toBe(true);
     expect(up.verification?.analyzed).toEqual([`${ns}.widgets`]);
-    expect(await indexes(t.direct, ns)).toEqual([
+    expect(await indexes(t.db.client, ns)).toEqual([
       { name: 'idx_widgets_name', valid: true },
       { name: 'idx_widgets_owner', valid: true },
     ]);
-    expect(await columns(t.direct, ns, 'widgets')).toContain('color');
-    const touched = await t.direct.query<{ revision: string; schema_name: string; table_name: string }>(
+    expect(await columns(t.db.client, ns, 'widgets')).toContain('color');
+    const touched = await t.db.client.query<{ revision: string; schema_name: string; table_name: string }>(
       sql`SELECT revision, schema_name, table_name FROM ${sql.ident(h.ledger, 'migration_tables')} ORDER BY revision`,
     );
     expect(touched.rows).toEqual([
@@ -82,14 +48,14 @@ describe.each(transports)('runner via %s', (_name, open) => {
     const down = await h.migrator.runToCompletion('down', '202501010001');
     expect(down.status).toBe('done');
     expect(down.applied).toEqual(['202501010003', '202501010002']);
-    expect(await indexes(t.direct, ns)).toEqual([]);
-    expect(await columns(t.direct, ns, 'widgets')).not.toContain('color');
-    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001']);
+    expect(await indexes(t.db.client, ns)).toEqual([]);
+    expect(await columns(t.db.client, ns, 'widgets')).not.toContain('color');
+    expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['202501010001']);
 
     const again = await h.migrator.runToCompletion('up', 'head');
     expect(again.status).toBe('done');
     expect(again.applied).toEqual(['202501010002', '202501010003']);
-    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001', '202501010002', '202501010003']);
+    expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['202501010001', '202501010002', '202501010003']);
   });
 
   test('leaves neither schema change nor ledger row when a transactional step fails', async () => {
@@ -104,7 +70,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
       up: [sqlStep(`ALTER TABLE ${ns}.widgets ADD COLUMN size int`), sqlStep(`ALTER TABLE ${ns}.widgets ADD COLUMN nope no_such_type`)],
       down: [sqlStep(`ALTER TABLE ${ns}.widgets DROP COLUMN size`)],
     });
-    const h = harness(t.client, [m1, broken]);
+    const h = harness(t.runner, [m1, broken]);
 
     // Act
     const result = await h.migrator.runToCompletion('up', 'head');
@@ -114,9 +80,9 @@ describe.each(transports)('runner via %s', (_name, open) => {
     expect(result.applied).toEqual(['202501010001']);
     expect(result.error).toMatchObject({ revision: '202501010002', step: 1, sqlState: '42704' });
     expect(result.error?.message).toContain('migrations/202501010002_t.ts');
-    expect(await columns(t.direct, ns, 'widgets')).not.toContain('size');
-    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001']);
-    const failed = await t.direct.query<{ step: number; error: string }>(
+    expect(await columns(t.db.client, ns, 'widgets')).not.toContain('size');
+    expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['202501010001']);
+    const failed = await t.db.client.query<{ step: number; error: string }>(
       sql`SELECT step, error FROM ${sql.ident(h.ledger, 'migration_events')} WHERE status = 'failed'`,
     );
     expect(failed.rows).toEqual([{ step: 1, error: expect.stringContaining('no_such_type') }]);
@@ -134,17 +100,17 @@ describe.each(transports)('runner via %s', (_name, open) => {
       up: [sqlStep(`CREATE TABLE ${ns}.ratios AS SELECT 1 / (count(*) - count(*)) AS r FROM ${ns}.widgets`, { tables: [`${ns}.ratios`] })],
       down: [sqlStep(`DROP TABLE ${ns}.ratios`)],
     });
-    const h = harness(t.client, [m1, broken]);
+    const h = harness(t.runner, [m1, broken]);
 
     // Act
     const result = await h.migrator.runToCompletion('up', 'head');
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', applied: ['202501010001'], error: { revision: '202501010002', step: 0, sqlState: '22012' } });
-    const made = await t.direct.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = ${ns} AND tablename = 'ratios'`);
+    const made = await t.db.client.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = ${ns} AND tablename = 'ratios'`);
     expect(made.rows[0]!.n).toBe(0);
-    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001']);
-    const done = await t.direct.query<{ n: number }>(
+    expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['202501010001']);
+    const done = await t.db.client.query<{ n: number }>(
       sql`SELECT count(*)::int AS n FROM ${sql.ident(h.ledger, 'migration_events')} WHERE revision = '202501010002' AND status = 'done'`,
     );
     expect(done.rows[0]!.n).toBe(0);
@@ -187,7 +153,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
         up: [createIndex({ name: 'idx_parts_price', schema: ns, table: 'parts', columns: ['price'] })],
       }),
     ];
-    const counted = countingClient(t.client);
+    const counted = countingClient(t.runner);
     const trips: Record<string, number> = {};
     let mark = 0;
     const h = harness(counted, migrations, {
@@ -204,8 +170,8 @@ describe.each(transports)('runner via %s', (_name, open) => {
     // r4 = the build + the "done" write gated on the index being valid.
     expect(result.status).toBe('done');
     expect(trips).toEqual({ r1: 1, r2: 4, r3: 1, r4: 2 });
-    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['r1', 'r2', 'r3', 'r4']);
-    expect(await indexes(t.direct, ns)).toEqual([
+    expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['r1', 'r2', 'r3', 'r4']);
+    expect(await indexes(t.db.client, ns)).toEqual([
       { name: 'idx_parts_price', valid: true },
       { name: 'idx_parts_sku_plain', valid: true },
     ]);
@@ -215,24 +181,24 @@ describe.each(transports)('runner via %s', (_name, open) => {
     // Prepare: a first run makes the ledger; then the function is dropped, as in a ledger of an older offpeak.
     const ns = uniqueName('app');
     const { m1, m2, m3 } = chain(ns);
-    const first = harness(t.client, [m1]);
+    const first = harness(t.runner, [m1]);
     expect((await first.migrator.runToCompletion('up', 'head')).status).toBe('done');
-    await t.direct.query(sql`DROP FUNCTION ${sql.ident(first.ledger, 'execute_step')}(text, text)`);
+    await t.db.client.query(sql`DROP FUNCTION ${sql.ident(first.ledger, 'execute_step')}(text, text)`);
 
     // Act: a new process (fresh migrator) upgrades the rest.
-    const later = harness(t.client, [m1, m2, m3], { schema: first.ledger });
+    const later = harness(t.runner, [m1, m2, m3], { schema: first.ledger });
     const result = await later.migrator.runToCompletion('up', 'head');
 
     // Assess
     expect(result).toMatchObject({ status: 'done', applied: ['202501010002', '202501010003'] });
-    expect(await appliedRevisions(t.direct, first.ledger)).toEqual(['202501010001', '202501010002', '202501010003']);
+    expect(await appliedRevisions(t.db.client, first.ledger)).toEqual(['202501010001', '202501010002', '202501010003']);
   });
 
   test('stops at the deadline between units and resumes from the journal', async () => {
     // Prepare: a clock that jumps past the deadline whenever a migration finishes.
     const ns = uniqueName('app');
     let clock = Date.parse('2025-01-01T00:00:00Z');
-    const h = harness(t.client, chain(ns).all, {
+    const h = harness(t.runner, chain(ns).all, {
       now: () => new Date(clock),
       onEvent: (e) => {
         if (e.event === 'migration_done') clock += 60_000;
@@ -249,7 +215,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
     expect(results.map((r) => r.applied)).toEqual([['202501010001'], ['202501010002'], ['202501010003']]);
     expect(results[0]!.next).toMatchObject({ revision: '202501010002', step: 0 });
     expect(results.map((r) => r.runId)).toEqual([runId, runId, runId]);
-    const done = await t.direct.query<{ n: number }>(
+    const done = await t.db.client.query<{ n: number }>(
       sql`SELECT count(*)::int AS n FROM ${sql.ident(h.ledger, 'migration_events')} WHERE status = 'done'`,
     );
     expect(done.rows[0]!.n).toBe(5); // 2 + 2 + 1 steps, none run twice
@@ -258,9 +224,9 @@ describe.each(transports)('runner via %s', (_name, open) => {
   test('resumes a standalone migration interrupted after its step ran but before it was journaled', async () => {
     // Prepare: run up to 202501010001, then build the first index by hand as if the process died right after.
     const ns = uniqueName('app');
-    const h = harness(t.client, chain(ns).all);
+    const h = harness(t.runner, chain(ns).all);
     await h.migrator.runToCompletion('up', '202501010001');
-    await t.direct.query(sql`CREATE INDEX idx_widgets_name ON ${sql.ident(ns, 'widgets')} (name)`);
+    await t.db.client.query(sql`CREATE INDEX idx_widgets_name ON ${sql.ident(ns, 'widgets')} (name)`);
 
     // Act
     const result = await h.migrator.runToCompletion('up', 'head');
@@ -268,7 +234,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
     // Assess
     expect(result.status).toBe('done');
     expect(h.events.filter((e) => e.event === 'invalid_index_dropped')).toEqual([]);
-    expect(await indexes(t.direct, ns)).toEqual([
+    expect(await indexes(t.db.client, ns)).toEqual([
       { name: 'idx_widgets_name', valid: true },
       { name: 'idx_widgets_owner', valid: true },
     ]);
@@ -276,22 +242,11 @@ describe.each(transports)('runner via %s', (_name, open) => {
 
   test('drops and rebuilds an INVALID leftover instead of skipping it', async () => {
     // Prepare: a failed concurrent unique build on duplicate data leaves an INVALID index; then fix the data.
-    const ns = uniqueName('app');
-    await t.direct.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
-    await t.direct.query(sql`CREATE TABLE ${sql.ident(ns, 'codes')} (id int PRIMARY KEY, code text)`);
-    await t.direct.query(sql`INSERT INTO ${sql.ident(ns, 'codes')} VALUES (1, 'a'), (2, 'a')`);
-    await expect(t.direct.query(sql`CREATE UNIQUE INDEX CONCURRENTLY idx_codes_code ON ${sql.ident(ns, 'codes')} (code)`)).rejects.toThrow();
-    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_codes_code', valid: false }]);
-    await t.direct.query(sql`UPDATE ${sql.ident(ns, 'codes')} SET code = 'b' WHERE id = 2`);
-    const h = harness(t.client, [
-      defineMigration({
-        revision: 'r1',
-        downRevision: null,
-        description: 'unique codes',
-        risk: 'low',
-        up: [createIndex({ name: 'idx_codes_code', schema: ns, table: 'codes', columns: ['code'], unique: true })],
-      }),
-    ]);
+    const ns = await duplicateCodes(t.db.client);
+    await expect(t.db.client.query(sql`CREATE UNIQUE INDEX CONCURRENTLY idx_codes_code ON ${sql.ident(ns, 'codes')} (code)`)).rejects.toThrow();
+    expect(await indexes(t.db.client, ns)).toEqual([{ name: 'idx_codes_code', valid: false }]);
+    await t.db.client.query(sql`UPDATE ${sql.ident(ns, 'codes')} SET code = 'b' WHERE id = 2`);
+    const h = harness(t.runner, [uniqueCodesMigration(ns)]);
 
     // Act
     const result = await h.migrator.runToCompletion('up', 'head');
@@ -299,37 +254,26 @@ describe.each(transports)('runner via %s', (_name, open) => {
     // Assess
     expect(result.status).toBe('done');
     expect(h.events.filter((e) => e.event === 'invalid_index_dropped')).toHaveLength(1);
-    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_codes_code', valid: true }]);
+    expect(await indexes(t.db.client, ns)).toEqual([{ name: 'idx_codes_code', valid: true }]);
     expect(result.verification?.indexes).toEqual([{ schema: ns, name: 'idx_codes_code', exists: true, valid: true }]);
   });
 
   test('fails a build that cannot succeed without leaving an INVALID index, then resumes once the data is fixed', async () => {
     // Prepare
-    const ns = uniqueName('app');
-    await t.direct.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
-    await t.direct.query(sql`CREATE TABLE ${sql.ident(ns, 'codes')} (id int PRIMARY KEY, code text)`);
-    await t.direct.query(sql`INSERT INTO ${sql.ident(ns, 'codes')} VALUES (1, 'a'), (2, 'a')`);
-    const h = harness(t.client, [
-      defineMigration({
-        revision: 'r1',
-        downRevision: null,
-        description: 'unique codes',
-        risk: 'low',
-        up: [createIndex({ name: 'idx_codes_code', schema: ns, table: 'codes', columns: ['code'], unique: true })],
-      }),
-    ]);
+    const ns = await duplicateCodes(t.db.client);
+    const h = harness(t.runner, [uniqueCodesMigration(ns)]);
 
     // Act
     const failed = await h.migrator.runToCompletion('up', 'head');
-    const leftovers = await indexes(t.direct, ns);
-    await t.direct.query(sql`UPDATE ${sql.ident(ns, 'codes')} SET code = 'b' WHERE id = 2`);
+    const leftovers = await indexes(t.db.client, ns);
+    await t.db.client.query(sql`UPDATE ${sql.ident(ns, 'codes')} SET code = 'b' WHERE id = 2`);
     const retried = await h.migrator.runToCompletion('up', 'head');
 
     // Assess
     expect(failed).toMatchObject({ status: 'failed', error: { revision: 'r1', step: 0, sqlState: '23505' } });
     expect(leftovers).toEqual([]);
     expect(retried).toMatchObject({ status: 'done', runId: failed.runId, applied: ['r1'] });
-    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['r1']);
+    expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['r1']);
   });
 
   test('journals unmet conditional steps as skipped and reports them', async () => {
@@ -346,7 +290,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
         createIndex({ name: 'idx_widgets_fancy', schema: ns, table: 'widgets', columns: ['owner_id'] }, { when: { extensionAvailable: 'no_such_extension' } }),
       ],
     });
-    const h = harness(t.client, [m1, conditional]);
+    const h = harness(t.runner, [m1, conditional]);
 
     // Act
     const result = await h.migrator.runToCompletion('up', 'head');
@@ -355,22 +299,16 @@ describe.each(transports)('runner via %s', (_name, open) => {
     expect(result.status).toBe('done');
     expect(result.skipped).toEqual([{ revision: '202501010002', direction: 'up', step: 1, reason: 'extension no_such_extension is not available' }]);
     expect(result.verification?.indexes.map((i) => i.name)).toEqual(['idx_widgets_name']);
-    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_widgets_name', valid: true }]);
-    expect(await appliedRevisions(t.direct, h.ledger)).toEqual(['202501010001', '202501010002']);
+    expect(await indexes(t.db.client, ns)).toEqual([{ name: 'idx_widgets_name', valid: true }]);
+    expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['202501010001', '202501010002']);
   });
 
   test('follows an index build that outlives one call by polling the catalog, and resumes it after a deadline', async () => {
     // Prepare: an expression index whose build takes about 1.2 s (longer than the Data API's 1 s here).
-    const ns = uniqueName('app');
-    await t.direct.query(sql`CREATE SCHEMA ${sql.ident(ns)}`);
-    await t.direct.query(
-      sql`CREATE FUNCTION ${sql.ident(ns, 'slow')}(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x FROM (SELECT pg_sleep(0.3)) s'`,
-    );
-    await t.direct.query(sql`CREATE TABLE ${sql.ident(ns, 'items')} (id int PRIMARY KEY)`);
-    await t.direct.query(sql`INSERT INTO ${sql.ident(ns, 'items')} SELECT generate_series(1, 4)`);
+    const ns = await slowItems(t.db.client, { rows: 4, seconds: 0.3 });
     let clock = Date.now();
     const h = harness(
-      t.client,
+      t.runner,
       [slowIndexMigration(ns)],
       {
         now: () => new Date(clock),
@@ -387,7 +325,7 @@ describe.each(transports)('runner via %s', (_name, open) => {
 
     // Assess
     expect(second.status).toBe('done');
-    expect(await indexes(t.direct, ns)).toEqual([{ name: 'idx_items_slow', valid: true }]);
+    expect(await indexes(t.db.client, ns)).toEqual([{ name: 'idx_items_slow', valid: true }]);
     if (t.kind === 'data-api/pg') {
       expect(first.status).toBe('in_progress');
       expect(first.next).toMatchObject({ revision: 'r1', step: 0 });

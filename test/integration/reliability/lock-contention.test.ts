@@ -1,42 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import type { SqlClient } from '../../../lambdas/core/db/client.ts';
-import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, dropIndex, sqlStep } from '../../../lambdas/core/migrations/model.ts';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
-import { startTestDataApi } from '../../support/data-api.ts';
+import { testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { runnerTransports, type RunnerTransport } from '../../support/runner-transports.ts';
 import { harness, indexes, uniqueName } from '../migrations/helpers.ts';
 import { sleep, until } from './wait.ts';
 
-/** Where the runner's statements go: the database directly, or the Data API adapter through the local server. */
-interface Transport {
-  db: TestDatabase;
-  runner: SqlClient;
-  dispose(): Promise<void>;
-}
-
-const transports: Array<[string, () => Promise<Transport>]> = [
-  [
-    'directly',
-    async () => {
-      const db = await createTestDatabase();
-      return { db, runner: db.client, dispose: () => db.dispose() };
-    },
-  ],
-  [
-    'through the Data API (1 s statement timeout)',
-    async () => {
-      const api = await startTestDataApi({ statementTimeoutMs: 1000 });
-      const runner = createDataApiClient({ client: api.sdk, resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database });
-      return { db: api.db, runner, dispose: () => api.dispose() };
-    },
-  ],
-];
-
 // A long transaction on another connection needs a server: PGlite has one connection.
-describe.skipIf(!testDatabaseUrl).each(transports)('lock contention while a long transaction holds the table (PostgreSQL), runner %s', (_name, open) => {
-  let transport: Transport;
+describe.skipIf(!testDatabaseUrl).each(runnerTransports)('lock contention while a long transaction holds the table (PostgreSQL), runner %s', (_name, open) => {
+  let transport: RunnerTransport;
   let db: TestDatabase;
   let holder: pg.Client;
   let reader: pg.Client;

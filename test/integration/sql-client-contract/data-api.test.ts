@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { defineSqlClientContract, eventually } from './contract.ts';
@@ -7,21 +6,11 @@ import { defineSqlClientContract, eventually } from './contract.ts';
 // The statement timeout is shrunk from the service's 45 s to 1 s so still-running is quick to reach.
 const statementTimeoutMs = 1_000;
 
-function adapterFor(api: TestDataApi, formatRecordsAs?: 'JSON') {
-  return createDataApiClient({
-    client: api.sdk,
-    resourceArn: api.resourceArn,
-    secretArn: api.secretArn,
-    database: api.database,
-    ...(formatRecordsAs ? { formatRecordsAs } : {}),
-  });
-}
-
 defineSqlClientContract({
   dialect: 'data-api',
   async open() {
     const api = await startTestDataApi({ statementTimeoutMs });
-    return { client: adapterFor(api), hasVector: api.db.hasVector, dispose: () => api.dispose() };
+    return { client: api.adapter(), hasVector: api.db.hasVector, dispose: () => api.dispose() };
   },
 });
 
@@ -36,7 +25,7 @@ describe('Data API adapter beyond the contract', () => {
 
   it('returns still_running when a long statement outlives the call, and the statement completes on the server', async () => {
     // Prepare
-    const db = adapterFor(api);
+    const db = api.adapter();
 
     // Act
     const outcome = await db.executeLong(sql`CREATE TABLE slow_done AS SELECT 1 AS x FROM pg_sleep(2)`);
@@ -52,7 +41,7 @@ describe('Data API adapter beyond the contract', () => {
 
   it('reads formattedRecords when asked for JSON records', async () => {
     // Prepare
-    const db = adapterFor(api, 'JSON');
+    const db = api.adapter({ formatRecordsAs: 'JSON' });
 
     // Act
     const { rows, rowCount } = await db.query(
@@ -66,7 +55,7 @@ describe('Data API adapter beyond the contract', () => {
 
   it('sends a query hinted withJsonRows as formatRecordsAs JSON, with the same rows as typed fields', async () => {
     // Prepare: count what the SDK client sends.
-    const db = adapterFor(api);
+    const db = api.adapter();
     const formats: unknown[] = [];
     api.sdk.middlewareStack.add(
       (next) => async (args) => {
