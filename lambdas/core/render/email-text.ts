@@ -7,7 +7,7 @@
 import type { Finding, IndexHealthReport, IndexUsageRow } from '../health/report.ts';
 import { ValidationError } from '../errors.ts';
 import { SNS_ENVELOPE_MARGIN_BYTES, SNS_MAX_MESSAGE_BYTES } from './limits.ts';
-import { clip, formatCount, formatTimestamp, oneLine, prettySize, prettySizeOrDash, textTable, type Column } from './format.ts';
+import { clip, formatCount, formatTimestamp, oneLine, prettySize, textTable, type Column } from './format.ts';
 import {
   bySeverity,
   cutNotice,
@@ -19,6 +19,7 @@ import {
   WRITER_ONLY_CAVEAT,
   type ReportSummary,
 } from './summary.ts';
+import { unusedColumns, usageColumns } from './usage-columns.ts';
 import { truncateToCost, utf8Cost, type CostFunction } from './text-budget.ts';
 
 export interface EmailTextOptions {
@@ -137,25 +138,13 @@ function statement(sql: string): string {
     : '(statement too long for email; take it from the JSON report)';
 }
 
-const usageColumns: readonly Column<IndexUsageRow>[] = [
-  { title: 'index', align: 'left', maxWidth: 48, value: (r) => r.index },
-  { title: 'table', align: 'left', maxWidth: 48, value: (r) => `${r.schema}.${r.table}` },
-  { title: 'idx_scan', align: 'right', value: (r) => formatCount(r.idxScan) },
-  { title: 'idx_tup_read', align: 'right', value: (r) => formatCount(r.idxTupRead) },
-  { title: 'idx_tup_fetch', align: 'right', value: (r) => formatCount(r.idxTupFetch) },
-  { title: 'size', align: 'right', value: (r) => prettySizeOrDash(r.sizeBytes) },
-];
-
-const unusedColumns: readonly Column<IndexUsageRow>[] = [
-  { title: 'index', align: 'left', maxWidth: 48, value: (r) => r.index },
-  { title: 'table', align: 'left', maxWidth: 48, value: (r) => `${r.schema}.${r.table}` },
-  { title: 'size', align: 'right', value: (r) => prettySizeOrDash(r.sizeBytes) },
-];
+const usage = usageColumns(48, { withTable: true });
+const unused = unusedColumns(48);
 
 function tablesSection(report: IndexHealthReport, summary: ReportSummary, maxRows: number): string {
   return [
-    table('INDEX USAGE: idx_ indexes by idx_tup_read', usageColumns, report.usage, summary.usageTotal, maxRows),
-    table('UNUSED INDEXES: idx_ indexes with idx_scan = 0, largest first', unusedColumns, report.unusedBySize, summary.unusedTotal, maxRows),
+    table('INDEX USAGE: idx_ indexes by idx_tup_read', usage, report.usage, summary.usageTotal, maxRows),
+    table('UNUSED INDEXES: idx_ indexes with idx_scan = 0, largest first', unused, report.unusedBySize, summary.unusedTotal, maxRows),
   ].join('');
 }
 

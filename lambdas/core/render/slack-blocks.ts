@@ -15,7 +15,7 @@ import {
   SLACK_MAX_HEADER_CHARS,
   SLACK_MAX_SECTION_CHARS,
 } from './limits.ts';
-import { clip, clipUnits, formatCount, formatTimestamp, oneLine, prettySize, prettySizeOrDash, textTable, type Column } from './format.ts';
+import { clip, clipUnits, formatCount, formatTimestamp, oneLine, prettySize, textTable, type Column } from './format.ts';
 import {
   bySeverity,
   cutNotice,
@@ -27,6 +27,7 @@ import {
   type ReportSummary,
 } from './summary.ts';
 import { renderSubject } from './subject.ts';
+import { unusedColumns, usageColumns } from './usage-columns.ts';
 
 export interface SlackText {
   type: 'mrkdwn';
@@ -167,19 +168,8 @@ function findingLine(finding: Finding): string {
   return lines.join('\n');
 }
 
-const usageColumns: readonly Column<IndexUsageRow>[] = [
-  { title: 'index', align: 'left', maxWidth: 40, value: (r) => r.index },
-  { title: 'idx_scan', align: 'right', value: (r) => formatCount(r.idxScan) },
-  { title: 'idx_tup_read', align: 'right', value: (r) => formatCount(r.idxTupRead) },
-  { title: 'idx_tup_fetch', align: 'right', value: (r) => formatCount(r.idxTupFetch) },
-  { title: 'size', align: 'right', value: (r) => prettySizeOrDash(r.sizeBytes) },
-];
-
-const unusedColumns: readonly Column<IndexUsageRow>[] = [
-  { title: 'index', align: 'left', maxWidth: 40, value: (r) => r.index },
-  { title: 'table', align: 'left', maxWidth: 40, value: (r) => `${r.schema}.${r.table}` },
-  { title: 'size', align: 'right', value: (r) => prettySizeOrDash(r.sizeBytes) },
-];
+const usage = usageColumns(40, { withTable: false });
+const unused = unusedColumns(40);
 
 function tableBlocks(report: IndexHealthReport, summary: ReportSummary): SlackBlock[] {
   const table = (title: string, columns: readonly Column<IndexUsageRow>[], rows: readonly IndexUsageRow[], total: number): SlackBlock => {
@@ -191,8 +181,8 @@ function tableBlocks(report: IndexHealthReport, summary: ReportSummary): SlackBl
   };
   return [
     { type: 'divider' },
-    table('idx_ indexes by idx_tup_read', usageColumns, report.usage, summary.usageTotal),
-    table('Unused idx_ indexes (idx_scan = 0), largest first', unusedColumns, report.unusedBySize, summary.unusedTotal),
+    table('idx_ indexes by idx_tup_read', usage, report.usage, summary.usageTotal),
+    table('Unused idx_ indexes (idx_scan = 0), largest first', unused, report.unusedBySize, summary.unusedTotal),
   ];
 }
 
