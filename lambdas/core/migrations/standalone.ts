@@ -156,6 +156,20 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
     return rows[0]!;
   }
 
+  /**
+   * The index's state after a build failed, once the failed build has let go. PostgreSQL sends the error
+   * before it aborts the transaction, so for a moment the failed backend can still show in
+   * pg_stat_activity and pg_stat_progress_create_index, and its INVALID index would look like one another
+   * session is building (which must not be dropped). Another session's build outlasts the short wait.
+   */
+  async function stateAfterFailure(step: CreateIndexStep): Promise<IndexState | undefined> {
+    for (let look = 1; ; look++) {
+      const state = await indexState(step).catch(() => undefined);
+      if (!state?.running || look >= 20) return state;
+      await sleep(50);
+    }
+  }
+
   /** True when the step's index exists and is valid: gates the step's "done" write. (to_regclass plans faster than a catalog join.) */
   const indexValid = (step: CreateIndexStep) =>
     sql`EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = to_regclass(${qualified(step.index.schema, step.index.name)}) AND i.indisvalid)`;
@@ -241,7 +255,7 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
           skipped = true;
         }
       } catch (error) {
-        const after = await indexState(step).catch(() => undefined);
+        const after = await stateAfterFailure(step);
         // A failed concurrent build leaves an INVALID index that costs on every write: never leave it behind.
         if (after?.exists && !after.valid && !after.running) await dropInvalid(ctx, m, index, step);
         const code = sqlStateOf(error);
@@ -265,7 +279,7 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
       lastProblem = state.exists ? 'index is INVALID after the build' : 'index is missing after the build';
     }
     // The last attempt's INVALID index costs on every write: never leave it behind.
-    const last = await indexState(step).catch(() => undefined);
+    const last = await stateAfterFailure(step);
     if (last?.exists && !last.valid && !last.running) await dropInvalid(ctx, m, index, step);
     throw new MigrationFailedError(
       `${m.file} (${m.revision}): index ${step.index.schema}.${step.index.name} is still not valid after ${indexBuildAttempts} attempts (${lastProblem})`,
