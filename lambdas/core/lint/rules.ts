@@ -1,6 +1,6 @@
 /**
  * The lint rule catalog: every rule's id, default severity and one-line doc.
- * `offpeak lint --rules` prints this table; README "Policy lint" mirrors it.
+ * `offpeak lint --rules` prints this table; docs/lint-rules.md mirrors it.
  */
 export type Severity = 'error' | 'warning';
 
