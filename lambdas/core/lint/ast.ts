@@ -14,6 +14,12 @@ export function tableKey(rel: RangeVar | undefined): string | undefined {
   return `${rel.schemaname ?? 'public'}.${rel.relname}`;
 }
 
+/** A dotted name list (DROP objects, trigger targets) → `schema.name`; the last two parts count. */
+export function nameKey(parts: readonly string[]): string | undefined {
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? `public.${parts[0]}` : parts.slice(-2).join('.');
+}
+
 /** `public.users` → `users`, for messages. */
 export function display(key: string): string {
   return key.startsWith('public.') ? key.slice('public.'.length) : key;
@@ -34,15 +40,22 @@ export function constValue(node: Node | undefined): string | number | boolean | 
   return undefined;
 }
 
-/** Every FuncCall name in an expression tree (lower-case, last name part). */
-export function functionCalls(node: unknown, out: string[] = []): string[] {
+/** A function call in an expression: its name parts as written (lower-case), e.g. ['pg_catalog', 'random']. */
+export interface FunctionCall {
+  name: string;
+  schema: string | undefined;
+}
+
+/** Every FuncCall in an expression tree. */
+export function functionCalls(node: unknown, out: FunctionCall[] = []): FunctionCall[] {
   if (Array.isArray(node)) {
     for (const n of node) functionCalls(n, out);
   } else if (node && typeof node === 'object') {
     for (const [key, value] of Object.entries(node)) {
       if (key === 'FuncCall') {
-        const fn = names((value as { funcname?: Node[] }).funcname).at(-1);
-        if (fn) out.push(fn.toLowerCase());
+        const parts = names((value as { funcname?: Node[] }).funcname).map((p) => p.toLowerCase());
+        const name = parts.at(-1);
+        if (name) out.push({ name, schema: parts.length > 1 ? parts.at(-2) : undefined });
       }
       functionCalls(value, out);
     }
@@ -50,9 +63,40 @@ export function functionCalls(node: unknown, out: string[] = []): string[] {
   return out;
 }
 
-/** True when a DefElem list (WITH/VACUUM/REINDEX options) carries `name`. */
-export function hasOption(options: Node[] | undefined, name: string): boolean {
-  return (options ?? []).some((o) => 'DefElem' in o && o.DefElem.defname?.toLowerCase() === name);
+/**
+ * The value of a boolean option in a DefElem list (VACUUM, REINDEX, ...), read as PostgreSQL's
+ * defGetBoolean does: no argument means true; true/false, on/off, yes/no, 1/0, any case, and
+ * unique prefixes of true/false/yes/no, whether written as a keyword, a string ('false', E'false',
+ * U&'false') or a number. Undefined when the option is absent.
+ */
+export function booleanOption(options: Node[] | undefined, name: string): boolean | undefined {
+  let value: boolean | undefined;
+  for (const o of options ?? []) {
+    if (!('DefElem' in o) || o.DefElem.defname?.toLowerCase() !== name) continue;
+    value = parseBoolean(o.DefElem.arg);
+  }
+  return value;
+}
+
+function parseBoolean(arg: Node | undefined): boolean {
+  if (!arg) return true;
+  if ('Integer' in arg) return (arg.Integer.ival ?? 0) !== 0;
+  if ('Boolean' in arg) return arg.Boolean.boolval ?? false;
+  if ('A_Const' in arg) {
+    const v = constValue(arg);
+    return typeof v === 'string' ? parseBooleanText(v) : Boolean(v);
+  }
+  if ('String' in arg) return parseBooleanText(arg.String.sval ?? '');
+  if ('Float' in arg) return Number(arg.Float.fval) !== 0;
+  return true;
+}
+
+/** PostgreSQL's parse_bool. An invalid value is an error there; read it as true (the option as written). */
+export function parseBooleanText(text: string): boolean {
+  const v = text.trim().toLowerCase();
+  if (v === '') return true;
+  if ('false'.startsWith(v) || ('no'.startsWith(v) && v.length >= 1) || v === 'off' || v === 'of' || v === '0') return false;
+  return true;
 }
 
 /** DefElem list → { name: value }. */

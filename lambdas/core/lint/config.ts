@@ -1,11 +1,13 @@
 import * as z from 'zod';
 import { ConfigError } from '../errors.ts';
 import { RULES, RULES_BY_ID, type RuleId, type Severity } from './rules.ts';
+import type { Volatility } from './volatility.ts';
 
 /**
  * Lint configuration, e.g. the repo's `offpeak.lint.json`:
  *   { "rules": { "feature/unrelated-tables": "off", "locking/rename": "warning" },
- *     "indexPrefix": "idx_", "maxUnrelatedTables": 3 }
+ *     "indexPrefix": "idx_", "maxUnrelatedTables": 3,
+ *     "functions": { "app.new_id": "volatile", "jsonb_empty": "immutable" } }
  * Unknown keys and rule ids are refused, so a typo never silently disables nothing.
  */
 export interface LintConfig {
@@ -14,6 +16,8 @@ export interface LintConfig {
   indexPrefix: string;
   /** feature/unrelated-tables warns above this many unrelated table groups in one migration. */
   maxUnrelatedTables: number;
+  /** Volatility of functions pg_catalog and contrib do not know (keys `name` or `schema.name`, lower-case). */
+  functions: ReadonlyMap<string, Volatility>;
 }
 
 const schema = z
@@ -21,6 +25,7 @@ const schema = z
     rules: z.record(z.string(), z.enum(['error', 'warning', 'off'])).optional(),
     indexPrefix: z.string().min(1).optional(),
     maxUnrelatedTables: z.number().int().min(1).optional(),
+    functions: z.record(z.string().min(1), z.enum(['immutable', 'stable', 'volatile'])).optional(),
   })
   .strict();
 
@@ -40,5 +45,10 @@ export function resolveLintConfig(input: unknown = {}, source = 'lint config'): 
     if (level === 'off') severities.delete(info.id as RuleId);
     else severities.set(info.id as RuleId, level);
   }
-  return { severities, indexPrefix: parsed.data.indexPrefix ?? 'idx_', maxUnrelatedTables: parsed.data.maxUnrelatedTables ?? 3 };
+  return {
+    severities,
+    indexPrefix: parsed.data.indexPrefix ?? 'idx_',
+    maxUnrelatedTables: parsed.data.maxUnrelatedTables ?? 3,
+    functions: new Map(Object.entries(parsed.data.functions ?? {}).map(([name, v]) => [name.toLowerCase(), v])),
+  };
 }

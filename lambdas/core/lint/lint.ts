@@ -7,15 +7,15 @@ import type { Migration } from '../migrations/model.ts';
 import type { LintConfig } from './config.ts';
 import { lintMigrationModule, type MigrationModule } from './migration-module.ts';
 import { lintSqlText } from './sql-file.ts';
-import type { SchemaKnowledge } from './statement-checks.ts';
+import { emptyKnowledge, type SchemaKnowledge } from './unit.ts';
 import type { Violation } from './violation.ts';
 
 /**
  * `offpeak lint`: migration modules (every statement of every step, up and down) and plain
  * .sql files. A directory means its *.ts migration modules and *.sql files (not recursive;
- * names starting with _ or . and *.d.ts are skipped, as the loader does). Modules are linted
- * in file-name order (timestamp order), so what one migration establishes (a validated
- * NOT NULL check) counts for the later ones.
+ * names starting with _ or . and *.d.ts are skipped, as the loader does). What a migration
+ * establishes (a validated NOT NULL check) counts for its descendants in the migration graph
+ * (down revisions), never for a migration merely later in file order; .sql files stand alone.
  */
 export interface LintReport {
   files: string[];
@@ -51,13 +51,17 @@ export async function lintPaths({ paths, config }: LintOptions): Promise<LintRep
   }
   const unique = <T>(xs: T[]) => [...new Set(xs)];
   const moduleFiles = unique(modules).sort((a, b) => baseName(a).localeCompare(baseName(b)));
-  const knowledge: SchemaKnowledge = { notNullChecks: new Set() };
   const violations: Violation[] = [];
 
-  // Imports run concurrently (the TS transform is the slow part and runs off-thread); rules run in order.
+  // Imports run concurrently (the TS transform is the slow part and runs off-thread); rules run in graph order.
   const loaded = await mapLimit(moduleFiles, 16, loadModule);
-  for (const mod of loaded) violations.push(...(await lintMigrationModule(mod, config, knowledge)));
-  for (const file of unique(sqlFiles)) violations.push(...(await lintSqlText(file, await readFile(file, 'utf8'), config, knowledge)));
+  const knowledgeAfter = new Map<string, SchemaKnowledge>();
+  for (const mod of graphOrder(loaded)) {
+    const knowledge = ancestorKnowledge(mod, knowledgeAfter);
+    violations.push(...(await lintMigrationModule(mod, config, knowledge)));
+    if (mod.migration) knowledgeAfter.set(mod.migration.revision, knowledge);
+  }
+  for (const file of unique(sqlFiles)) violations.push(...(await lintSqlText(file, await readFile(file, 'utf8'), config)));
 
   const files = [...moduleFiles, ...unique(sqlFiles)];
   const order = new Map(files.map((f, i) => [f, i]));
@@ -71,6 +75,41 @@ export async function lintPaths({ paths, config }: LintOptions): Promise<LintRep
 }
 
 const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+
+/**
+ * Parents before children (down revisions), file order among the rest. Lint takes any set of
+ * files, so a parent outside the set, or a cycle (which `offpeak check` reports), is no error here:
+ * such a migration just learns nothing from it.
+ */
+function graphOrder(mods: readonly MigrationModule[]): MigrationModule[] {
+  const byRevision = new Map(mods.flatMap((m) => (m.migration ? [[m.migration.revision, m] as const] : [])));
+  const out: MigrationModule[] = [];
+  const state = new Map<MigrationModule, 'visiting' | 'done'>();
+  const visit = (m: MigrationModule) => {
+    if (state.has(m)) return;
+    state.set(m, 'visiting');
+    for (const parent of m.migration?.downRevisions ?? []) {
+      const p = byRevision.get(parent);
+      if (p) visit(p);
+    }
+    state.set(m, 'done');
+    out.push(m);
+  };
+  mods.forEach(visit);
+  return out;
+}
+
+/** The union of what the migration's parents (and so all its ancestors) established. */
+function ancestorKnowledge(mod: MigrationModule, after: ReadonlyMap<string, SchemaKnowledge>): SchemaKnowledge {
+  const knowledge = emptyKnowledge();
+  for (const parent of mod.migration?.downRevisions ?? []) {
+    const k = after.get(parent);
+    if (!k) continue;
+    for (const c of k.notNullChecks) knowledge.notNullChecks.add(c);
+    for (const [key, column] of k.notValidNotNull) knowledge.notValidNotNull.set(key, column);
+  }
+  return knowledge;
+}
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);

@@ -3,12 +3,13 @@ import type { Node } from 'libpg-query';
 import { parseStatements, type ParsedStatement } from '../db/statements.ts';
 import type { Migration, Step } from '../migrations/model.ts';
 import type { LintConfig } from './config.ts';
+import { readDirectives } from './directives.ts';
 import { applyDisables, type Disable } from './disables.ts';
 import { unrelatedTables } from './feature.ts';
 import type { RuleId } from './rules.ts';
-import { checkUnit, type LintStatement, type SchemaKnowledge } from './statement-checks.ts';
 import { lineAt } from './source-text.ts';
 import { toViolation } from './to-violation.ts';
+import { checkUnit, copyKnowledge, type LintStatement, type SchemaKnowledge, type UnitResult } from './unit.ts';
 import type { Finding, Violation } from './violation.ts';
 
 /** What the loader found in one migration file. */
@@ -39,6 +40,11 @@ interface StepOrigin {
   line: number | undefined;
 }
 
+/**
+ * Lints one migration module. `knowledge` is what its ancestors in the migration graph taught
+ * (validated NOT NULL checks, NOT VALID constraints); the up direction adds to it, for the
+ * migration's descendants.
+ */
 export async function lintMigrationModule(mod: MigrationModule, config: LintConfig, knowledge: SchemaKnowledge): Promise<Violation[]> {
   const { file, source, migration } = mod;
   const violations: Violation[] = [];
@@ -74,9 +80,90 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
   const revision = migration.revision;
   const at = { revision, line: 1 };
 
-  // ---- rollback
-  if (migration.risk !== 'low' && !migration.rollbackPlan?.trim()) {
-    add({ rule: 'rollback/plan-required', message: `a ${migration.risk}-risk migration has no rollbackPlan`, hint: ruleHint('rollback/plan-required') }, lineOf(source, /\brisk\s*:/, at));
+  // ---- statements, per direction
+  const disables: Disable[] = [];
+  const units: Partial<Record<'up' | 'down', UnitResult<StepOrigin>>> = {};
+  for (const direction of ['up', 'down'] as const) {
+    const steps = migration[direction];
+    const statements: Array<LintStatement<StepOrigin>> = [];
+    let cursor = 0;
+    for (const [i, step] of steps.entries()) {
+      const found = locate(source, step, cursor);
+      if (found !== undefined) cursor = found + 1;
+      const origin: StepOrigin = { direction, step: i + 1, line: found === undefined ? undefined : lineAt(source, found) };
+      const where = { revision, direction, step: i + 1, statement: step.sql, ...(origin.line ? { line: origin.line } : {}) };
+      const isThisStep = (v: Violation) => v.direction === direction && v.step === i + 1;
+      for (const d of step.lint?.disable ?? []) {
+        disables.push({ rule: String(d.rule), reason: typeof d.reason === 'string' ? d.reason : undefined, applies: isThisStep, at: { file, revision, line: origin.line ?? 1 } });
+      }
+      let parsed: ParsedStatement[];
+      try {
+        parsed = await parseStatements(step.sql);
+      } catch (error) {
+        add({ rule: 'sql/parse-error', message: (error as Error).message, hint: "fix the step's SQL; it is checked with the PostgreSQL parser" }, where);
+        continue;
+      }
+      // In a step, any directive form covers the step: it is one statement.
+      for (const d of await readDirectives(step.sql)) {
+        for (const rule of d.rules) disables.push({ rule, reason: d.reason, applies: isThisStep, at: { file, revision, line: origin.line ?? 1 } });
+      }
+      if (parsed.length !== 1) {
+        add(
+          {
+            rule: 'step/one-statement',
+            message: `${direction} step ${i + 1} has ${parsed.length} statements`,
+            hint: parsed.length === 0 ? 'remove the empty step' : 'split it into one step per statement: the Data API runs one statement per call',
+          },
+          where,
+        );
+      }
+      const transactional = step.mode === 'transactional';
+      // A migration whose steps are all transactional runs them in ONE transaction; otherwise each step is its own unit.
+      const txId = !transactional ? undefined : migration.transactional[direction] ? 0 : i + 1;
+      for (const p of parsed) {
+        statements.push({
+          text: p.text,
+          node: p.node as Node,
+          inTransaction: transactional,
+          ...(txId !== undefined ? { txId } : {}),
+          runnerGuarded: step.lock === 'strong',
+          ...(step.kind !== 'sql' && step.index.table ? { indexTable: { index: step.index.name, table: `${step.index.schema}.${step.index.table}` } } : {}),
+          origin,
+        });
+      }
+    }
+    // Only the up direction teaches descendants about the schema; down sees what up left.
+    const unit = checkUnit(statements, { config, knowledge: direction === 'up' ? knowledge : copyKnowledge(knowledge), script: false, direction });
+    units[direction] = unit;
+    for (const { finding, origin } of unit.findings) {
+      const step = steps[origin.step - 1]!;
+      add(finding, { revision, direction, step: origin.step, statement: step.sql, ...(origin.line ? { line: origin.line } : {}) });
+    }
+  }
+
+  // ---- risk and rollback: destructive or client-breaking DDL makes a migration at least medium risk
+  const raisers = units.up?.riskRaisers ?? [];
+  const raised = raisers.length > 0 && migration.risk === 'low';
+  const why = raisers.map((r) => `up step ${r.origin.step}: ${r.rule}`).filter((x, i, xs) => xs.indexOf(x) === i).join(', ');
+  if (raised) {
+    add(
+      {
+        rule: 'risk/understated',
+        message: `declared risk: 'low', but the migration does destructive or client-breaking DDL (${why}): its effective risk is medium`,
+        hint: "declare risk: 'medium' with a rollbackPlan (what an operator does to undo it, e.g. restore the pre-deployment snapshot), or lint.disable risk/understated with the reason it is low",
+      },
+      lineOf(source, /\brisk\s*:/, at),
+    );
+  }
+  if ((migration.risk !== 'low' || raised) && !migration.rollbackPlan?.trim()) {
+    add(
+      {
+        rule: 'rollback/plan-required',
+        message: raised ? `the migration is effectively medium-risk (${why}) and has no rollbackPlan` : `a ${migration.risk}-risk migration has no rollbackPlan`,
+        hint: ruleHint('rollback/plan-required'),
+      },
+      lineOf(source, /\brisk\s*:/, at),
+    );
   }
   if (migration.irreversible !== undefined && !migration.irreversible.trim()) {
     add({ rule: 'rollback/irreversible-reason', message: 'marked irreversible without a reason', hint: ruleHint('rollback/irreversible-reason') }, lineOf(source, /irreversible\s*:/, at));
@@ -90,59 +177,19 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
     );
   }
 
-  // ---- statements, per direction
-  let up: ReturnType<typeof checkUnit<StepOrigin>> | undefined;
-  for (const direction of ['up', 'down'] as const) {
-    const steps = migration[direction];
-    const statements: Array<LintStatement<StepOrigin>> = [];
-    let cursor = 0;
-    for (const [i, step] of steps.entries()) {
-      const found = locate(source, step, cursor);
-      if (found !== undefined) cursor = found + 1;
-      const origin: StepOrigin = { direction, step: i + 1, line: found === undefined ? undefined : lineAt(source, found) };
-      const where = { revision, direction, step: i + 1, statement: step.sql, ...(origin.line ? { line: origin.line } : {}) };
-      let parsed: ParsedStatement[];
-      try {
-        parsed = await parseStatements(step.sql);
-      } catch (error) {
-        add({ rule: 'sql/parse-error', message: (error as Error).message, hint: 'fix the step\'s SQL; it is checked with the PostgreSQL parser' }, where);
-        continue;
-      }
-      if (parsed.length !== 1) {
-        add(
-          {
-            rule: 'step/one-statement',
-            message: `${direction} step ${i + 1} has ${parsed.length} statements`,
-            hint: parsed.length === 0 ? 'remove the empty step' : 'split it into one step per statement: the Data API runs one statement per call',
-          },
-          where,
-        );
-      }
-      for (const p of parsed) {
-        statements.push({ text: p.text, node: p.node as Node, inTransaction: step.mode === 'transactional', runnerGuarded: step.lock === 'strong', origin });
-      }
-    }
-    // Only the up direction teaches later migrations about the schema.
-    const unitKnowledge = direction === 'up' ? knowledge : { notNullChecks: new Set(knowledge.notNullChecks) };
-    const unit = checkUnit(statements, { config, knowledge: unitKnowledge, script: false });
-    if (direction === 'up') up = unit;
-    for (const { finding, origin } of unit.findings) {
-      const step = steps[origin.step - 1]!;
-      add(finding, { revision, direction, step: origin.step, statement: step.sql, ...(origin.line ? { line: origin.line } : {}) });
-    }
-  }
-
   // ---- one feature (a root baseline and a squash bundle many features by design)
-  if (up && migration.downRevisions.length > 0 && migration.replaces.length === 0) {
-    const feature = unrelatedTables(up.touched, up.links, config);
+  if (units.up && migration.downRevisions.length > 0 && migration.replaces.length === 0) {
+    const feature = unrelatedTables(units.up.touched, units.up.links, config);
     if (feature) add(feature, lineOf(source, /\bup\s*:/, at));
   }
 
-  const disables: Disable[] = (migration.lint?.disable ?? []).map((d) => ({
-    rule: String(d.rule),
-    reason: typeof d.reason === 'string' ? d.reason : undefined,
-    at: { file, revision, line: lineOf(source, new RegExp(`['"\`]${escapeRegExp(String(d.rule))}['"\`]`), at).line },
-  }));
+  for (const d of migration.lint?.disable ?? []) {
+    disables.push({
+      rule: String(d.rule),
+      reason: typeof d.reason === 'string' ? d.reason : undefined,
+      at: { file, revision, line: lineOf(source, new RegExp(`['"\`]${escapeRegExp(String(d.rule))}['"\`]`), at).line },
+    });
+  }
   return applyDisables(violations, disables, (rule) => config.severities.has(rule as never));
 }
 
@@ -163,7 +210,7 @@ function checkFileName(name: string): string | undefined {
 function ruleHint(rule: RuleId): string {
   switch (rule) {
     case 'rollback/plan-required':
-      return "add rollbackPlan: what an operator does to undo it, e.g. '`offpeak downgrade <previous revision>` drops …; data written since is kept'";
+      return "add rollbackPlan: what an operator does to undo it, e.g. '`offpeak downgrade <previous revision>` drops …; data written since is kept', or 'restore the pre-deployment snapshot'";
     case 'rollback/down-required':
       return 'write down steps (or use builders, whose inverse is derived), or down: { irreversible: "why" } for a low-risk migration';
     case 'rollback/irreversible-reason':

@@ -3,6 +3,7 @@ import type { MigrationGraph } from '../migrations/graph.ts';
 import { defineMigration, type LintOverride, type LoadedMigration, type MigrationInput, type Risk, type Step } from '../migrations/model.ts';
 import { resolveLintConfig } from './config.ts';
 import { lintMigrationModule } from './migration-module.ts';
+import { emptyKnowledge } from './unit.ts';
 
 /**
  * `offpeak squash --to REV`: one migration that `replaces` every migration from base to REV.
@@ -139,7 +140,7 @@ async function rulesBroken(input: MigrationInput): Promise<Set<string>> {
   const violations = await lintMigrationModule(
     { file: `${input.revision}_squash.ts`, source: '', migration, extraMigrationExports: [] },
     resolveLintConfig({}),
-    { notNullChecks: new Set() },
+    emptyKnowledge(),
   );
   return new Set(violations.map((v) => v.rule));
 }

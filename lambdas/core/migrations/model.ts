@@ -57,6 +57,8 @@ interface StepBase {
   description: string;
   /** When set and unmet, the step is skipped and reported as skipped, not failed. */
   when?: StepCondition;
+  /** Lint rules this step may break, each with why (`offpeak lint`); not part of the checksum. */
+  lint?: { disable: LintOverride[] };
 }
 
 export interface SqlStep extends StepBase {
@@ -224,7 +226,7 @@ function withClause(params: Record<string, string | number | boolean>): string {
 }
 
 /** CREATE [UNIQUE] INDEX [CONCURRENTLY] IF NOT EXISTS … ; inverse: DROP INDEX [CONCURRENTLY] IF EXISTS. */
-export function createIndex(spec: IndexSpec, options: { when?: StepCondition; description?: string } = {}): CreateIndexStep {
+export function createIndex(spec: IndexSpec, options: { when?: StepCondition; description?: string; lint?: { disable: LintOverride[] } } = {}): CreateIndexStep {
   if (!spec.columns?.length) throw new ValidationError(`createIndex ${spec.name}: at least one column or expression is required`);
   const schema = spec.schema ?? 'public';
   const concurrently = spec.concurrently ?? true;
@@ -244,6 +246,7 @@ export function createIndex(spec: IndexSpec, options: { when?: StepCondition; de
     description: options.description ?? `create index ${spec.name} on ${spec.table}`,
     index: { ...spec, schema, concurrently },
     ...(options.when ? { when: options.when } : {}),
+    ...(options.lint ? { lint: options.lint } : {}),
   };
 }
 
@@ -256,6 +259,7 @@ export function dropIndex(spec: {
   concurrently?: boolean;
   when?: StepCondition;
   description?: string;
+  lint?: { disable: LintOverride[] };
 }): DropIndexStep {
   const schema = spec.schema ?? 'public';
   const concurrently = spec.concurrently ?? true;
@@ -268,13 +272,14 @@ export function dropIndex(spec: {
     index: { name: spec.name, schema, ...(spec.table ? { table: spec.table } : {}) },
     ...(spec.restore ? { restore: spec.restore } : {}),
     ...(spec.when ? { when: spec.when } : {}),
+    ...(spec.lint ? { lint: spec.lint } : {}),
   };
 }
 
 /** A raw SQL step. Say how it runs and how it locks; there is no automatic inverse. */
 export function sqlStep(
   statement: string,
-  options: { mode?: StepMode; lock?: LockLevel; description?: string; when?: StepCondition; tables?: string[] } = {},
+  options: { mode?: StepMode; lock?: LockLevel; description?: string; when?: StepCondition; tables?: string[]; lint?: { disable: LintOverride[] } } = {},
 ): SqlStep {
   const text = statement.trim().replace(/;\s*$/, '');
   return {
@@ -285,5 +290,6 @@ export function sqlStep(
     description: options.description ?? text.split('\n')[0]!.slice(0, 80),
     ...(options.when ? { when: options.when } : {}),
     ...(options.tables?.length ? { tables: options.tables } : {}),
+    ...(options.lint ? { lint: options.lint } : {}),
   };
 }

@@ -19,7 +19,7 @@ describe('locations', () => {
   it('reports the .sql line of each statement, counting past non-ASCII comments', async () => {
     // Prepare
     const dir = scratch({
-      'x.sql': "-- Переименование: осторожно\n-- ещё комментарий\nSET lock_timeout = '2s';\n\nALTER TABLE users\n  RENAME COLUMN a TO b;\nCLUSTER users;\n",
+      'x.sql': "-- Переименование: осторожно\n-- ещё комментарий\nSET lock_timeout = '2s'; SET statement_timeout = '40s';\n\nALTER TABLE users\n  RENAME COLUMN a TO b;\nCLUSTER users;\n",
     });
     // Act
     const report = await lintPaths({ paths: [join(dir, 'x.sql')], config: resolveLintConfig({}) });
@@ -43,7 +43,7 @@ describe('locations', () => {
 describe('configuration', () => {
   it('changes severities, switches rules off and sets the index prefix', async () => {
     // Prepare
-    const config = resolveLintConfig({ rules: { 'locking/rename': 'warning', 'timeouts/lock-timeout': 'off' }, indexPrefix: 'ix_' });
+    const config = resolveLintConfig({ rules: { 'locking/rename': 'warning', 'timeouts/lock-timeout': 'off', 'timeouts/statement-timeout': 'off' }, indexPrefix: 'ix_' });
     const dir = scratch({ 'y.sql': 'ALTER TABLE users RENAME COLUMN a TO b;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_a ON users (a);\n' });
     // Act
     const report = await lintPaths({ paths: [join(dir, 'y.sql')], config });
@@ -95,9 +95,9 @@ describe('offpeak lint (CLI)', () => {
   it('exits 1 on errors and prints rule, file:line, statement and fix', async () => {
     const { code, stdout, stderr } = await run(['lint', `${bad}/sql/set-not-null.sql`]);
     expect(code).toBe(1);
-    expect(stdout).toContain(`${bad}/sql/set-not-null.sql:3  error  locking/set-not-null`);
+    expect(stdout).toContain(`${bad}/sql/set-not-null.sql:4  error  locking/set-not-null`);
     expect(stdout).toContain('ALTER TABLE users ALTER COLUMN email SET NOT NULL');
-    expect(stdout).toMatch(/fix: first ADD CONSTRAINT/);
+    expect(stdout).toMatch(/fix: first ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK \(email IS NOT NULL\) NOT VALID/);
     expect(stderr).toContain('1 error(s)');
   });
 
