@@ -6,15 +6,22 @@ import type { Command } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import { resolveLintConfig, type LintConfig } from '../../../lambdas/core/lint/config.ts';
+import { toGithubAnnotations } from '../../../lambdas/core/lint/github-annotations.ts';
 import { lintPaths, type LintReport } from '../../../lambdas/core/lint/lint.ts';
 import { RULES } from '../../../lambdas/core/lint/rules.ts';
+import { toSarif } from '../../../lambdas/core/lint/sarif.ts';
 import { oneLine } from '../../../lambdas/core/lint/source-text.ts';
 
-const USAGE = `usage: offpeak lint [PATH…] [--migrations DIR] [--config FILE] [--json] [--rules]
+const FORMATS = ['text', 'json', 'sarif', 'github'] as const;
+type Format = (typeof FORMATS)[number];
+
+const USAGE = `usage: offpeak lint [PATH…] [--migrations DIR] [--config FILE] [--format text|json|sarif|github] [--rules]
 
 Lints migration modules (every statement, up and down) and .sql files against the
 migration policy. With no PATH, lints the migrations directory (default migrations/).
 Config: offpeak.lint.json in the current directory, or --config FILE.
+Formats: text (default); json (the report); sarif (SARIF 2.1.0, for GitHub code
+scanning); github (workflow-command annotations for GitHub Actions). --json = --format json.
 Exit codes: 0 clean (warnings allowed), 1 errors found, 2 bad usage.
 `;
 
@@ -29,6 +36,7 @@ export const lintCommand: Command = {
         migrations: { type: 'string' },
         config: { type: 'string' },
         json: { type: 'boolean', default: false },
+        format: { type: 'string' },
         rules: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -37,6 +45,8 @@ export const lintCommand: Command = {
       stdout.write(USAGE);
       return ExitCode.ok;
     }
+    const format = (values.format ?? (values.json ? 'json' : 'text')) as Format;
+    if (!FORMATS.includes(format)) throw new ConfigError(`--format ${values.format}: use one of ${FORMATS.join(', ')}`);
     const config = await loadConfig(values.config, cwd);
     if (values.rules) {
       for (const r of RULES) stdout.write(`${r.id.padEnd(40)} ${(config.severities.get(r.id) ?? 'off').padEnd(8)} ${r.doc}\n`);
@@ -45,7 +55,9 @@ export const lintCommand: Command = {
     const paths = [...positionals];
     if (values.migrations !== undefined || paths.length === 0) paths.unshift(values.migrations ?? 'migrations');
     const report = await lintPaths({ paths: paths.map((p) => relativeTo(cwd, resolve(cwd, p))), config });
-    if (values.json) stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (format === 'json') stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else if (format === 'sarif') stdout.write(`${JSON.stringify(toSarif(report, await version()), null, 2)}\n`);
+    else if (format === 'github') stdout.write(toGithubAnnotations(report));
     else writeText(report, stdout, stderr);
     return report.errors > 0 ? ExitCode.failed : ExitCode.ok;
   },
@@ -67,6 +79,12 @@ async function loadConfig(path: string | undefined, cwd: string): Promise<LintCo
     throw new ConfigError(`lint config ${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   return resolveLintConfig(json, file);
+}
+
+/** offpeak's own version, for the SARIF tool driver. */
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 function relativeTo(cwd: string, path: string): string {

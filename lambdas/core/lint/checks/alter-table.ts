@@ -119,7 +119,7 @@ function addColumn(scope: Scope, key: string, col: ColumnDef): void {
   if (type === 'json') {
     scope.report(
       'compat/json-column',
-      `ADD COLUMN ${column} json: json has no equality operator, so queries that SELECT DISTINCT, UNION or GROUP BY over ${table}'s rows fail once the column is there`,
+      `ADD COLUMN ${column} json: json has no equality operator, so SELECT DISTINCT, UNION and GROUP BY over ${table} rows fail once the column is there`,
       `use jsonb: ALTER TABLE ${table} ADD COLUMN ${col.colname ?? 'c'} jsonb`,
     );
   }
