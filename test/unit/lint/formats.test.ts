@@ -4,26 +4,12 @@ import { toGithubAnnotations } from '../../../lambdas/core/lint/github-annotatio
 import { lintPaths, type LintReport } from '../../../lambdas/core/lint/lint.ts';
 import { RULES } from '../../../lambdas/core/lint/rules.ts';
 import { toSarif } from '../../../lambdas/core/lint/sarif.ts';
-import { main } from '../../../scripts/cli/main.ts';
+import { runCli as cli } from '../../support/cli.ts';
 
 /** --format sarif (GitHub code scanning) and --format github (workflow annotations). */
 const bad = 'test/fixtures/lint/bad';
 const files = [`${bad}/sql/rename-column.sql`, `${bad}/sql/json-column.sql`, `${bad}/modules/202508011224_drop_column_low_risk.ts`];
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const origOut = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = origOut;
-    process.stderr.write = origErr;
-  }
-}
 
 describe('SARIF', () => {
   it('has every rule, and a result per violation pointing at its rule, level, file and line', async () => {

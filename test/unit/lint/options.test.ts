@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import { resolveLintConfig } from '../../../lambdas/core/lint/config.ts';
 import { lintPaths } from '../../../lambdas/core/lint/lint.ts';
-import { main } from '../../../scripts/cli/main.ts';
+import { runCli as run } from '../../support/cli.ts';
 
 const bad = 'test/fixtures/lint/bad';
 
@@ -70,22 +70,6 @@ describe('configuration', () => {
 });
 
 describe('offpeak lint (CLI)', () => {
-  async function run(argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const origOut = process.stdout.write.bind(process.stdout);
-    const origErr = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-    process.stderr.write = ((chunk: string) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
-    try {
-      const code = await main(argv);
-      return { code, stdout: out.join(''), stderr: err.join('') };
-    } finally {
-      process.stdout.write = origOut;
-      process.stderr.write = origErr;
-    }
-  }
-
   it('exits 0 on the repo migrations (warnings allowed)', async () => {
     const { code, stdout } = await run(['lint']);
     expect(code).toBe(0);
