@@ -6,8 +6,8 @@
  */
 export type Severity = 'error' | 'warning';
 
-export interface RuleInfo {
-  id: string;
+export interface RuleInfo<Id extends string = string> {
+  id: Id;
   severity: Severity;
   /** What the rule guards, one sentence. */
   doc: string;
@@ -17,7 +17,7 @@ export interface RuleInfo {
   raisesRisk: boolean;
 }
 
-const rule = (id: string, severity: Severity, doc: string, extra: { configurable?: boolean; raisesRisk?: boolean } = {}): RuleInfo => ({
+const rule = <Id extends string>(id: Id, severity: Severity, doc: string, extra: { configurable?: boolean; raisesRisk?: boolean } = {}): RuleInfo<Id> => ({
   id,
   severity,
   doc,
