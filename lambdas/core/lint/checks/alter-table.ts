@@ -52,7 +52,7 @@ function checkCommand(scope: Scope, key: string, cmd: AlterTableCmd, all: AlterT
     case 'AT_SetNotNull': {
       const column = cmd.name ?? '';
       if (state.knowledge.notNullChecks.has(`${key}.${column}`)) return;
-      if ((state.validatedElsewhere.get(key) ?? []).some((c) => c.split('_').includes(column))) return;
+      if ((state.validatedElsewhere.get(key) ?? []).some((c) => `_${c}_`.includes(`_${column}_`))) return;
       const con = `${table.replaceAll('.', '_')}_${column || 'col'}_not_null`;
       scope.report(
         'locking/set-not-null',
