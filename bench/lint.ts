@@ -4,6 +4,8 @@
  * (a fresh process each run: module loading through tsx, parsing, rules), median of several
  * runs. Side by side in the same run: the same CLI on an empty folder (process start and
  * parser load), so the difference is the per-migration cost. Target: ≤ 5 s for 500.
+ * Also in-process: lintPaths alone (import + parse + rules), and the rules alone over modules
+ * already imported (parse + every rule, what lint adds per file beyond loading it).
  *
  * Run: npx tsx bench/lint.ts [count] [runs]
  */
@@ -102,6 +104,19 @@ try {
     inProcess.push(Number(process.hrtime.bigint() - start) / 1e6);
     if (report.errors > 0) throw new Error(`in-process lint found ${report.errors} errors`);
   }
+  // Rules alone: the modules imported once, then linted (parse + rules) several times.
+  const { loadModule } = await import('../lambdas/core/lint/lint.ts');
+  const { lintMigrationModule } = await import('../lambdas/core/lint/migration-module.ts');
+  const { emptyKnowledge } = await import('../lambdas/core/lint/unit.ts');
+  const { readdirSync } = await import('node:fs');
+  const copy0 = join(root, 'copy0');
+  const mods = await Promise.all(readdirSync(copy0).filter((f) => f.endsWith('.ts')).sort().map((f) => loadModule(join(copy0, f))));
+  const rulesOnly: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const start = process.hrtime.bigint();
+    for (const mod of mods) await lintMigrationModule(mod, config, emptyKnowledge());
+    rulesOnly.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
   const secs = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
   const cpuMedian = (xs: Array<ReturnType<typeof timeLint>>) => (xs[0]?.cpu === undefined ? undefined : median(xs.map((x) => x.cpu!)));
   const m = median(full_.map((x) => x.wall));
@@ -113,6 +128,7 @@ try {
   console.log(`  ${String(count).padEnd(4)} migrations  ${secs(m).padEnd(10)}  ${secs(mc)}   (wall runs: ${full_.map((t) => (t.wall / 1000).toFixed(2)).join(', ')})`);
   console.log(`  empty folder     ${secs(e).padEnd(10)}  ${secs(ec)}   (process start, CLI and parser load)`);
   console.log(`  in-process       ${secs(median(inProcess)).padEnd(10)}  -        (lintPaths alone: import + parse + rules)`);
+  console.log(`  rules alone      ${secs(median(rulesOnly)).padEnd(10)}  -        (modules already imported: parse + every rule; ${(median(rulesOnly) / count).toFixed(2)} ms a migration)`);
   console.log(`  per migration    ${((m - e) / count).toFixed(2)} ms wall, ${mc === undefined || ec === undefined ? 'n/a' : ((mc - ec) / count).toFixed(2)} ms cpu`);
   console.log(`  vs target 5 s    ${(m / 5000).toFixed(2)}× wall${mc === undefined ? '' : `, ${(mc / 5000).toFixed(2)}× cpu`}  ${m <= 5000 ? 'OK' : 'OVER TARGET (wall)'}`);
 } finally {
