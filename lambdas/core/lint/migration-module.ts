@@ -126,7 +126,9 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
           node: p.node as Node,
           inTransaction: transactional,
           ...(txId !== undefined ? { txId } : {}),
-          runnerGuarded: step.lock === 'strong',
+          // The runner sets lock_timeout inside a transaction only: a standalone step autocommits with the role's.
+          runnerGuarded: step.lock === 'strong' && transactional,
+          declaredLock: step.lock,
           ...(step.kind !== 'sql' && step.index.table ? { indexTable: { index: step.index.name, table: `${step.index.schema}.${step.index.table}` } } : {}),
           origin,
         });

@@ -261,6 +261,7 @@ down: [sqlStep('ALTER TABLE users DROP CONSTRAINT IF EXISTS users_balance_positi
       { sql: "SET statement_timeout = '40s';\nALTER TABLE users ADD COLUMN nickname text;" },
       { sql: "SET lock_timeout = '0s'; SET statement_timeout = '40s';\nCREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();" },
       { migration: "up: [sqlStep('ALTER TABLE users ADD COLUMN nickname text', { lock: 'none' })],\ndown: [sqlStep('ALTER TABLE users DROP COLUMN IF EXISTS nickname', { lock: 'none' })]" },
+      { migration: "up: [sqlStep('ALTER TABLE users ADD COLUMN nickname text', { mode: 'standalone' })],\ndown: [sqlStep('ALTER TABLE users DROP COLUMN IF EXISTS nickname')]" },
     ],
     good: [
       { sql: `${T}ALTER TABLE users ADD COLUMN nickname text;` },

@@ -66,7 +66,7 @@ export const RULES = [
   rule('compat/drop-not-null', 'warning', 'DROP NOT NULL on an existing column lets NULLs into a column running clients assume is never NULL.'),
   rule('compat/json-column', 'warning', 'A new column is jsonb, not json: json has no equality operator, so SELECT DISTINCT, UNION and GROUP BY over it fail.'),
   rule('data/add-required-column', 'error', 'ADD COLUMN … NOT NULL on an existing table has a non-null default (or is generated/identity): otherwise it fails on any table with rows.'),
-  rule('timeouts/lock-timeout', 'error', 'A statement that takes a strong lock (SHARE or above) on an existing table runs under a lock_timeout: the runner sets one for steps declared lock: "strong"; elsewhere SET it (0 does not count).'),
+  rule('timeouts/lock-timeout', 'error', 'A statement that takes a strong lock (SHARE or above) on an existing table runs under a lock_timeout: the runner sets one for transactional steps declared lock: "strong"; elsewhere SET it (0 does not count).'),
   rule('timeouts/statement-timeout', 'error', "In a .sql file, strong-lock DDL runs under a statement_timeout that fits the Data API's 45 s (0 < timeout ≤ 45 s); a migration step never sets one outside that range."),
   rule('timeouts/concurrent-build', 'error', "CONCURRENTLY work runs without a short lock_timeout or a statement_timeout (step lock 'concurrent'; in .sql, RESET them first): a timeout cancels the build and leaves an INVALID index."),
   rule('timeouts/long-transactional-step', 'warning', "A transactional step does not do full-table work (VALIDATE CONSTRAINT, UPDATE/DELETE without WHERE, INSERT/CREATE TABLE … AS SELECT of a whole table, REFRESH MATERIALIZED VIEW): on a big table it can run past the Data API's 45 s statement timeout."),

@@ -35,8 +35,10 @@ export interface LintStatement<T> {
    * .sql files leave it undefined: BEGIN … COMMIT decide.
    */
   txId?: number;
-  /** The runner sets a short lock_timeout (and retries on 55P03) for it: steps declared `lock: 'strong'`. */
+  /** The runner sets a short lock_timeout (and retries on 55P03) for it: transactional steps declared `lock: 'strong'`. */
   runnerGuarded: boolean;
+  /** Module steps: the lock the step declares (the model's contract: 'strong' gets a short lock_timeout). */
+  declaredLock?: 'strong' | 'concurrent' | 'none';
   /** Index → table known from a builder step's spec (DROP INDEX names only the index). */
   indexTable?: { index: string; table: string };
   origin: T;
@@ -129,6 +131,7 @@ export interface Scope {
   /** A module step in a transaction (the Data API's 45 s statement timeout applies). */
   readonly transactionalStep: boolean;
   readonly runnerGuarded: boolean;
+  readonly declaredLock: 'strong' | 'concurrent' | 'none' | undefined;
   /** False for a module's down direction: destructive rules judge the up direction and .sql files. */
   readonly judgesDestructive: boolean;
   readonly config: LintConfig;
@@ -170,6 +173,7 @@ export function checkUnit<T>(statements: ReadonlyArray<LintStatement<T>>, option
       inTx: s.inTransaction || block > 0,
       transactionalStep: !script && s.inTransaction,
       runnerGuarded: s.runnerGuarded,
+      declaredLock: s.declaredLock,
       judgesDestructive: options.direction !== 'down',
       config,
       state,

@@ -79,7 +79,7 @@ export function strongLock(scope: Scope): RelationLock | undefined {
 }
 
 const LOCK_TIMEOUT_HINT = {
-  module: "declare the step lock: 'strong' (sqlStep's default): the runner then sets a short lock_timeout in its transaction and retries on SQLSTATE 55P03",
+  module: "make it a transactional step declared lock: 'strong' (sqlStep's defaults): the runner then sets a short lock_timeout in its transaction and retries on SQLSTATE 55P03 (a standalone step autocommits under the role's lock_timeout)",
   script: "SET lock_timeout = '2s' before it (SET LOCAL inside BEGIN … COMMIT), and retry the file on SQLSTATE 55P03 (lock_not_available)",
 };
 
@@ -104,10 +104,10 @@ export function checkLockTimeouts(scope: Scope): void {
 
 /** CONCURRENTLY work waits for older transactions: a short timeout cancels it and leaves an INVALID index. */
 export function checkConcurrentBuild(scope: Scope, label: string): void {
-  if (scope.runnerGuarded) {
+  if (scope.declaredLock === 'strong') {
     scope.report(
       'timeouts/concurrent-build',
-      `${label} runs in a step declared lock: 'strong': the runner's short lock_timeout cancels it while it waits for older transactions, leaving an INVALID index`,
+      `${label} runs in a step declared lock: 'strong', which promises the runner's short lock_timeout: that cancels it while it waits for older transactions, leaving an INVALID index`,
       "declare the step lock: 'concurrent' (createIndex/dropIndex do), so the runner gives it a long lock_timeout",
     );
   } else if (scope.script && (scope.state.lockTimeout() > 0 || scope.state.statementTimeout() > 0)) {
