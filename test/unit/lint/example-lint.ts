@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,7 +34,7 @@ export async function lintExample(example: Example): Promise<Violation[]> {
   // One folder per example: lint reads a file's neighbours as its migration graph.
   const folder = join(dir, String(++n));
   const file = join(folder, example.file ?? '202601011200_example.ts');
-  (await import('node:fs')).mkdirSync(folder);
+  mkdirSync(folder);
   writeFileSync(join(folder, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(file, moduleSource(example, model)!);
   return (await lintPaths({ paths: [file], config })).violations;
