@@ -2,20 +2,9 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { FindingKind } from '../../lambdas/core/health/report.ts';
+import { FINDING_KINDS } from '../../lambdas/core/health/report.ts';
 import { FINDING_KIND_DIMENSION, METRICS_NAMESPACE, MetricName } from '../../lambdas/runtime/env-names.ts';
 import { serviceName, type OffpeakFunction } from './offpeak-function.ts';
-
-export const FINDING_KINDS = [
-  'unused',
-  'oversized',
-  'invalid',
-  'duplicate',
-  'overlapping',
-  'fk_without_index',
-  'bloated',
-  'stale_stats',
-] as const satisfies readonly FindingKind[];
 
 export interface OperationsDashboardProps {
   stateMachine: sfn.IStateMachine;

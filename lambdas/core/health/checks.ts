@@ -1,4 +1,4 @@
-import type { Finding, IndexUsageRow, Severity } from './report.ts';
+import { SEVERITIES, type Finding, type IndexUsageRow, type Severity } from './report.ts';
 import { IndexFlag, type IndexFacts, type TableFacts } from './catalog.ts';
 import type { HealthOptions } from './options.ts';
 import { staleness } from './stale.ts';
@@ -205,8 +205,8 @@ export function runChecks(input: CheckInput): Finding[] {
       });
     }
   }
-  const rank: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
-  return b.findings.sort((x, y) => rank[x.severity] - rank[y.severity] || (y.sizeBytes ?? 0) - (x.sizeBytes ?? 0));
+  const rank = (s: Severity) => SEVERITIES.indexOf(s);
+  return b.findings.sort((x, y) => rank(x.severity) - rank(y.severity) || (y.sizeBytes ?? 0) - (x.sizeBytes ?? 0));
 }
 
 /** The seed's two monitoring views, limited to `viewLimit` rows each. */

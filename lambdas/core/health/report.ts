@@ -2,17 +2,28 @@
  * The index-health report: one model, several renderers (lambdas/core/render).
  */
 
-export type FindingKind =
-  | 'unused'
-  | 'oversized'
-  | 'invalid'
-  | 'duplicate'
-  | 'overlapping'
-  | 'fk_without_index'
-  | 'bloated'
-  | 'stale_stats';
+/**
+ * Every finding kind, in the checks' order: the one list the type, the JSON schema
+ * (render/report-json.ts), the renderers, slack-notify and the dashboard derive from,
+ * so a new kind is known everywhere the moment it is added here.
+ */
+export const FINDING_KINDS = [
+  'unused',
+  'oversized',
+  'invalid',
+  'duplicate',
+  'overlapping',
+  'fk_without_index',
+  'bloated',
+  'stale_stats',
+] as const;
 
-export type Severity = 'critical' | 'warning' | 'info';
+export type FindingKind = (typeof FINDING_KINDS)[number];
+
+/** Severities, most urgent first: the order findings are grouped and cut in. */
+export const SEVERITIES = ['critical', 'warning', 'info'] as const;
+
+export type Severity = (typeof SEVERITIES)[number];
 
 /** A drop suggestion always carries the statement that restores the index. */
 export interface DropSuggestion {

@@ -5,12 +5,10 @@
  * says what it cut in `truncated`, so the rebuilt report still counts everything.
  */
 import * as z from 'zod';
-import type { FindingKind, IndexHealthReport, IndexUsageRow, OmittedFindings, Severity } from '../health/report.ts';
+import { FINDING_KINDS, SEVERITIES, type FindingKind, type IndexHealthReport, type IndexUsageRow, type OmittedFindings, type Severity } from '../health/report.ts';
 import { ValidationError } from '../errors.ts';
 import { utf8Cost, type CostFunction } from './text-budget.ts';
 
-const FINDING_KINDS = ['unused', 'oversized', 'invalid', 'duplicate', 'overlapping', 'fk_without_index', 'bloated', 'stale_stats'] as const satisfies readonly FindingKind[];
-const SEVERITIES = ['critical', 'warning', 'info'] as const satisfies readonly Severity[];
 
 const count = z.number().int().nonnegative();
 const usageRowSchema = z.object({

@@ -3,11 +3,8 @@
  * rendering omitted (`report.omitted`), so a report rebuilt from the SNS JSON body
  * still says "50,000 findings", not "412".
  */
-import type { Finding, FindingKind, IndexHealthReport, Severity } from '../health/report.ts';
+import { SEVERITIES, type Finding, type FindingKind, type IndexHealthReport, type Severity } from '../health/report.ts';
 import { formatAge, formatCount, formatTimestamp } from './format.ts';
-
-/** Most urgent first: the order findings are grouped and cut in. */
-export const SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info'];
 
 export interface ReportSummary {
   /** All findings, including any omitted by an earlier truncated rendering. */
