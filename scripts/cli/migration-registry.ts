@@ -1,5 +1,6 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isMigrationModule } from '../../lambdas/core/migrations/file-name.ts';
 
 /**
  * migrations/_index.ts: a static list of every migration module, so the Lambda
@@ -8,11 +9,6 @@ import { join } from 'node:path';
  * generated: `offpeak new` rewrites it, `offpeak check` fails when it is stale.
  */
 export const REGISTRY_FILE = '_index.ts';
-
-/** The files the directory loader treats as migrations (same rule as lambdas/core/migrations/loader.ts). */
-export function isMigrationModule(name: string): boolean {
-  return name.endsWith('.ts') && !name.endsWith('.d.ts') && !name.startsWith('_') && !name.startsWith('.');
-}
 
 export async function migrationModules(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter(isMigrationModule).sort();

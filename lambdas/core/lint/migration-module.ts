@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { Node } from 'libpg-query';
 import { parseStatements, type ParsedStatement } from '../db/statements.ts';
+import { migrationFileNameProblem } from '../migrations/file-name.ts';
 import type { Migration, Step } from '../migrations/model.ts';
 import type { LintConfig } from './config.ts';
 import { readDirectives } from './directives.ts';
@@ -24,8 +25,6 @@ export interface MigrationModule {
   /** Named exports that are migrations too (a second migration in the same file). */
   extraMigrationExports: string[];
 }
-
-const FILE_NAME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})_([a-z][a-z0-9]*(?:_[a-z0-9]+)*)\.ts$/;
 
 /** defineMigration refuses some policy breaks itself; report those under the rule they break. */
 const LOAD_ERROR_RULES: Array<[RegExp, RuleId]> = [
@@ -53,7 +52,7 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
   };
 
   const name = basename(file);
-  const fileNameProblem = checkFileName(name);
+  const fileNameProblem = migrationFileNameProblem(name);
   if (fileNameProblem) {
     add({ rule: 'naming/file-name', message: `${name}: ${fileNameProblem}`, hint: 'rename it YYYYMMDDHHMM_short_name.ts (`offpeak new short_name` does), e.g. 202508251200_add_user_indexes.ts' }, { line: 1 });
   }
@@ -193,20 +192,6 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
     });
   }
   return applyDisables(violations, disables, (rule) => config.severities.has(rule as never));
-}
-
-function checkFileName(name: string): string | undefined {
-  const m = FILE_NAME.exec(name);
-  if (!m) {
-    if (!/^\d{12}_/.test(name)) return 'does not start with a 12-digit timestamp YYYYMMDDHHMM_';
-    return 'the short name is not snake_case (lower-case letters, digits, single underscores)';
-  }
-  const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi));
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || y < 2000) {
-    return `the timestamp ${name.slice(0, 12)} is not a real date and time`;
-  }
-  return undefined;
 }
 
 function ruleHint(rule: RuleId): string {

@@ -3,7 +3,8 @@
  *
  * Contract:
  * - `loadMigrationsFromDir(dir)` imports every `*.ts` file in `dir` (non-recursive, sorted by name;
- *   files starting with `_` or `.` and `*.d.ts` are ignored). Each must default-export a Migration
+ *   files starting with `_` or `.` and `*.d.ts` are ignored: `isMigrationModule` in file-name.ts; a name breaking
+ *   the file-name rule is loaded too, and `check` and `lint` report it). Each must default-export a Migration
  *   (the value `defineMigration` returns). Any failure names the file. Needs a TS-capable loader
  *   (tsx) — the CLI and tests have it; Lambda bundles use `fromModules` instead.
  * - `fromModules(entries)` turns statically imported migrations into LoadedMigrations, for bundles
@@ -20,14 +21,9 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MigrationGraphError } from '../errors.ts';
+import { isMigrationModule } from './file-name.ts';
 import type { LoadedMigration, Migration, Step } from './model.ts';
 
-/** Migration file names: YYYYMMDDHHMM_short_name.ts. Others are loaded too, but `check` reports them. */
-export const MIGRATION_FILE_NAME = /^\d{12}_[a-z0-9_]+\.ts$/;
-
-function isMigrationFile(name: string): boolean {
-  return name.endsWith('.ts') && !name.endsWith('.d.ts') && !name.startsWith('_') && !name.startsWith('.');
-}
 
 function looksLikeMigration(value: unknown): value is Migration {
   const m = value as Partial<Migration> | undefined;
@@ -47,7 +43,7 @@ export async function loadMigrationsFromDir(dir: string): Promise<LoadedMigratio
   const absolute = resolve(dir);
   let names: string[];
   try {
-    names = (await readdir(absolute)).filter(isMigrationFile).sort();
+    names = (await readdir(absolute)).filter(isMigrationModule).sort();
   } catch (error) {
     throw new MigrationGraphError(`cannot read the migrations directory ${absolute}: ${(error as Error).message}`, {
       cause: error,

@@ -8,7 +8,7 @@ import { checkRegistry, REGISTRY_FILE, writeRegistry } from '../migration-regist
 import { hasExplicitTarget } from '../ledger-check.ts';
 import { withMigrator } from '../session.ts';
 import { OffpeakError } from '../../../lambdas/core/errors.ts';
-import { MIGRATION_FILE_NAME } from '../../../lambdas/core/migrations/loader.ts';
+import { migrationFileNameProblem } from '../../../lambdas/core/migrations/file-name.ts';
 import type { MigrationGraph } from '../../../lambdas/core/migrations/graph.ts';
 
 const usage = 'check [--fix-registry] [--migrations DIR] [--database-url URL | Data API options] [--json]';
@@ -23,9 +23,8 @@ async function stepProblems(graph: MigrationGraph): Promise<Problem[]> {
   const { countStatements } = await import('../../../lambdas/core/db/statements.ts');
   const problems: Problem[] = [];
   for (const m of graph.all.values()) {
-    if (!MIGRATION_FILE_NAME.test(basename(m.file))) {
-      problems.push({ file: m.file, message: `file name must be YYYYMMDDHHMM_short_name.ts (lower-case letters, digits, underscores)` });
-    }
+    const nameProblem = migrationFileNameProblem(basename(m.file));
+    if (nameProblem) problems.push({ file: m.file, message: `file name must be YYYYMMDDHHMM_short_name.ts: ${nameProblem}` });
     for (const [direction, steps] of [['up', m.up], ['down', m.down]] as const) {
       for (const [i, step] of steps.entries()) {
         let count: number;

@@ -11,16 +11,10 @@ import { writeRegistry } from '../migration-registry.ts';
 import { renderMigrationTemplate } from '../migration-template.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import type { Risk } from '../../../lambdas/core/migrations/model.ts';
-import { revisionStamp } from '../revision-stamp.ts';
+import { migrationFileName, nextRevisionStamp, revisionStamp, revisionStampProblem, shortNameProblem } from '../../../lambdas/core/migrations/file-name.ts';
 
 const usage = 'new <short_name> [--risk low|medium|high] [--rev-id YYYYMMDDHHMM] [--migrations DIR] [--json]';
 const RISKS: readonly Risk[] = ['low', 'medium', 'high'];
-
-/** YYYYMMDDHHMM in UTC, so two people in different zones never produce out-of-order names. */
-function nextMinute(stamp: string): string {
-  const d = new Date(Date.UTC(+stamp.slice(0, 4), +stamp.slice(4, 6) - 1, +stamp.slice(6, 8), +stamp.slice(8, 10), +stamp.slice(10, 12) + 1));
-  return revisionStamp(d);
-}
 
 export const newCommand: Command = {
   name: 'new',
@@ -31,15 +25,13 @@ export const newCommand: Command = {
     if (helpRequested(values, usage, stdout)) return ExitCode.ok;
     const out = createOutput({ stdout, stderr }, values.json ?? false);
     const name = positionals[0]!;
-    if (!/^[a-z][a-z0-9_]*$/.test(name) || name.length > 60) {
-      throw new ConfigError(`short name ${JSON.stringify(name)} is not valid: use lower-case letters, digits and underscores (e.g. add_orders_user_id_index), at most 60 characters`);
-    }
+    const nameProblem = shortNameProblem(name);
+    if (nameProblem) throw new ConfigError(nameProblem);
     const risk = (values.risk ?? 'low') as Risk;
     if (!RISKS.includes(risk)) throw new ConfigError(`--risk ${JSON.stringify(values.risk)} is not valid: use low, medium or high`);
     const revIdOption = values['rev-id'];
-    if (revIdOption !== undefined && !/^\d{12}$/.test(revIdOption)) {
-      throw new ConfigError(`--rev-id ${JSON.stringify(revIdOption)} is not valid: give 12 digits, YYYYMMDDHHMM`);
-    }
+    const stampProblem = revIdOption === undefined ? undefined : revisionStampProblem(revIdOption);
+    if (stampProblem) throw new ConfigError(`--rev-id: ${stampProblem}; give YYYYMMDDHHMM (UTC)`);
 
     const dir = migrationsDir(values, cwd);
     if (!existsSync(dir)) throw new ConfigError(`the migrations directory ${dir} does not exist: create it or pass --migrations DIR`);
@@ -49,9 +41,9 @@ export const newCommand: Command = {
     let revision = revIdOption ?? revisionStamp(new Date());
     const taken = (rev: string) => graph.all.has(rev) || [...graph.all.values()].some((m) => m.file.split('/').pop()!.startsWith(`${rev}_`));
     if (revIdOption !== undefined && taken(revision)) throw new ConfigError(`revision ${revision} already exists: choose another --rev-id`);
-    while (taken(revision)) revision = nextMinute(revision);
+    while (taken(revision)) revision = nextRevisionStamp(revision);
 
-    const file = join(dir, `${revision}_${name}.ts`);
+    const file = join(dir, migrationFileName(revision, name));
     const modelImport = relative(dir, fileURLToPath(new URL('../../../lambdas/core/migrations/model.ts', import.meta.url))).split(sep).join('/');
     await writeFile(file, renderMigrationTemplate({ revision, downRevision, name, risk, modelImport }), { flag: 'wx' });
     const registry = await writeRegistry(dir);

@@ -10,11 +10,10 @@ import { loadGraph } from '../load-graph.ts';
 import { writeRegistry } from '../migration-registry.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import { buildSquash } from '../../../lambdas/core/lint/squash.ts';
-import { revisionStamp } from '../revision-stamp.ts';
+import { migrationFileName, revisionStamp, revisionStampProblem, shortNameProblem } from '../../../lambdas/core/migrations/file-name.ts';
 
 const usage = 'squash --to REV [--name short_name] [--rev-id YYYYMMDDHHMM] [--migrations DIR] [--json]';
 
-/** YYYYMMDDHHMM in UTC, as `offpeak new` names files. */
 export const squashCommand: Command = {
   name: 'squash',
   summary: 'write one migration that replaces every migration from base to REV',
@@ -26,11 +25,11 @@ export const squashCommand: Command = {
     if (!values.to) throw new ConfigError(`--to REV is required: the last revision the squash replaces\nusage: offpeak ${usage}`);
     const to = values.to;
     const name = values.name ?? `squash_to_${to.toLowerCase()}`;
-    if (!/^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/.test(name) || name.length > 60) {
-      throw new ConfigError(`--name ${JSON.stringify(name)} is not valid: use snake_case (lower-case letters, digits, single underscores), at most 60 characters`);
-    }
+    const nameProblem = shortNameProblem(name);
+    if (nameProblem) throw new ConfigError(`--name: ${nameProblem}`);
     const revision = values['rev-id'] ?? revisionStamp(new Date());
-    if (!/^\d{12}$/.test(revision)) throw new ConfigError(`--rev-id ${JSON.stringify(revision)} is not valid: give 12 digits, YYYYMMDDHHMM`);
+    const stampProblem = revisionStampProblem(revision);
+    if (stampProblem) throw new ConfigError(`--rev-id: ${stampProblem}; give YYYYMMDDHHMM (UTC)`);
 
     const dir = migrationsDir(values, cwd);
     if (!existsSync(dir)) throw new ConfigError(`the migrations directory ${dir} does not exist: pass --migrations DIR`);
@@ -38,7 +37,7 @@ export const squashCommand: Command = {
     const modelImport = relative(dir, fileURLToPath(new URL('../../../lambdas/core/migrations/model.ts', import.meta.url))).split(sep).join('/');
     const squash = await buildSquash({ graph, to, revision, name, modelImport: modelImport.startsWith('.') ? modelImport : `./${modelImport}` });
 
-    const file = join(dir, `${revision}_${name}.ts`);
+    const file = join(dir, migrationFileName(revision, name));
     try {
       await writeFile(file, squash.source, { flag: 'wx' });
     } catch (error) {
