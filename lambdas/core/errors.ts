@@ -103,6 +103,20 @@ export class LeaseHeldError extends OffpeakError {
   }
 }
 
+/**
+ * This run held the migration lease and lost it: its heartbeat found the lease expired or taken (`cause`
+ * says by whom when known), or heartbeats failed for longer than the lease lasts. The run stops before
+ * its next statement; the next run resumes it.
+ */
+export class LeaseLostError extends OffpeakError {
+  readonly owner: string;
+
+  constructor(owner: string, message: string, options: OffpeakErrorOptions = {}) {
+    super(message, { ...options, context: { ...options.context, owner } });
+    this.owner = owner;
+  }
+}
+
 /** The off-peak window is closed. */
 export class OutsideWindowError extends OffpeakError {}
 

@@ -40,6 +40,10 @@ export function describeEvent(e: MigrationEvent): string | null {
       return `analyzed ${e.tables.length} table(s) in ${formatDuration(e.durationMs)}`;
     case 'run_stopped':
       return `run ${e.runId} stopped: ${e.status}${e.reason === 'done' || e.reason === 'failed' ? '' : ` (${e.reason}); run the same command again to resume`}`;
+    case 'lease_heartbeat_failed':
+      return `lease heartbeat failed (retrying): ${e.error}`;
+    case 'lease_release_failed':
+      return `could not release the migration lease (${e.error}); it expires on its own`;
     case 'lease_acquired':
     case 'step_done':
       return null;

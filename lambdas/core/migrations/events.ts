@@ -6,6 +6,8 @@ import type { Direction, RunStatus } from './ledger.ts';
 
 export type MigrationEvent =
   | { event: 'lease_acquired'; owner: string; expiresAt: Date }
+  | { event: 'lease_heartbeat_failed'; owner: string; error: string }
+  | { event: 'lease_release_failed'; owner: string; error: string }
   | { event: 'run_started'; runId: string; direction: Direction; target: string; units: number; resumed: boolean }
   | { event: 'migration_started'; runId: string; revision: string; direction: Direction; file: string; description: string }
   | { event: 'step_started'; runId: string; revision: string; direction: Direction; step: number; description: string; mode: 'transactional' | 'standalone' }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
-import { ChecksumMismatchError, LeaseHeldError, MigrationGraphError } from '../../../lambdas/core/errors.ts';
+import { ChecksumMismatchError, LeaseHeldError, LeaseLostError, MigrationGraphError } from '../../../lambdas/core/errors.ts';
 import { Lease } from '../../../lambdas/core/migrations/lease.ts';
 import { Ledger } from '../../../lambdas/core/migrations/ledger.ts';
 import { defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
@@ -38,7 +38,8 @@ describe('lease', () => {
     expect(refused).toBeInstanceOf(LeaseHeldError);
     expect((refused as LeaseHeldError).owner).toBe('first');
     expect(taken.owner).toBe('second');
-    await expect(first.renew()).rejects.toBeInstanceOf(LeaseHeldError);
+    await expect(first.renew()).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(first.renew()).rejects.toThrow(/second holds it/);
   });
 
   it('makes a second migrator fail with LeaseHeldError while a run holds the lease', async () => {

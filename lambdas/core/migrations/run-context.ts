@@ -1,0 +1,140 @@
+/**
+ * What every room of the runner shares: the client, the graph, the ledger, the clock, the event log and
+ * the retry policy (`RunContext`, one per migrator), and what one advance call knows (`CallContext`: the
+ * run, its deadline, the conditions checked so far, the durations to record at its end).
+ *
+ * Every duration and deadline is read from the injected clock (`now`), never from `Date.now()`.
+ */
+import type { SqlClient } from '../db/client.ts';
+import { sqlStateOf } from '../db/sqlstate.ts';
+import { sql } from '../db/sql.ts';
+import { MigrationFailedError } from '../errors.ts';
+import type { MigrationEvent, MigrationEventListener } from './events.ts';
+import type { MigrationGraph } from './graph.ts';
+import type { AppliedRecord, Direction, Ledger } from './ledger.ts';
+import type { LoadedMigration, Step } from './model.ts';
+import { migrationTables, type PlanUnit } from './planner.ts';
+import { errorText, type StandaloneContext } from './standalone.ts';
+
+export interface MigratorOptions {
+  client: SqlClient;
+  migrations: readonly LoadedMigration[];
+  /** Ledger schema. Default 'offpeak'. */
+  schema?: string;
+  /** Who runs this (recorded in the ledger): e.g. 'cli:alice@host', 'lambda:offpeak-migrate'. */
+  actor?: string;
+  /** Lease owner id; default actor + a random suffix, unique per migrator. */
+  owner?: string;
+  onEvent?: MigrationEventListener;
+  /** lock_timeout for strong-lock DDL inside transactions. Default 3000 ms. */
+  lockTimeoutMs?: number;
+  /** Attempts for a strong-lock transaction that hits 55P03. Default 5. */
+  lockAttempts?: number;
+  /** First backoff delay after 55P03; doubles each attempt (with jitter), capped at 10 s. Default 250 ms. */
+  retryBaseMs?: number;
+  /** Attempts to get a valid index out of a create_index step. Default 3. */
+  indexBuildAttempts?: number;
+  leaseTtlMs?: number;
+  /** Catalog polling interval for still-running statements. Default 1000 ms. */
+  pollIntervalMs?: number;
+  /** advance() stops when fewer than this many ms remain before the deadline (or the window closes). Default 15 000. */
+  deadlineMarginMs?: number;
+  /** Clock and sleep, injectable for tests. */
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One migrator's shared state and policy. */
+export interface RunContext {
+  client: SqlClient;
+  graph: MigrationGraph;
+  ledger: Ledger;
+  actor: string;
+  emit: (event: MigrationEvent) => void;
+  now: () => Date;
+  /** Milliseconds on the injected clock. */
+  nowMs: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** Delay before retry `attempt` (1-based): exponential with jitter. */
+  backoff: (attempt: number) => number;
+  lockTimeoutMs: number;
+  lockAttempts: number;
+  indexBuildAttempts: number;
+  pollIntervalMs: number;
+  marginMs: number;
+}
+
+export function createRunContext(options: MigratorOptions, graph: MigrationGraph, ledger: Ledger): RunContext {
+  const retryBaseMs = options.retryBaseMs ?? 250;
+  const now = options.now ?? (() => new Date());
+  return {
+    client: options.client,
+    graph,
+    ledger,
+    actor: options.actor ?? 'offpeak',
+    emit: (event) => options.onEvent?.(event),
+    now,
+    nowMs: () => now().getTime(),
+    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    backoff: (attempt) => Math.min(10_000, retryBaseMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5),
+    lockTimeoutMs: options.lockTimeoutMs ?? 3000,
+    lockAttempts: options.lockAttempts ?? 5,
+    indexBuildAttempts: options.indexBuildAttempts ?? 3,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    marginMs: options.deadlineMarginMs ?? 15_000,
+  };
+}
+
+/** What one advance call knows as it runs units. */
+export interface CallContext extends StandaloneContext {
+  /** Extensions available on the server, read once per call when a conditional step needs them. */
+  extensions: Set<string> | undefined;
+  /** Durations of migrations applied by this call in one transaction, recorded by its final ledger write. */
+  durations: Array<{ revision: string; durationMs: number }>;
+}
+
+/** Whether a conditional step's condition holds (pg_available_extensions, read once per call). */
+export async function conditionMet(rc: RunContext, call: CallContext, step: Step): Promise<boolean> {
+  if (!step.when) return true;
+  if (!call.extensions) {
+    const { rows } = await rc.client.query<{ name: string }>(sql`SELECT name FROM pg_available_extensions`);
+    call.extensions = new Set(rows.map((r) => r.name));
+  }
+  return call.extensions.has(step.when.extensionAvailable);
+}
+
+export const skipReason = (step: Step) => `extension ${step.when?.extensionAvailable} is not available`;
+
+/** The applied_migrations record of a migration. */
+export function appliedRecord(rc: RunContext, m: LoadedMigration, durationMs: number, recordedOnly: boolean): AppliedRecord {
+  return {
+    revision: m.revision,
+    checksum: m.checksum,
+    durationMs,
+    actor: rc.actor,
+    description: m.description,
+    recordedOnly,
+    tables: migrationTables(m, 'up'),
+  };
+}
+
+/** The applied-record (up) or unapplied list (down) for a migration's final unit. */
+export function finishEntry(rc: RunContext, unit: PlanUnit, durationMs: number) {
+  const m = rc.graph.get(unit.revision);
+  return unit.direction === 'up' ? { applied: [appliedRecord(rc, m, durationMs, false)] } : { unapplied: [m.revision, ...m.replaces] };
+}
+
+/** Journals a failed step (best effort: the failure is what matters) and returns the run's error. */
+export async function failStep(rc: RunContext, runId: string, m: LoadedMigration, direction: Direction, step: number, error: unknown): Promise<MigrationFailedError> {
+  const message = errorText(error);
+  await rc.ledger.journal(rc.client, { runId, events: [{ revision: m.revision, direction, step, status: 'failed', error: message }] }).catch(() => {});
+  rc.emit({ event: 'step_failed', runId, revision: m.revision, direction, step, error: message, sqlState: sqlStateOf(error) });
+  if (error instanceof MigrationFailedError) return error;
+  return new MigrationFailedError(`${m.file} (${m.revision}) ${direction} step ${step + 1} failed: ${message}`, {
+    revision: m.revision,
+    step,
+    direction,
+    cause: error,
+    context: { file: m.file },
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Verification at the end of a run: ANALYZE every table its migrations touched (index steps know their
+ * table, SQL steps declare `tables`), then check that every index it created exists and is valid. A
+ * missing or invalid index fails the run. Skipped steps (unmet conditions) count for neither.
+ */
+import { sql, SqlQuery } from '../db/sql.ts';
+import { stepTables, unitSteps, type Plan } from './planner.ts';
+import type { RunContext } from './run-context.ts';
+import type { Direction } from './ledger.ts';
+import { qualified } from './standalone.ts';
+
+export interface SkippedStep {
+  revision: string;
+  direction: Direction;
+  step: number;
+  reason: string;
+}
+
+export interface IndexCheck {
+  schema: string;
+  name: string;
+  exists: boolean;
+  valid: boolean;
+}
+
+export interface Verification {
+  /** 'schema.table' for every table ANALYZEd. */
+  analyzed: string[];
+  indexes: IndexCheck[];
+  ok: boolean;
+}
+
+export async function verifyRun(rc: RunContext, runId: string, plan: Plan, skipped: SkippedStep[]): Promise<Verification> {
+  const { client, graph } = rc;
+  const isSkipped = new Set(skipped.map((s) => `${s.revision}:${s.direction}:${s.step}`));
+  const tables = new Map<string, [string, string]>();
+  const indexes = new Map<string, { schema: string; name: string }>();
+  for (const unit of plan.units) {
+    if (unit.kind === 'record') continue;
+    for (const { index, step } of unitSteps(graph, unit)) {
+      if (isSkipped.has(`${unit.revision}:${unit.direction}:${index}`)) continue;
+      for (const t of stepTables(step)) tables.set(`${t[0]}.${t[1]}`, t);
+      const key = `${step.kind === 'sql' ? '' : step.index.schema}.${step.kind === 'sql' ? '' : step.index.name}`;
+      if (step.kind === 'create_index') indexes.set(key, { schema: step.index.schema, name: step.index.name });
+      if (step.kind === 'drop_index') indexes.delete(key);
+    }
+  }
+  if (tables.size === 0 && indexes.size === 0) return { analyzed: [], indexes: [], ok: true };
+
+  const existing = tables.size
+    ? (
+        await client.query<{ s: string; t: string }>(sql`
+          SELECT x.s, x.t FROM jsonb_to_recordset(${sql.json([...tables.values()].map(([s, t]) => ({ s, t })))}::jsonb) AS x(s text, t text)
+          JOIN pg_namespace n ON n.nspname = x.s JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.t AND c.relkind IN ('r', 'p', 'm')`)
+      ).rows
+    : [];
+  const analyzed = existing.map((r) => `${r.s}.${r.t}`);
+  if (existing.length) {
+    const t0 = rc.nowMs();
+    // One statement for all tables; if it outlives a Data API call it goes on server-side, which is fine for ANALYZE.
+    const outcome = await client.executeLong(new SqlQuery([`ANALYZE ${existing.map((r) => qualified(r.s, r.t)).join(', ')}`]));
+    if (outcome.state === 'still_running') await outcome.finished;
+    rc.emit({ event: 'analyzed', runId, tables: analyzed, durationMs: rc.nowMs() - t0 });
+  }
+  const checks = indexes.size
+    ? (
+        await client.query<IndexCheck>(sql`
+          SELECT x.schema, x.name, c.oid IS NOT NULL AS exists, coalesce(i.indisvalid, false) AS valid
+          FROM jsonb_to_recordset(${sql.json([...indexes.values()])}::jsonb) AS x(schema text, name text)
+          LEFT JOIN pg_namespace n ON n.nspname = x.schema
+          LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.name
+          LEFT JOIN pg_index i ON i.indexrelid = c.oid
+          ORDER BY x.schema, x.name`)
+      ).rows
+    : [];
+  return { analyzed, indexes: checks, ok: checks.every((c) => c.exists && c.valid) };
+}
