@@ -112,6 +112,36 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * Key words `quote_ident` quotes: every category of `pg_get_keywords()` but unreserved (reserved,
+ * column-name and type/function-name key words), as of PostgreSQL 17 — a superset of 15's.
+ * test/integration/sql-client-contract checks it against the server's own list.
+ */
+const QUOTED_KEYWORDS: ReadonlySet<string> = new Set(
+  `all analyse analyze and any array as asc asymmetric authorization between bigint binary bit boolean both case
+  cast char character check coalesce collate collation column concurrently constraint create cross
+  current_catalog current_date current_role current_schema current_time current_timestamp current_user dec
+  decimal default deferrable desc distinct do else end except exists extract false fetch float for foreign
+  freeze from full grant greatest group grouping having ilike in initially inner inout int integer intersect
+  interval into is isnull join json json_array json_arrayagg json_exists json_object json_objectagg json_query
+  json_scalar json_serialize json_table json_value lateral leading least left like limit localtime
+  localtimestamp merge_action national natural nchar none normalize not notnull null nullif numeric offset on
+  only or order out outer overlaps overlay placing position precision primary real references returning right
+  row select session_user setof similar smallint some substring symmetric system_user table tablesample then
+  time timestamp to trailing treat trim true union unique user using values varchar variadic verbose when where
+  window with xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot
+  xmlserialize xmltable`.split(/\s+/),
+);
+
+/**
+ * An identifier quoted only where PostgreSQL needs it, exactly as `quote_ident` does (lower-case
+ * letters, digits and underscores, not starting with a digit, and not a key word that needs
+ * quoting), so generated statements stay readable. The one quoter for builders and previews.
+ */
+export function displayIdent(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) && !QUOTED_KEYWORDS.has(name) ? name : quoteIdent(name);
+}
+
 /** Single-quotes a string literal, for statements that cannot take parameters (DDL previews, SET). */
 export function quoteLiteral(value: string): string {
   if (value.includes('\0')) throw new TypeError('an SQL literal cannot contain a NUL byte');

@@ -1,3 +1,4 @@
+import { displayIdent } from '../db/sql.ts';
 import { ValidationError } from '../errors.ts';
 
 /**
@@ -217,8 +218,6 @@ export function invertStep(step: Step): Step | undefined {
 
 // ---------------------------------------------------------------- builders
 
-const quote = (name: string) => (/^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`);
-
 function withClause(params: Record<string, string | number | boolean>): string {
   return Object.entries(params)
     .map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replaceAll("'", "''")}'` : String(v)}`)
@@ -232,8 +231,8 @@ export function createIndex(spec: IndexSpec, options: { when?: StepCondition; de
   const concurrently = spec.concurrently ?? true;
   const using = spec.using && spec.using.toLowerCase() !== 'btree' ? ` USING ${spec.using}` : '';
   const parts = [
-    `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quote(spec.name)}`,
-    ` ON ${quote(schema)}.${quote(spec.table)}${using} (${spec.columns.join(', ')})`,
+    `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${displayIdent(spec.name)}`,
+    ` ON ${displayIdent(schema)}.${displayIdent(spec.table)}${using} (${spec.columns.join(', ')})`,
     spec.include?.length ? ` INCLUDE (${spec.include.join(', ')})` : '',
     spec.with && Object.keys(spec.with).length ? ` WITH (${withClause(spec.with)})` : '',
     spec.where ? ` WHERE ${spec.where}` : '',
@@ -265,7 +264,7 @@ export function dropIndex(spec: {
   const concurrently = spec.concurrently ?? true;
   return {
     kind: 'drop_index',
-    sql: `DROP INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF EXISTS ${quote(schema)}.${quote(spec.name)}`,
+    sql: `DROP INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF EXISTS ${displayIdent(schema)}.${displayIdent(spec.name)}`,
     mode: concurrently ? 'standalone' : 'transactional',
     lock: concurrently ? 'concurrent' : 'strong',
     description: spec.description ?? `drop index ${spec.name}`,

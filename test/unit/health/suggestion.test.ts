@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { displayIdent, dropSuggestion, restoreStatement } from '../../../lambdas/core/health/suggestion.ts';
+import { displayIdent } from '../../../lambdas/core/db/sql.ts';
+import { dropSuggestion, restoreStatement } from '../../../lambdas/core/health/suggestion.ts';
 
 describe('drop suggestion', () => {
   it('inserts CONCURRENTLY IF NOT EXISTS after INDEX, keeping UNIQUE', () => {
