@@ -4,11 +4,15 @@
  * Tables (created idempotently by `ensure`, never by a read or a `--sql` preview):
  * - `applied_migrations(revision PK, checksum, applied_at, duration_ms, actor, description, run_id, recorded_only)`:
  *   what is applied. `recorded_only` marks stamp / Alembic adoption / squash records that ran nothing.
- * - `migration_events(id, run_id, revision, direction, step, status, error, duration_ms, at)`: append-only,
- *   one row per step and direction. status: started | done | skipped | failed | recorded (step -1 for
- *   record-only units such as stamp and adoption).
- * - `migration_runs(run_id PK, target, direction, status, plan jsonb, position, actor, error, started_at, updated_at)`:
- *   resumable runs; `position` is the index of the next plan unit to execute.
+ * - `migration_events(id, run_id, revision, direction, step, status, error, sqlstate, duration_ms, event_key, at)`:
+ *   append-only, one row per step and direction (an index build: one `started` and at most one `failed` per
+ *   attempt). status: started | done | skipped | failed | recorded (step -1 for record-only units such as stamp
+ *   and adoption) | unknown (a statement ended after its call returned and nothing can tell how) |
+ *   interrupted (a signal stopped it). A failed event carries its cause: `error` and `sqlstate`. `event_key`,
+ *   when set, is unique: a write retried after a lost response inserts nothing twice.
+ * - `migration_runs(run_id PK, target, direction, status, plan jsonb, position, actor, error, started_at, updated_at,
+ *   resumed_at)`: resumable runs; `position` is the index of the next plan unit to execute; `resumed_at` is when a
+ *   failed run was last resumed (budgets such as index build attempts count from then).
  * - `migration_tables(revision, schema_name, table_name, applied_at)`: one row per table each applied
  *   migration touched (read by the health checks to find stale statistics). Keep name and columns.
  * - `lease(name PK, owner, expires_at, heartbeat_at, acquired_at)`: see lease.ts.
@@ -26,7 +30,8 @@ import { CONCURRENT_CREATE_SQLSTATES } from '../db/sqlstate.ts';
 export const DEFAULT_LEDGER_SCHEMA = 'offpeak';
 
 export type Direction = 'up' | 'down';
-export type EventStatus = 'started' | 'done' | 'skipped' | 'failed' | 'recorded';
+export const EVENT_STATUSES = ['started', 'done', 'skipped', 'failed', 'recorded', 'unknown', 'interrupted'] as const;
+export type EventStatus = (typeof EVENT_STATUSES)[number];
 export type RunStatus = 'in_progress' | 'window_closed' | 'done' | 'failed' | 'abandoned';
 
 export interface AppliedRow {
@@ -47,7 +52,11 @@ export interface StepEvent {
   step: number;
   status: EventStatus;
   error?: string | null;
+  /** The SQLSTATE of a failed event's cause, when known. */
+  sqlState?: string | null;
   durationMs?: number | null;
+  /** Unique when set: the same write retried (a lost response) inserts the event once. */
+  key?: string | null;
 }
 
 export interface AppliedRecord {
@@ -83,17 +92,34 @@ export interface RunRow {
   error: string | null;
   startedAt: Date;
   updatedAt: Date;
+  /** When the run was last resumed after it failed; null if never. */
+  resumedAt: Date | null;
 }
+
+export interface BuildAttempts {
+  /** Attempts started in this run, ever. */
+  started: number;
+  /** Attempts failed in this run, ever: attempt numbers continue from here. */
+  failed: number;
+  /** Attempts failed since the run started or was last resumed after failing. */
+  spent: number;
+  lastError: string | null;
+  lastSqlState: string | null;
+}
+
+/** The event key of an index build attempt's `started` or `failed` event (1-based attempt). */
+export const buildEventKey = (runId: string, revision: string, direction: Direction, step: number, attempt: number, status: 'started' | 'failed') =>
+  `build:${runId}:${revision}:${direction}:${step}:${attempt}:${status}`;
 
 export interface EventRow extends Required<StepEvent> {
   runId: string;
   at: Date;
 }
 
+/** The tables as this offpeak makes them (IF NOT EXISTS: an older ledger's tables are left to `UPGRADES`). */
 const DDL = (s: string): SqlQuery[] => {
   const t = (name: string) => sql.ident(s, name);
   return [
-    sql`CREATE SCHEMA IF NOT EXISTS ${sql.ident(s)}`,
     sql`CREATE TABLE IF NOT EXISTS ${t('applied_migrations')} (
       revision text PRIMARY KEY,
       checksum text NOT NULL,
@@ -109,9 +135,11 @@ const DDL = (s: string): SqlQuery[] => {
       revision text NOT NULL,
       direction text NOT NULL CHECK (direction IN ('up', 'down')),
       step integer NOT NULL,
-      status text NOT NULL CHECK (status IN ('started', 'done', 'skipped', 'failed', 'recorded')),
+      status text NOT NULL CONSTRAINT migration_events_status_v2 CHECK (status IN (${sql.raw(EVENT_STATUSES.map(quoteLiteral).join(', '))})),
       error text,
+      sqlstate text,
       duration_ms integer,
+      event_key text,
       at timestamptz NOT NULL DEFAULT clock_timestamp())`,
     sql`CREATE TABLE IF NOT EXISTS ${t('migration_runs')} (
       run_id text PRIMARY KEY,
@@ -123,7 +151,8 @@ const DDL = (s: string): SqlQuery[] => {
       actor text NOT NULL,
       error text,
       started_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz NOT NULL DEFAULT now())`,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      resumed_at timestamptz)`,
     sql`CREATE TABLE IF NOT EXISTS ${t('lease')} (
       name text PRIMARY KEY,
       owner text NOT NULL,
@@ -138,6 +167,33 @@ const DDL = (s: string): SqlQuery[] => {
       table_name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (revision, schema_name, table_name))`,
+  ];
+};
+
+/**
+ * The ledger's shape version, kept as the comment on migration_events. A ledger with an older mark (or none:
+ * offpeak before versions) is upgraded by `ensure`. Bump it whenever DDL or UPGRADES change.
+ */
+export const LEDGER_VERSION = 2;
+const versionMark = (version: number) => `offpeak ledger v${version}`;
+const markedVersion = (mark: string | null | undefined): number => Number(/^offpeak ledger v(\d+)$/.exec(mark ?? '')?.[1] ?? 0);
+
+/**
+ * What an older ledger lacks, made idempotently: additive only (new columns, a wider status check, indexes),
+ * so an older offpeak still reading or writing the ledger keeps working. Runs after DDL, in the same statement.
+ */
+const UPGRADES = (s: string): string[] => {
+  const t = (name: string) => `${quoteIdent(s)}.${quoteIdent(name)}`;
+  const events = t('migration_events');
+  return [
+    // v2: failed events carry a SQLSTATE; retried writes are idempotent by event_key; more statuses; runs.resumed_at.
+    `ALTER TABLE ${events} ADD COLUMN IF NOT EXISTS sqlstate text, ADD COLUMN IF NOT EXISTS event_key text`,
+    `IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${quoteLiteral(events)}::regclass AND conname = 'migration_events_status_v2') THEN
+    ALTER TABLE ${events} DROP CONSTRAINT IF EXISTS migration_events_status_check,
+      ADD CONSTRAINT migration_events_status_v2 CHECK (status IN (${EVENT_STATUSES.map(quoteLiteral).join(', ')}));
+  END IF`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS migration_events_event_key ON ${events} (event_key)`,
+    `ALTER TABLE ${t('migration_runs')} ADD COLUMN IF NOT EXISTS resumed_at timestamptz`,
   ];
 };
 
@@ -161,17 +217,23 @@ const executeStepDdl = (s: string): string => {
 };
 
 /**
- * The whole ledger in ONE statement (a DO block): one round trip and one commit on a first run, and all of it
- * or none. Every part is idempotent, so concurrent first runs only race on the catalogs' unique indexes
- * (CONCURRENT_CREATE_SQLSTATES, retried by `ensure`).
+ * The whole ledger in ONE statement (a DO block): one round trip and one commit, on a first run and on an
+ * upgrade alike, and all of it or none. Every part is idempotent, so concurrent first runs only race on the
+ * catalogs' unique indexes (CONCURRENT_CREATE_SQLSTATES, retried by `ensure`). The schema is made only when
+ * missing: `CREATE SCHEMA IF NOT EXISTS` would need CREATE on the database even when it exists.
  */
-const ledgerDdl = (s: string): SqlQuery =>
-  new SqlQuery([`DO $ledger$ BEGIN\n${DDL(s).map((q) => `  ${q.toString()};`).join('\n')}\n  ${executeStepDdl(s)}\nEND $ledger$`]);
+const ledgerDdl = (s: string): SqlQuery => {
+  const parts = [
+    `IF to_regnamespace(${quoteLiteral(quoteIdent(s))}) IS NULL THEN CREATE SCHEMA ${quoteIdent(s)}; END IF;`,
+    ...DDL(s).map((q) => `${q.toString()};`),
+    ...UPGRADES(s).map((u) => `${u};`),
+    executeStepDdl(s),
+    `COMMENT ON TABLE ${quoteIdent(s)}.migration_events IS ${quoteLiteral(versionMark(LEDGER_VERSION))};`,
+  ];
+  return new SqlQuery([`DO $ledger$ BEGIN\n${parts.map((p) => `  ${p}`).join('\n')}\nEND $ledger$`]);
+};
 
-/**
- * execute_step alone, for a ledger whose tables an earlier offpeak made: it needs CREATE on the ledger's
- * schema only, where the whole DDL's `CREATE SCHEMA IF NOT EXISTS` would need CREATE on the database.
- */
+/** execute_step alone, for a ledger at this version that lacks it: needs CREATE on the ledger's schema, not ownership. */
 const executeStepOnly = (s: string): SqlQuery => new SqlQuery([`DO $ledger$ BEGIN\n  ${executeStepDdl(s)}\nEND $ledger$`]);
 
 export class Ledger {
@@ -179,7 +241,7 @@ export class Ledger {
   private readonly client: SqlClient;
   /** Once seen, the ledger exists for good (it is never dropped by offpeak): saves a round trip per read. */
   private known = false;
-  /** The tables and execute_step both exist (checked or made by `ensure`). */
+  /** The tables and execute_step exist at LEDGER_VERSION (checked or made by `ensure`). */
   private complete = false;
 
   constructor(client: SqlClient, schema: string = DEFAULT_LEDGER_SCHEMA) {
@@ -191,14 +253,18 @@ export class Ledger {
     return sql.ident(this.schema, name);
   }
 
-  /** Whether the ledger's tables and its execute_step function exist, in one round trip. */
-  private async look(): Promise<{ tables: boolean; complete: boolean }> {
-    const { rows } = await this.client.query<{ tables: boolean; fn: boolean }>(
+  /** Whether the ledger's tables exist, and whether they and execute_step are at LEDGER_VERSION, in one round trip. */
+  private async look(): Promise<{ tables: boolean; current: boolean; complete: boolean; owner: string | null }> {
+    const events = `${quoteIdent(this.schema)}.migration_events`;
+    const { rows } = await this.client.query<{ tables: boolean; fn: boolean; mark: string | null; owner: string | null }>(
       sql`SELECT to_regclass(${`${quoteIdent(this.schema)}.migration_tables`}) IS NOT NULL AS tables,
-                 to_regprocedure(${`${quoteIdent(this.schema)}.execute_step(text,text)`}) IS NOT NULL AS fn`,
+                 to_regprocedure(${`${quoteIdent(this.schema)}.execute_step(text,text)`}) IS NOT NULL AS fn,
+                 obj_description(to_regclass(${events}), 'pg_class') AS mark,
+                 (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = to_regclass(${events})) AS owner`,
     );
     const tables = rows[0]?.tables === true;
-    return { tables, complete: tables && rows[0]?.fn === true };
+    const current = tables && markedVersion(rows[0]?.mark) >= LEDGER_VERSION;
+    return { tables, current, complete: current && rows[0]?.fn === true, owner: rows[0]?.owner ?? null };
   }
 
   /** One round trip: does the ledger exist? */
@@ -209,8 +275,8 @@ export class Ledger {
   }
 
   /**
-   * Creates the schema, tables and function if missing; safe to call concurrently from several runs. A
-   * ledger made before execute_step existed gets it here (every statement is idempotent).
+   * Creates the schema, tables and function if missing, and upgrades a ledger an earlier offpeak made (UPGRADES),
+   * all in one statement; safe to call concurrently from several runs.
    */
   async ensure(): Promise<void> {
     if (this.complete) return;
@@ -221,16 +287,25 @@ export class Ledger {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.query(seen.tables ? executeStepOnly(this.schema) : ledgerDdl(this.schema));
+        // Tables at this version lacking only execute_step: add it alone, which needs CREATE on the schema, not ownership.
+        await this.client.query(seen.current ? executeStepOnly(this.schema) : ledgerDdl(this.schema));
         this.known = this.complete = true;
         return;
       } catch (error) {
         if (attempt < 10 && error instanceof DatabaseError && CONCURRENT_CREATE_SQLSTATES.has(error.sqlState ?? '')) continue;
-        if (seen.tables && error instanceof DatabaseError && error.sqlState === '42501') {
+        if (seen.current && error instanceof DatabaseError && error.sqlState === '42501') {
           throw new ConfigError(
-            `the ledger in schema ${this.schema} was made by an earlier offpeak and lacks ${this.schema}.execute_step, which this role ` +
+            `the ledger in schema ${this.schema} lacks ${this.schema}.execute_step, which this role ` +
               `may not create: run offpeak once as the ledger's owner, or GRANT CREATE ON SCHEMA ${quoteIdent(this.schema)} to this role`,
             { cause: error, context: { schema: this.schema } },
+          );
+        }
+        if (seen.tables && error instanceof DatabaseError && error.sqlState === '42501') {
+          throw new ConfigError(
+            `the ledger in schema ${this.schema} was made by an earlier offpeak and needs an upgrade (new columns, ` +
+              `${this.schema}.execute_step) that only its owner${seen.owner ? ` (role ${seen.owner})` : ''} may make: run offpeak once as that ` +
+              `role, then again as this one. Nothing was changed.`,
+            { cause: error, context: { schema: this.schema, owner: seen.owner } },
           );
         }
         throw error;
@@ -293,10 +368,21 @@ export class Ledger {
     const ctes: SqlQuery[] = [sql`gate AS (SELECT coalesce((${options.when ?? sql`true`}), false) AS ok${quick})`];
     const events = entry.events ?? [];
     if (events.length) {
-      ctes.push(sql`ev AS (INSERT INTO ${this.table('migration_events')} (run_id, revision, direction, step, status, error, duration_ms)
-        SELECT ${entry.runId}, x.revision, x.direction, x.step, x.status, x.error, x.duration_ms
-        FROM jsonb_to_recordset(${sql.json(events.map((e) => ({ revision: e.revision, direction: e.direction, step: e.step, status: e.status, error: e.error ?? null, duration_ms: e.durationMs ?? null })))}::jsonb)
-          AS x(revision text, direction text, step integer, status text, error text, duration_ms integer) WHERE ${gate})`);
+      const rows = events.map((e) => ({
+        revision: e.revision,
+        direction: e.direction,
+        step: e.step,
+        status: e.status,
+        error: e.error ?? null,
+        sqlstate: e.sqlState ?? null,
+        duration_ms: e.durationMs ?? null,
+        event_key: e.key ?? null,
+      }));
+      ctes.push(sql`ev AS (INSERT INTO ${this.table('migration_events')} (run_id, revision, direction, step, status, error, sqlstate, duration_ms, event_key)
+        SELECT ${entry.runId}, x.revision, x.direction, x.step, x.status, x.error, x.sqlstate, x.duration_ms, x.event_key
+        FROM jsonb_to_recordset(${sql.json(rows)}::jsonb)
+          AS x(revision text, direction text, step integer, status text, error text, sqlstate text, duration_ms integer, event_key text) WHERE ${gate}
+        ON CONFLICT (event_key) DO NOTHING)`);
     }
     const unapplied = entry.unapplied ?? [];
     if (unapplied.length) {
@@ -354,6 +440,30 @@ export class Ledger {
     await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET status = ${status}, error = ${error}, updated_at = now() WHERE run_id = ${runId}`);
   }
 
+  /** Marks a failed run as resumed now: budgets counted from the ledger (index build attempts) start again. */
+  async markResumed(runId: string): Promise<void> {
+    await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET resumed_at = now(), updated_at = now() WHERE run_id = ${runId}`);
+  }
+
+  /**
+   * A step's index build attempts in this run: how many were `started` and `failed` in all, how many failed
+   * since the run started or was last resumed after failing (the budget counts those), and the last failure's
+   * cause. An attempt is `started` before its build runs and `failed` once for its INVALID outcome, both keyed
+   * by attempt number (`buildEventKey`), so a retried write counts once.
+   */
+  async buildAttempts(runId: string, revision: string, direction: Direction, step: number): Promise<BuildAttempts> {
+    const { rows } = await this.client.query<{ started: number; failed: number; spent: number; error: string | null; sqlstate: string | null }>(sql`
+      SELECT count(*) FILTER (WHERE e.status = 'started')::int AS started, count(*) FILTER (WHERE e.status = 'failed')::int AS failed,
+             count(*) FILTER (WHERE e.status = 'failed' AND e.at >= coalesce(r.resumed_at, r.started_at))::int AS spent,
+             (array_agg(e.error ORDER BY e.id DESC) FILTER (WHERE e.status = 'failed'))[1] AS error,
+             (array_agg(e.sqlstate ORDER BY e.id DESC) FILTER (WHERE e.status = 'failed'))[1] AS sqlstate
+      FROM ${this.table('migration_events')} AS e JOIN ${this.table('migration_runs')} AS r ON r.run_id = e.run_id
+      WHERE e.run_id = ${runId} AND e.revision = ${revision} AND e.direction = ${direction} AND e.step = ${step}
+        AND e.event_key LIKE 'build:%'`.withJsonRows());
+    const r = rows[0];
+    return { started: r?.started ?? 0, failed: r?.failed ?? 0, spent: r?.spent ?? 0, lastError: r?.error ?? null, lastSqlState: r?.sqlstate ?? null };
+  }
+
   async getRun(runId: string): Promise<RunRow | undefined> {
     if (!(await this.exists())) return undefined;
     const { rows } = await this.client.query<Record<string, unknown>>(sql`SELECT * FROM ${this.table('migration_runs')} WHERE run_id = ${runId}`);
@@ -371,7 +481,7 @@ export class Ledger {
 
   async events(runId: string): Promise<EventRow[]> {
     const { rows } = await this.client.query<Record<string, unknown>>(
-      sql`SELECT run_id, revision, direction, step, status, error, duration_ms, at FROM ${this.table('migration_events')} WHERE run_id = ${runId} ORDER BY id`,
+      sql`SELECT run_id, revision, direction, step, status, error, sqlstate, duration_ms, event_key, at FROM ${this.table('migration_events')} WHERE run_id = ${runId} ORDER BY id`,
     );
     return rows.map((r) => ({
       runId: r['run_id'] as string,
@@ -380,7 +490,9 @@ export class Ledger {
       step: r['step'] as number,
       status: r['status'] as EventStatus,
       error: (r['error'] as string | null) ?? null,
+      sqlState: (r['sqlstate'] as string | null) ?? null,
       durationMs: (r['duration_ms'] as number | null) ?? null,
+      key: (r['event_key'] as string | null) ?? null,
       at: r['at'] as Date,
     }));
   }
@@ -398,6 +510,7 @@ function toRun(r: Record<string, unknown>): RunRow {
     error: (r['error'] as string | null) ?? null,
     startedAt: r['started_at'] as Date,
     updatedAt: r['updated_at'] as Date,
+    resumedAt: (r['resumed_at'] as Date | null | undefined) ?? null,
   };
 }
 

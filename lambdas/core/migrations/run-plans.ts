@@ -62,6 +62,8 @@ export async function startRun(rc: RunContext, state: LedgerState, dir: Directio
   if (latest) {
     const stored = latest.direction === dir && latest.target === target ? parseStoredPlan(latest) : undefined;
     if (stored && sameMigrations(rc, stored)) {
+      // Resuming a failed run (its cause fixed, presumably) starts budgets counted from the ledger afresh.
+      if (latest.status === 'failed') await ledger.markResumed(latest.runId);
       await ledger.setRunStatus(latest.runId, 'in_progress', latest.error);
       emit({ event: 'run_started', runId: latest.runId, direction: dir, target, units: stored.units.length, resumed: true });
       return { runId: latest.runId, plan: stored, resumed: true };
