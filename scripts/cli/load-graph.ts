@@ -1,5 +1,5 @@
 import { isAbsolute, relative } from 'node:path';
-import { loadMigrationsFromDir } from '../../lambdas/core/migrations/loader.ts';
+import { loadMigrationsFromDir } from '../../lambdas/core/migrations/load-dir.ts';
 import { MigrationGraph } from '../../lambdas/core/migrations/graph.ts';
 import type { LoadedMigration } from '../../lambdas/core/migrations/model.ts';
 

@@ -142,6 +142,45 @@ export function displayIdent(name: string): string {
   return /^[a-z_][a-z0-9_]*$/.test(name) && !QUOTED_KEYWORDS.has(name) ? name : quoteIdent(name);
 }
 
+/**
+ * A possibly qualified name as PostgreSQL reads it (`schema.table`, `"My Schema"."T"`, `Users`):
+ * unquoted parts are folded to lower case, quoted parts keep their case and may hold dots and
+ * doubled quotes. Returns the parts; throws a TypeError naming the text when it is not a name.
+ */
+export function parseQualifiedName(text: string): string[] {
+  const parts: string[] = [];
+  let i = 0;
+  const fail = (why: string): never => {
+    throw new TypeError(`${JSON.stringify(text)} is not an SQL name (${why}): write table or schema.table, double-quoting parts with capitals or other characters`);
+  };
+  for (;;) {
+    while (text[i] === ' ') i++;
+    if (text[i] === '"') {
+      let part = '';
+      for (i++; ; i++) {
+        if (i >= text.length) fail('unterminated quote');
+        if (text[i] === '"') {
+          if (text[i + 1] !== '"') break;
+          i++;
+        }
+        part += text[i];
+      }
+      i++;
+      if (part === '') fail('empty quoted part');
+      parts.push(part);
+    } else {
+      const m = /^[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*/.exec(text.slice(i));
+      if (!m) fail(i >= text.length ? 'a part is missing' : `unexpected ${JSON.stringify(text[i])}`);
+      parts.push(m![0].replace(/[A-Z]+/g, (c) => c.toLowerCase()));
+      i += m![0].length;
+    }
+    while (text[i] === ' ') i++;
+    if (i === text.length) return parts;
+    if (text[i] !== '.') fail(`unexpected ${JSON.stringify(text[i])}`);
+    i++;
+  }
+}
+
 /** Single-quotes a string literal, for statements that cannot take parameters (DDL previews, SET). */
 export function quoteLiteral(value: string): string {
   if (value.includes('\0')) throw new TypeError('an SQL literal cannot contain a NUL byte');

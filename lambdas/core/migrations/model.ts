@@ -1,5 +1,6 @@
 import { displayIdent } from '../db/sql.ts';
 import { ValidationError } from '../errors.ts';
+import { parseTableName } from './planner.ts';
 
 /**
  * The migration model. A migration is a TS module in migrations/ that
@@ -65,12 +66,16 @@ interface StepBase {
 export interface SqlStep extends StepBase {
   kind: 'sql';
   /**
-   * Tables this statement changes, as 'table' or 'schema.table' (default schema public).
-   * The runner ANALYZEs them after an upgrade and records them in offpeak.migration_tables.
-   * Declared rather than parsed, because the Lambda bundles carry no SQL parser;
-   * `offpeak check` compares the declaration with what libpg-query finds.
+   * An override of the tables this statement changes, as 'table' or 'schema.table' (default schema
+   * public; PostgreSQL's identifier rules: unquoted names fold to lower case, "Quoted" ones keep it).
+   * Without it, the tables come from the parser when the migrations are loaded from a directory
+   * (`parsedTables`). The runner ANALYZEs them after an upgrade and records them in
+   * offpeak.migration_tables. Lambda bundles carry no SQL parser, so there only a declaration
+   * counts; `offpeak check` reports a declaration that differs from what the parser finds.
    */
   tables?: string[];
+  /** Set by `loadMigrationsFromDir`: the tables the parser finds the statement changing, as [schema, table]. */
+  parsedTables?: Array<[string, string]>;
 }
 
 export interface CreateIndexStep extends StepBase {
@@ -281,6 +286,8 @@ export function sqlStep(
   options: { mode?: StepMode; lock?: LockLevel; description?: string; when?: StepCondition; tables?: string[]; lint?: { disable: LintOverride[] } } = {},
 ): SqlStep {
   const text = statement.trim().replace(/;\s*$/, '');
+  // A declared table that is not a name fails here, naming it, not at the end of a run.
+  options.tables?.forEach(parseTableName);
   return {
     kind: 'sql',
     sql: text,

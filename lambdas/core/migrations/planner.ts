@@ -18,7 +18,8 @@
  * Alembic adoption: when the ledger is empty and `alembic_version` names revisions, every migration up
  * to them is recorded first (reason 'adoption'), without running.
  */
-import { MigrationGraphError } from '../errors.ts';
+import { parseQualifiedName } from '../db/sql.ts';
+import { MigrationGraphError, ValidationError } from '../errors.ts';
 import type { MigrationGraph } from './graph.ts';
 import type { Direction } from './ledger.ts';
 import type { LoadedMigration, Step } from './model.ts';
@@ -193,13 +194,22 @@ export function lockTimeoutStatement(ms: number): string {
   return `SET LOCAL lock_timeout = '${Math.max(1, Math.round(ms))}ms'`;
 }
 
-/** A touched table as [schema, table]; 'schema.table' or 'table' (public). */
+/**
+ * A declared table as [schema, table]: 'table' (schema public) or 'schema.table', read with
+ * PostgreSQL's identifier rules (unquoted parts fold to lower case; "Quoted" parts keep case and dots).
+ */
 export function parseTableName(name: string): [string, string] {
-  const dot = name.indexOf('.');
-  return dot < 0 ? ['public', name] : [name.slice(0, dot), name.slice(dot + 1)];
+  let parts: string[];
+  try {
+    parts = parseQualifiedName(name);
+  } catch (error) {
+    throw new ValidationError(`declared table ${(error as Error).message}`, { cause: error });
+  }
+  if (parts.length > 2) throw new ValidationError(`declared table ${JSON.stringify(name)} has ${parts.length} parts: write table or schema.table`);
+  return parts.length === 1 ? ['public', parts[0]!] : [parts[0]!, parts[1]!];
 }
 
-/** Tables a step changes: index steps know theirs; SQL steps declare theirs. */
+/** Tables a step changes: index steps know theirs; SQL steps declare theirs (an override) or have them parsed. */
 export function stepTables(step: Step): Array<[string, string]> {
   switch (step.kind) {
     case 'create_index':
@@ -207,7 +217,7 @@ export function stepTables(step: Step): Array<[string, string]> {
     case 'drop_index':
       return step.index.table ? [[step.index.schema, step.index.table]] : [];
     case 'sql':
-      return (step.tables ?? []).map(parseTableName);
+      return step.tables?.length ? step.tables.map(parseTableName) : (step.parsedTables ?? []);
   }
 }
 

@@ -41,7 +41,7 @@ import { LeaseKeeper, type HeldLease } from './lease-keeper.ts';
 import { createStandaloneSteps, type StepJournal } from './standalone.ts';
 import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRow, type Direction, type RunStatus, type StepEvent } from './ledger.ts';
 import type { LoadedMigration } from './model.ts';
-import { adoptedRevisions, buildPlan, previewStatements, renderPreview, unitSteps, type Plan, type PlanUnit, type PreviewStatement } from './planner.ts';
+import { adoptedRevisions, buildPlan, previewStatements, renderPreview, stepTables, unitSteps, type Plan, type PlanUnit, type PreviewStatement } from './planner.ts';
 import { appliedRecord, conditionMet, createRunContext, failStep, finishEntry, skipReason, type CallContext, type MigratorOptions } from './run-context.ts';
 import { parseStoredPlan, sameMigrations, startRun } from './run-plans.ts';
 import { runTransactionalUnit } from './transactional-unit.ts';
@@ -210,8 +210,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       if (!/^\d{12}_[a-z0-9_]+\.ts$/.test(base)) warnings.push(`${m.file}: file name should be YYYYMMDDHHMM_short_name.ts`);
       for (const [direction, steps] of [['up', m.up], ['down', m.down]] as const) {
         steps.forEach((s, i) => {
-          if (s.kind === 'sql' && s.lock === 'strong' && !s.tables?.length && /^\s*(alter|create|drop|insert|update|delete|truncate)\s+/i.test(s.sql) && !/^\s*(create|drop)\s+(extension|schema|type|function|view)/i.test(s.sql)) {
-            warnings.push(`${m.file}: ${direction} step ${i + 1} declares no tables: declare sqlStep(..., { tables }) so the run ANALYZEs them`);
+          if (s.kind === 'sql' && s.lock === 'strong' && stepTables(s).length === 0 && /^\s*(alter|create|drop|insert|update|delete|truncate)\s+/i.test(s.sql) && !/^\s*(create|drop)\s+(extension|schema|type|function|view)/i.test(s.sql)) {
+            warnings.push(`${m.file}: ${direction} step ${i + 1} changes tables offpeak cannot name (none declared, none found by the parser): declare sqlStep(..., { tables }) so the run ANALYZEs them`);
           }
         });
       }

@@ -10,6 +10,7 @@ import { withMigrator } from '../session.ts';
 import { OffpeakError } from '../../../lambdas/core/errors.ts';
 import { migrationFileNameProblem } from '../../../lambdas/core/migrations/file-name.ts';
 import type { MigrationGraph } from '../../../lambdas/core/migrations/graph.ts';
+import { tableMismatches } from '../../../lambdas/core/migrations/parsed-tables.ts';
 
 const usage = 'check [--fix-registry] [--migrations DIR] [--database-url URL | Data API options] [--json]';
 
@@ -87,7 +88,8 @@ export const checkCommand: Command = {
     }
 
     let ledgerChecked = false;
-    const warnings: string[] = [];
+    // A declared table list that differs from the parser's (parsed-tables.ts): the declaration wins, so say so.
+    const warnings: string[] = graph ? [...graph.all.values()].flatMap((m) => tableMismatches(m).map((w) => `${m.file}: ${w}`)) : [];
     if (graph && problems.length === 0 && hasExplicitTarget(values, env)) {
       try {
         warnings.push(...(await withMigrator({ values, env, cwd, dir }, (migrator) => migrator.check())).warnings);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { resolveLintConfig } from '../../../lambdas/core/lint/config.ts';
 import { lintPaths } from '../../../lambdas/core/lint/lint.ts';
-import { loadMigrationsFromDir } from '../../../lambdas/core/migrations/loader.ts';
+import { loadMigrationsFromDir } from '../../../lambdas/core/migrations/load-dir.ts';
 import { createMigrator } from '../../../lambdas/core/migrations/runner.ts';
 import { squashCommand } from '../../../scripts/cli/commands/squash.ts';
 import { catalogDump, type CatalogDump } from '../../support/catalog-dump.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationGraphError } from '../../../lambdas/core/errors.ts';
-import { loadMigrationsFromDir } from '../../../lambdas/core/migrations/loader.ts';
+import { loadMigrationsFromDir } from '../../../lambdas/core/migrations/load-dir.ts';
 
 const model = resolve('lambdas/core/migrations/model.ts');
 
