@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../../lambdas/core/errors.ts';
 import { validateWindow, type OffpeakWindow } from '../../lambdas/core/window.ts';
 import { targetOptions } from './target.ts';
+import { didYouMean } from './suggest.ts';
 
 /** Options every migration verb takes besides the target: where the files are, and JSON output. */
 export const commonOptions = {
@@ -35,7 +36,7 @@ export function parseVerb<O extends NonNullable<ParseArgsConfig['options']>>(arg
   try {
     parsed = parseArgs({ args, options: spec.options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message.replace(/\.$/, '')}\nusage: offpeak ${spec.usage}`, { cause: error });
+    throw new ConfigError(`${parseErrorMessage(error as Error & { code?: string }, spec.options)}\nusage: offpeak ${spec.usage}`, { cause: error });
   }
   if ((parsed.values as { help?: boolean }).help) return parsed;
   const n = parsed.positionals.length;
@@ -47,6 +48,20 @@ export function parseVerb<O extends NonNullable<ParseArgsConfig['options']>>(arg
     throw new ConfigError(`unexpected argument ${JSON.stringify(parsed.positionals[spec.positionals.max])}\nusage: offpeak ${spec.usage}`);
   }
   return parsed;
+}
+
+/** node:util's parse errors, said the conventional way: `unknown option --jsn (did you mean --json?)`. */
+function parseErrorMessage(error: Error & { code?: string }, options: NonNullable<ParseArgsConfig['options']>): string {
+  const option = /'(-{1,2}[^' ]+)/.exec(error.message)?.[1];
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
+    const names = Object.keys(options).map((o) => `--${o}`);
+    const guess = option.startsWith('--') ? didYouMean(option, names) : undefined;
+    return `unknown option ${option}${guess ? ` (did you mean ${guess}?)` : ''}`;
+  }
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    return /does not take an argument/.test(error.message) ? `option ${option} takes no value` : `option ${option} needs a value`;
+  }
+  return error.message.replace(/\.$/, '');
 }
 
 /** The migrations directory: --migrations DIR, default migrations/ under the working directory. */

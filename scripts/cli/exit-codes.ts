@@ -4,10 +4,12 @@ export const ExitCode = {
   failed: 1,
   /** Bad usage, or bad migration files (graph, checksum). `lint` exits 1 on rule errors. */
   usage: 2,
-  /** The migration lease is held by another run. */
+  /** The migration lease is held by another run, or another process has the embedded database open. */
   leaseHeld: 3,
   /** The off-peak window is closed. */
   outsideWindow: 4,
+  /** The database cannot be reached or logged in to (connection refused, unknown host, authentication, unknown database). */
+  unreachable: 5,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

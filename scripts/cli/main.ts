@@ -1,27 +1,62 @@
+import { readFileSync } from 'node:fs';
 import type { CommandContext } from './command.ts';
 import { commands } from './registry.ts';
 import { ExitCode } from './exit-codes.ts';
-import { ConfigError, LeaseHeldError, MigrationGraphError, OutsideWindowError, ValidationError } from '../../lambdas/core/errors.ts';
+import { classifyFailure, failureJson, type Failure } from './failure.ts';
+import { didYouMean } from './suggest.ts';
 
-/** Thin CLI: finds the verb, runs it, maps errors to documented exit codes. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function writeHelp(out: NodeJS.WritableStream): void {
+  out.write('usage: offpeak <command> [options]    (offpeak <command> -h for its options)\n\ncommands:\n');
+  for (const c of commands) out.write(`  ${c.name.padEnd(18)} ${c.summary}\n`);
+  out.write('\noptions: -h, --help    --version\nexit codes: 0 ok, 1 failed, 2 bad usage or migrations, 3 busy (lease or embedded database), 4 outside the window, 5 cannot reach or log in to the database, 130 interrupted\n');
+}
+
+/**
+ * Thin CLI: finds the verb, runs it, maps errors to documented exit codes. With `--json`, every exit writes
+ * one JSON document on stdout: the verb's result, or `{"error":{"code","message","hint"},"exitCode"}`.
+ */
 export async function main(argv: string[], io: Partial<Omit<CommandContext, 'argv'>> = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  const match = commands
-    .filter((c) => {
-      const words = c.name.split(' ');
-      return words.every((w, i) => argv[i] === w);
-    })
-    .sort((a, b) => b.name.length - a.name.length)[0];
+  const json = argv.includes('--json');
+  const fail = (failure: Failure, verb?: string): number => {
+    stderr.write(`offpeak${verb ? ` ${verb}` : ''}: ${failure.message}\n${failure.hint ? `${failure.hint}\n` : ''}`);
+    if (json) stdout.write(failureJson(failure));
+    return failure.exitCode;
+  };
+  const usageFailure = (message: string, hint: string): Failure => ({ exitCode: ExitCode.usage, code: 'bad_usage', message, hint });
 
-  const helpAsked = argv[0] === '--help' || argv[0] === 'help';
-  if (!match || helpAsked) {
-    // Asked-for help is output (pipeable to less/grep); the listing after a wrong verb is an error message.
-    const out = helpAsked ? stdout : stderr;
-    out.write('usage: offpeak <command> [options]\n\ncommands:\n');
-    for (const c of commands) out.write(`  ${c.name.padEnd(18)} ${c.summary}\n`);
-    if (argv[0] && !helpAsked) stderr.write(`\nunknown command: ${argv.join(' ')}\n`);
-    return helpAsked ? ExitCode.ok : ExitCode.usage;
+  const first = argv[0];
+  if (first === '--version' || first === 'version') {
+    stdout.write(json ? `${JSON.stringify({ version: version() })}\n` : `offpeak ${version()}\n`);
+    return ExitCode.ok;
+  }
+  if (first === '--help' || first === '-h' || first === 'help') {
+    // `offpeak help upgrade` is `offpeak upgrade --help`.
+    if (first === 'help' && argv[1]) return main([...argv.slice(1), '--help'], io);
+    writeHelp(stdout);
+    return ExitCode.ok;
+  }
+  if (first === undefined || first === '--json') {
+    writeHelp(stderr);
+    return fail(usageFailure('no command given', 'usage: offpeak <command> [options]; offpeak --help lists the commands'));
+  }
+
+  const match = commands
+    .filter((c) => c.name.split(' ').every((w, i) => argv[i] === w))
+    .sort((a, b) => b.name.length - a.name.length)[0];
+  if (!match) {
+    const names = [...new Set(commands.map((c) => c.name.split(' ')[0]!)), 'help'];
+    if (first.startsWith('-')) return fail(usageFailure(`unknown option ${first} before the command`, 'usage: offpeak <command> [options]; offpeak --help lists the commands'));
+    const two = commands.find((c) => c.name.startsWith(`${first} `));
+    const wanted = two ? `${first} ${argv[1] ?? ''}`.trim() : first;
+    const guess = two ? didYouMean(wanted, commands.map((c) => c.name)) : didYouMean(first, names);
+    return fail(usageFailure(`unknown command ${JSON.stringify(wanted)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}`, 'offpeak --help lists the commands'));
   }
 
   try {
@@ -34,23 +69,6 @@ export async function main(argv: string[], io: Partial<Omit<CommandContext, 'arg
       cwd: io.cwd ?? process.cwd(),
     });
   } catch (error) {
-    stderr.write(`offpeak ${match.name}: ${describe(error)}\n`);
-    if (error instanceof LeaseHeldError) return ExitCode.leaseHeld;
-    if (error instanceof OutsideWindowError) return ExitCode.outsideWindow;
-    if (error instanceof ConfigError || error instanceof ValidationError || error instanceof MigrationGraphError) return ExitCode.usage;
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return ExitCode.usage;
-    return ExitCode.failed;
+    return fail(classifyFailure(error), match.name);
   }
 }
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  let text = error.message;
-  let cause = error.cause;
-  while (cause instanceof Error) {
-    if (!text.includes(cause.message)) text += `\n  caused by: ${cause.message}`;
-    cause = cause.cause;
-  }
-  return text;
-}
-

@@ -54,7 +54,7 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
 
   if (values.sql) {
     // Reads the ledger to plan from where the database is; creates and changes nothing.
-    const preview = await withMigrator({ values, env, cwd, dir }, async (m) => m.previewSql(await m.plan(direction, target)));
+    const preview = await withMigrator({ values, env, cwd, dir, readOnly: true }, async (m) => m.previewSql(await m.plan(direction, target)));
     out.result({ statements: preview.statements });
     if (!out.json) stdout.write(preview.statements.length ? preview.text : `-- nothing to do: the database is already at ${target}\n`);
     return ExitCode.ok;

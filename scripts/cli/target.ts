@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { SqlClient } from '../../lambdas/core/db/client.ts';
 import { ConfigError } from '../../lambdas/core/errors.ts';
@@ -25,29 +27,86 @@ export interface TargetValues {
 
 export type Target =
   | { kind: 'pg'; url: string }
-  | { kind: 'data-api'; endpoint: string | undefined; resourceArn: string; secretArn: string; database: string }
-  | { kind: 'pglite'; dataDir: string; waitForLock: boolean };
+  | { kind: 'data-api'; endpoint: string | undefined; region: string | undefined; resourceArn: string; secretArn: string; database: string }
+  | { kind: 'pglite'; dataDir: string; waitForLock: boolean; explicit: boolean };
 
-/** Chooses the database: --database-url / DATABASE_URL, then the Data API options, else the embedded PGlite. */
+/** The Data API target's options; --database-url and --pglite-dir are the others. */
+export const dataApiOptionNames = ['data-api-endpoint', 'resource-arn', 'secret-arn', 'database'] as const;
+
+/**
+ * Chooses the database: --database-url, the Data API options or --pglite-dir (one of them); else DATABASE_URL;
+ * else the embedded PGlite in .offpeak/pglite.
+ * An empty URL (an unset CI secret) is an error, never a quiet fall back to the embedded database.
+ */
 export function resolveTarget(values: TargetValues, env: NodeJS.ProcessEnv, cwd: string): Target {
-  const url = values['database-url'] ?? env['DATABASE_URL'];
-  const dataApi = values['resource-arn'] ?? values['secret-arn'] ?? values['data-api-endpoint'];
-  if (url && dataApi) throw new ConfigError('choose one target: --database-url (or DATABASE_URL) or the Data API options, not both');
+  if (values['database-url'] !== undefined && !values['database-url'].trim()) {
+    throw new ConfigError('--database-url is empty (an unset variable?): give postgres://user@host:5432/dbname, or leave the option out for the embedded database');
+  }
+  const dataApi = dataApiOptionNames.filter((k) => values[k] !== undefined);
+  const pgliteDir = values['pglite-dir'];
+  // An explicit flag wins over DATABASE_URL from the environment.
+  const fromEnv = values['database-url'] === undefined && !dataApi.length && pgliteDir === undefined ? env['DATABASE_URL'] : undefined;
+  if (fromEnv !== undefined && !fromEnv.trim()) {
+    throw new ConfigError('DATABASE_URL is set but empty (an unset CI secret?): set it to postgres://user@host:5432/dbname, or unset it for the embedded database');
+  }
+  const url = values['database-url'] ?? fromEnv;
+  const chosen = [url === undefined ? '' : '--database-url', dataApi.length ? `the Data API options (--${dataApi.join(', --')})` : '', pgliteDir === undefined ? '' : '--pglite-dir'].filter(Boolean);
+  if (chosen.length > 1) throw new ConfigError(`choose one target: ${chosen.join(' or ')}, not several`);
   if (url) return { kind: 'pg', url: checkedPostgresUrl(url) };
-  if (dataApi) {
-    const missing = (['resource-arn', 'secret-arn', 'database'] as const).filter((k) => !values[k]);
+  if (dataApi.length) {
+    const missing = (['resource-arn', 'secret-arn', 'database'] as const).filter((k) => !values[k]?.trim());
     if (missing.length > 0) {
       throw new ConfigError(`the Data API target needs ${missing.map((m) => `--${m}`).join(', ')} (and --data-api-endpoint for a local server)`);
     }
-    return {
-      kind: 'data-api',
-      endpoint: values['data-api-endpoint'],
-      resourceArn: values['resource-arn']!,
-      secretArn: values['secret-arn']!,
-      database: values.database!,
-    };
+    const endpoint = values['data-api-endpoint'] === undefined ? undefined : checkedEndpoint(values['data-api-endpoint']);
+    const resourceArn = values['resource-arn']!;
+    const configured = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'];
+    const region = configured || regionOfArn(resourceArn);
+    if (!region && endpoint === undefined) {
+      throw new ConfigError(`--resource-arn ${JSON.stringify(resourceArn)} names no region and AWS_REGION is not set: give the cluster's ARN, arn:aws:rds:REGION:ACCOUNT:cluster:NAME`);
+    }
+    return { kind: 'data-api', endpoint, region: region || undefined, resourceArn, secretArn: values['secret-arn']!, database: values.database! };
   }
-  return { kind: 'pglite', dataDir: values['pglite-dir'] ?? `${cwd}/.offpeak/pglite`, waitForLock: values['wait-for-lock'] ?? false };
+  const dir = pgliteDir;
+  if (dir !== undefined && !dir.trim()) throw new ConfigError('--pglite-dir is empty: give a directory, or leave the option out for .offpeak/pglite');
+  return { kind: 'pglite', dataDir: resolve(cwd, dir ?? '.offpeak/pglite'), waitForLock: values['wait-for-lock'] ?? false, explicit: dir !== undefined };
+}
+
+/** The region of an RDS ARN (arn:aws:rds:eu-west-1:123456789012:cluster:name), when it is one. */
+export function regionOfArn(arn: string): string | undefined {
+  return /^arn:aws[a-z-]*:rds:([a-z0-9-]+):/.exec(arn)?.[1];
+}
+
+function checkedEndpoint(endpoint: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(endpoint);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || !parsed.hostname) {
+    throw new ConfigError(`--data-api-endpoint ${JSON.stringify(endpoint)} is not a URL: give http://HOST:PORT of a local Data API server (offpeak data-api serve), or leave it out for the real Data API`);
+  }
+  return endpoint;
+}
+
+/**
+ * The embedded database a read-only verb would open, when its directory does not exist: such a verb must not
+ * create a database (a typo in --pglite-dir would otherwise answer "nothing applied" from a new empty one).
+ */
+export function missingEmbeddedDatabase(target: Target): string | undefined {
+  return target.kind === 'pglite' && !existsSync(target.dataDir) ? target.dataDir : undefined;
+}
+
+/** Refuses a read-only verb's --pglite-dir that does not exist. */
+export function requireExistingDatabase(target: Target): void {
+  const missing = missingEmbeddedDatabase(target);
+  if (missing === undefined) return;
+  throw new ConfigError(
+    target.kind === 'pglite' && target.explicit
+      ? `--pglite-dir ${missing} does not exist: this command reads only and creates no database; check the path`
+      : `no embedded database yet at ${missing}: nothing is applied there (npm start or offpeak upgrade head creates it)`,
+  );
 }
 
 /** Opens a SqlClient for the target. Adapters are imported lazily so each verb loads only what it uses. */

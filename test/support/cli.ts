@@ -22,11 +22,11 @@ function sink(chunks: string[]): Writable {
   });
 }
 
-/** Runs the offpeak CLI in this process with captured output (DATABASE_URL cleared unless given). */
-export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+/** Runs the offpeak CLI in this process with captured output (DATABASE_URL cleared unless given; cwd the repository unless given). */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, options: { cwd?: string } = {}): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { stdout: sink(out), stderr: sink(err), env: { ...process.env, DATABASE_URL: undefined, ...env }, cwd: repoRoot });
+  const code = await main(argv, { stdout: sink(out), stderr: sink(err), env: { ...process.env, DATABASE_URL: undefined, ...env }, cwd: options.cwd ?? repoRoot });
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 

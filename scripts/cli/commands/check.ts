@@ -92,7 +92,7 @@ export const checkCommand: Command = {
     const warnings: string[] = graph ? [...graph.all.values()].flatMap((m) => tableMismatches(m).map((w) => `${m.file}: ${w}`)) : [];
     if (graph && problems.length === 0 && hasExplicitTarget(values, env)) {
       try {
-        warnings.push(...(await withMigrator({ values, env, cwd, dir }, (migrator) => migrator.check())).warnings);
+        warnings.push(...(await withMigrator({ values, env, cwd, dir, readOnly: true }, (migrator) => migrator.check())).warnings);
         ledgerChecked = true;
       } catch (error) {
         if (!(error instanceof OffpeakError)) throw error;

@@ -56,7 +56,7 @@ export const reportCommand: Command = {
       throw new ConfigError(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(values.format)}`);
     }
     const health = healthOptionsFrom(values);
-    await withClient(values, env, cwd, (client) => writeIndexHealthReport(client, stdout, { format, health }));
+    await withClient(values, env, cwd, (client) => writeIndexHealthReport(client, stdout, { format, health }), { readOnly: true });
     return ExitCode.ok;
   },
 };

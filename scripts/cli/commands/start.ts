@@ -8,6 +8,8 @@ import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import type { AdvanceResult, Migrator } from '../../../lambdas/core/migrations/runner.ts';
 import { runHealthStep } from '../health-step.ts';
+import { dataApiOptionNames } from '../target.ts';
+import { ConfigError } from '../../../lambdas/core/errors.ts';
 
 const usage = 'start [--pglite-dir DIR] [--migrations DIR] [--json]';
 
@@ -76,6 +78,12 @@ export const startCommand: Command = {
   async run({ argv, stdout, stderr, env, cwd }) {
     const { values } = parseVerb(argv, { usage, options: migrationVerbOptions, positionals: { min: 0, max: 0 } });
     if (helpRequested(values, usage, stdout)) return ExitCode.ok;
+    const given = [...dataApiOptionNames, 'database-url' as const].filter((k) => values[k] !== undefined);
+    if (given.length) {
+      throw new ConfigError(
+        `start runs on the embedded database and takes no --${given.join(', --')}; for a server use \`offpeak upgrade head\`, \`offpeak analyze\` and \`offpeak report\` with the same options`,
+      );
+    }
     const out = createOutput({ stdout, stderr }, values.json ?? false);
     const target = { 'pglite-dir': values['pglite-dir'], 'wait-for-lock': values['wait-for-lock'] };
     const progress = createProgress(out.json ? stderr : stdout);
