@@ -13,11 +13,12 @@ const options = {
   ...migrationVerbOptions,
   sql: { type: 'boolean' },
   window: { type: 'string' },
+  restart: { type: 'boolean' },
 } as const;
 
 export function migrateUsage(direction: Direction): string {
   const target = direction === 'up' ? '<head|REV|+N>' : '<REV|-N|base>';
-  return `${direction === 'up' ? 'upgrade' : 'downgrade'} ${target} [--sql] [--window START,MINUTES[,TZ]] [--migrations DIR] [--database-url URL | Data API options] [--json]`;
+  return `${direction === 'up' ? 'upgrade' : 'downgrade'} ${target} [--sql] [--window START,MINUTES[,TZ]] [--restart] [--migrations DIR] [--database-url URL | Data API options] [--json]`;
 }
 
 function printResult(out: Output, result: AdvanceResult, direction: Direction): void {
@@ -67,7 +68,7 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
   let result: AdvanceResult;
   try {
     result = await withMigrator({ values, env, cwd, dir, options: { onEvent: progress } }, (m) =>
-      m.runToCompletion(direction, target, window ? { window } : {}),
+      m.runToCompletion(direction, target, { ...(window ? { window } : {}), restart: values.restart ?? false }),
     );
   } finally {
     progress.finish();

@@ -16,6 +16,10 @@ export function describeEvent(e: MigrationEvent): string | null {
   switch (e.event) {
     case 'run_started':
       return `${e.resumed ? 'resuming' : 'starting'} run ${e.runId}: ${e.direction === 'up' ? 'upgrade' : 'downgrade'} to ${e.target}, ${e.units} unit(s)`;
+    case 'run_replanned':
+      return `re-planned run ${e.runId}: ${e.reason}; ${e.units} unit(s) to go`;
+    case 'runs_abandoned':
+      return `abandoned run(s) ${e.runIds.join(', ')}: ${e.reason}`;
     case 'migration_started':
       return `${e.direction === 'up' ? 'upgrade' : 'downgrade'} ${e.revision}: ${e.description}`;
     case 'step_started':

@@ -31,6 +31,16 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/downgrade.ts')).downgradeCommand,
   },
   { name: 'stamp', summary: 'record REV as the applied revision without running anything', load: async () => (await import('./commands/stamp.ts')).stampCommand },
+  {
+    name: 'runs',
+    summary: 'list unfinished migration runs (resumed by the same upgrade/downgrade; see runs abandon)',
+    load: async () => (await import('./commands/runs.ts')).runsCommand,
+  },
+  {
+    name: 'runs abandon',
+    summary: 'abandon an unfinished run; the next upgrade/downgrade plans afresh from the ledger',
+    load: async () => (await import('./commands/runs.ts')).runsAbandonCommand,
+  },
   { name: 'heads', summary: 'show the head revisions of the migration files', load: async () => (await import('./commands/heads.ts')).headsCommand },
   { name: 'history', summary: 'list the migrations, newest first (--verbose for details)', load: async () => (await import('./commands/history.ts')).historyCommand },
   { name: 'show', summary: 'show one migration: metadata, rollback plan, and every step with its SQL', load: async () => (await import('./commands/show.ts')).showCommand },

@@ -9,6 +9,8 @@ export type MigrationEvent =
   | { event: 'lease_heartbeat_failed'; owner: string; error: string }
   | { event: 'lease_release_failed'; owner: string; error: string }
   | { event: 'run_started'; runId: string; direction: Direction; target: string; units: number; resumed: boolean }
+  | { event: 'run_replanned'; runId: string; reason: string; units: number }
+  | { event: 'runs_abandoned'; runIds: string[]; reason: string }
   | { event: 'migration_started'; runId: string; revision: string; direction: Direction; file: string; description: string }
   | { event: 'step_started'; runId: string; revision: string; direction: Direction; step: number; description: string; mode: 'transactional' | 'standalone' }
   | { event: 'step_done'; runId: string; revision: string; direction: Direction; step: number; durationMs: number }

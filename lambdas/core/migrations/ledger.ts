@@ -470,6 +470,35 @@ export class Ledger {
     return rows[0] && toRun(rows[0]);
   }
 
+  /** Every run that has not finished (in_progress, window_closed or failed), newest first. */
+  async unfinishedRuns(): Promise<RunRow[]> {
+    if (!(await this.exists())) return [];
+    const { rows } = await this.client.query<Record<string, unknown>>(
+      sql`SELECT * FROM ${this.table('migration_runs')} WHERE status IN ('in_progress', 'window_closed', 'failed')
+          ORDER BY started_at DESC, run_id DESC`,
+    );
+    return rows.map(toRun);
+  }
+
+  /**
+   * Ends unfinished runs as `abandoned` with `reason` (all of them, or those in `runIds`); returns the ids
+   * it ended. Their journals stay.
+   */
+  async abandonRuns(reason: string, runIds?: readonly string[]): Promise<string[]> {
+    const only = runIds ? sql`AND run_id IN (SELECT jsonb_array_elements_text(${sql.json(runIds)}::jsonb))` : sql``;
+    const { rows } = await this.client.query<{ run_id: string }>(
+      sql`UPDATE ${this.table('migration_runs')} SET status = 'abandoned', error = ${reason}, updated_at = now()
+          WHERE status IN ('in_progress', 'window_closed', 'failed') ${only} RETURNING run_id`,
+    );
+    return rows.map((r) => r.run_id);
+  }
+
+  /** Stores a new plan for a run (re-planned on resume): position 0, in progress. Its journal stays. */
+  async replan(runId: string, plan: unknown): Promise<void> {
+    await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET plan = ${sql.json(plan)}::jsonb, position = 0, status = 'in_progress',
+      error = NULL, updated_at = now() WHERE run_id = ${runId}`);
+  }
+
   /** The most recent run that has not finished (in_progress, window_closed or failed). */
   async latestUnfinishedRun(): Promise<RunRow | undefined> {
     const { rows } = await this.client.query<Record<string, unknown>>(

@@ -70,16 +70,30 @@ function expand(m: LoadedMigration, direction: Direction): PlanUnit[] {
   return steps.map((_, i) => ({ kind: 'step', revision: m.revision, direction, checksum: m.checksum, step: i, last: i === steps.length - 1 }));
 }
 
-export function buildPlan(graph: MigrationGraph, state: LedgerState, direction: Direction, target: string): Plan {
-  const units: PlanUnit[] = [];
+/** What the ledger (or, when it is empty, alembic_version) says is applied, in graph nodes. */
+function effectiveState(graph: MigrationGraph, state: LedgerState) {
   const adopted = adoptedRevisions(graph, state);
+  return { adopted, ...graph.appliedState(adopted.length ? adopted : state.applied) };
+}
+
+/**
+ * The plan from this ledger state to `target`. With `nodes` (a resumed run's relative target), the plan
+ * changes those nodes that still need it (going up: not applied; going down: applied) instead of
+ * resolving the target again.
+ */
+export function buildPlan(graph: MigrationGraph, state: LedgerState, direction: Direction, target: string, nodes?: readonly string[]): Plan {
+  const units: PlanUnit[] = [];
+  const { adopted, applied, partial, unrecordedSquashes } = effectiveState(graph, state);
   for (const r of adopted) units.push({ kind: 'record', revision: r, direction: 'up', checksum: graph.get(r).checksum, reason: 'adoption' });
-  const ledger = adopted.length ? adopted : state.applied;
-  const { applied, partial, unrecordedSquashes } = graph.appliedState(ledger);
   for (const r of unrecordedSquashes) units.push({ kind: 'record', revision: r, direction: 'up', checksum: graph.get(r).checksum, reason: 'squash' });
+  const targets = nodes
+    ? nodes.filter((r) => applied.has(r) === (direction === 'down'))
+    : direction === 'up'
+      ? graph.upgradeTargets(target, applied)
+      : graph.downgradeTargets(target, applied);
 
   if (direction === 'up') {
-    for (const r of graph.upgradeTargets(target, applied)) {
+    for (const r of targets) {
       const squash = graph.get(r);
       const done = partial.get(r);
       if (!done) {
@@ -99,7 +113,7 @@ export function buildPlan(graph: MigrationGraph, state: LedgerState, direction: 
       units.push({ kind: 'record', revision: r, direction: 'up', checksum: squash.checksum, reason: 'squash' });
     }
   } else {
-    for (const r of graph.downgradeTargets(target, applied)) units.push(...expand(graph.get(r), 'down'));
+    for (const r of targets) units.push(...expand(graph.get(r), 'down'));
   }
   return { version: 1, direction, target, units };
 }

@@ -43,7 +43,9 @@ import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRow, type Direction, type Ru
 import type { LoadedMigration } from './model.ts';
 import { adoptedRevisions, buildPlan, previewStatements, renderPreview, stepTables, unitSteps, type Plan, type PlanUnit, type PreviewStatement } from './planner.ts';
 import { appliedRecord, conditionMet, createRunContext, failStep, finishEntry, skipReason, type CallContext, type MigratorOptions } from './run-context.ts';
-import { parseStoredPlan, sameMigrations, startRun } from './run-plans.ts';
+import { parseStoredPlan, reconcileRun, sameMigrations, startRun, type StartOptions } from './run-plans.ts';
+
+export type { StartOptions } from './run-plans.ts';
 import { runTransactionalUnit } from './transactional-unit.ts';
 import { verifyRun, type SkippedStep, type Verification } from './verification.ts';
 
@@ -123,13 +125,37 @@ export interface Migrator {
   /** The plan `start` would store, from the current ledger. Reads only. */
   plan(direction: Direction, target: string): Promise<Plan>;
   previewSql(plan: Plan): { statements: PreviewStatement[]; text: string };
-  start(direction: Direction, target: string): Promise<{ runId: string; plan: Plan; resumed: boolean }>;
+  /** Starts a run, or resumes (re-planning if needed) the unfinished one for the same direction and target. */
+  start(direction: Direction, target: string, options?: StartOptions): Promise<{ runId: string; plan: Plan; resumed: boolean }>;
   advance(runId: string, options?: AdvanceOptions): Promise<AdvanceResult>;
-  runToCompletion(direction: Direction, target: string, options?: AdvanceOptions): Promise<AdvanceResult>;
-  /** Makes the ledger say exactly `target` (and its ancestors) is applied, running nothing. Returns the new current heads. */
+  runToCompletion(direction: Direction, target: string, options?: AdvanceOptions & StartOptions): Promise<AdvanceResult>;
+  /**
+   * Makes the ledger say exactly `target` (and its ancestors) is applied, running nothing, and ends every
+   * unfinished run (abandoned). Returns the new current heads.
+   */
   stamp(target: string): Promise<string[]>;
+  /** Unfinished runs (in progress, stopped at a window's end, or failed), newest first. Reads only. */
+  runs(): Promise<RunSummary[]>;
+  /** Abandons an unfinished run: the next upgrade or downgrade plans afresh from the ledger. Takes the lease. */
+  abandon(runId: string): Promise<void>;
 }
 
+/** An unfinished run, as `offpeak runs` lists it. */
+export interface RunSummary {
+  runId: string;
+  direction: Direction;
+  target: string;
+  status: RunStatus;
+  /** Units done, and the plan's length. */
+  position: number;
+  total: number;
+  /** The next unit to run. */
+  next: AdvanceResult['next'];
+  actor: string;
+  error: string | null;
+  startedAt: Date;
+  updatedAt: Date;
+}
 
 export function createMigrator(options: MigratorOptions): Migrator {
   const client = options.client;
@@ -231,23 +257,67 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
   // ------------------------------------------------------------ runs
 
-  async function startHeld(direction: Direction, target: string) {
+  async function startHeld(direction: Direction, target: string, options: StartOptions = {}) {
     const { rows, state } = await ledgerState();
     graph.verifyLedger(rows);
-    return startRun(rc, state, direction, target);
+    return startRun(rc, state, direction, target, options);
   }
 
-  async function start(direction: Direction, target: string) {
-    return keeper.hold(() => startHeld(direction, target));
+  async function start(direction: Direction, target: string, options: StartOptions = {}) {
+    return keeper.hold(() => startHeld(direction, target, options));
+  }
+
+  /** The next unit of a plan at a position, for results and listings. */
+  function nextUnit(plan: Plan, position: number): AdvanceResult['next'] {
+    const u = plan.units[position];
+    if (!u) return null;
+    const steps = unitSteps(graph, u);
+    return {
+      revision: u.revision,
+      step: u.kind === 'step' ? u.step : null,
+      description: u.kind === 'step' ? steps[0]!.step.description : graph.get(u.revision).description,
+    };
+  }
+
+  async function runs(): Promise<RunSummary[]> {
+    return (await ledger.unfinishedRuns()).map((run) => {
+      const plan = parseStoredPlan(run);
+      return {
+        runId: run.runId,
+        direction: run.direction,
+        target: run.target,
+        status: run.status,
+        position: run.position,
+        total: plan.units.length,
+        next: sameMigrations(rc, plan) ? nextUnit(plan, run.position) : null,
+        actor: run.actor,
+        error: run.error,
+        startedAt: run.startedAt,
+        updatedAt: run.updatedAt,
+      };
+    });
+  }
+
+  async function abandon(runId: string): Promise<void> {
+    await keeper.hold(async () => {
+      const run = await ledger.getRun(runId);
+      if (!run) throw new ConfigError(`unknown run ${runId}: \`offpeak runs\` lists the unfinished ones`, { context: { runId } });
+      if (!['in_progress', 'window_closed', 'failed'].includes(run.status)) {
+        throw new ConfigError(`run ${runId} is ${run.status}, not unfinished: nothing to abandon`, { context: { runId, status: run.status } });
+      }
+      const reason = `abandoned by ${rc.actor}`;
+      const runIds = await ledger.abandonRuns(reason, [runId]);
+      emit({ event: 'runs_abandoned', runIds, reason });
+    });
   }
 
   async function advance(runId: string, opts: AdvanceOptions = {}): Promise<AdvanceResult> {
     return keeper.hold((held) => advanceHeld(runId, opts, held));
   }
 
-  async function runToCompletion(direction: Direction, target: string, opts: AdvanceOptions = {}): Promise<AdvanceResult> {
+  async function runToCompletion(direction: Direction, target: string, opts: AdvanceOptions & StartOptions = {}): Promise<AdvanceResult> {
     return keeper.hold(async (held) => {
-      const { runId } = await startHeld(direction, target);
+      const { runId } = await startHeld(direction, target, { restart: opts.restart });
       for (;;) {
         const result = await advanceHeld(runId, opts, held);
         if (result.status !== 'in_progress' || opts.deadline || opts.window) return result;
@@ -259,6 +329,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return keeper.hold(async () => {
       const { rows } = await ledgerState();
       graph.verifyLedger(rows);
+      // A run planned before the stamp would re-run or revert what the ledger now says.
+      const reason = `ended by stamp ${target}`;
+      const ended = await ledger.abandonRuns(reason);
+      if (ended.length) emit({ event: 'runs_abandoned', runIds: ended, reason });
       let want: Set<string>;
       if (target === 'base') want = new Set();
       else if (target === 'head') want = graph.ancestors([graph.head()!].filter(Boolean));
@@ -288,7 +362,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
   async function advanceHeld(runId: string, opts: AdvanceOptions, held: HeldLease): Promise<AdvanceResult> {
     const run = await ledger.getRun(runId);
     if (!run) throw new ConfigError(`unknown run ${runId}`, { context: { runId } });
-    const stored = parseStoredPlan(run);
+    if (run.status === 'abandoned') {
+      throw new ConfigError(`run ${runId} was abandoned (${run.error ?? 'superseded'}); start a new one`, { context: { runId } });
+    }
+    const { rows, state } = await ledgerState();
+    graph.verifyLedger(rows);
+    if (!sameMigrations(rc, parseStoredPlan(run))) {
+      throw new MigrationGraphError(`run ${runId}: a migration in its plan changed since the run started; start a new run`, { context: { runId } });
+    }
+    const { plan: stored, position: resumeAt } = await reconcileRun(rc, state, run);
     const base = {
       runId,
       direction: run.direction,
@@ -297,30 +379,13 @@ export function createMigrator(options: MigratorOptions): Migrator {
       recorded: [] as string[],
       total: stored.units.length,
     };
-    if (run.status === 'abandoned') {
-      throw new ConfigError(`run ${runId} was abandoned (${run.error ?? 'superseded'}); start a new one`, { context: { runId } });
-    }
-    const rows = await ledger.applied();
-    graph.verifyLedger(rows);
-    if (!sameMigrations(rc, stored)) {
-      throw new MigrationGraphError(`run ${runId}: a migration in its plan changed since the run started; start a new run`, { context: { runId } });
-    }
 
     const skippedSoFar = async () =>
       (await ledger.events(runId))
         .filter((e) => e.status === 'skipped')
         .map((e) => ({ revision: e.revision, direction: e.direction, step: e.step, reason: e.error ?? 'condition not met' }));
 
-    const nextOf = (position: number): AdvanceResult['next'] => {
-      const u = stored.units[position];
-      if (!u) return null;
-      const steps = unitSteps(graph, u);
-      return {
-        revision: u.revision,
-        step: u.kind === 'step' ? u.step : null,
-        description: u.kind === 'step' ? steps[0]!.step.description : graph.get(u.revision).description,
-      };
-    };
+    const nextOf = (position: number) => nextUnit(stored, position);
 
     const stop = async (position: number, status: Exclude<AdvanceStatus, 'done' | 'failed'>, reason: 'deadline' | 'window_closed') => {
       const runStatus: RunStatus = status === 'window_closed' ? 'window_closed' : 'in_progress';
@@ -331,7 +396,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
     // The first unit of a call may be one an earlier call or a killed run left running on the server.
     const ctx: CallContext = { runId, deadline: opts.deadline, mayBeRunning: true, extensions: undefined, durations: [] };
-    let position = run.position;
+    let position = resumeAt;
     try {
       while (position < stored.units.length) {
         held.check();
@@ -460,5 +525,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     advance,
     runToCompletion,
     stamp,
+    runs,
+    abandon,
   };
 }
