@@ -1,6 +1,6 @@
 import type { SqlExecutor } from '../db/client.ts';
 import { readContext, readIndexes, readTables } from './catalog.ts';
-import { monitoringViews, runChecks } from './checks.ts';
+import { monitoringViews, runChecksWithAdvice } from './checks.ts';
 import { resolveHealthOptions, type HealthOptions } from './options.ts';
 import type { IndexHealthReport } from './report.ts';
 
@@ -16,6 +16,8 @@ export interface BuiltReport {
   report: IndexHealthReport;
   /** Statements sent: 1 context + the table pages + the index pages. */
   roundTrips: number;
+  /** Names of the indexes without a usage verdict yet (counted in `report.pending`). */
+  pendingIndexes: string[];
 }
 
 /**
@@ -40,7 +42,12 @@ export async function buildIndexHealthReportWithStats(input: BuildReportInput): 
     page,
   );
   const checkInput = { tables, indexes, options, statsResetAt: context.statsResetAt, blockSize: context.blockSize, now };
-  const findings = runChecks(checkInput);
+  const { findings, pending } = runChecksWithAdvice(checkInput);
+  const days = options.unusedDays * 86_400;
+  const reset = context.statsResetAt ? Math.floor(context.statsResetAt.getTime() / 1000) : -1;
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  // The earliest an index without a verdict can get one: a full window after its history (or the last reset) began.
+  const firstVerdict = pending.reduce((min, i) => Math.min(min, Math.max(i.historyStartAt < 0 ? nowSeconds : i.historyStartAt, reset) + days), Infinity);
   const { usage, unusedBySize, usageTotal, unusedTotal } = monitoringViews(checkInput);
   // The views are capped at viewLimit; the rows cut still count, as `omitted` (see report.ts).
   const cut = { usageRows: usageTotal - usage.length, unusedRows: unusedTotal - unusedBySize.length };
@@ -52,12 +59,15 @@ export async function buildIndexHealthReportWithStats(input: BuildReportInput): 
       statsResetAt: context.statsResetAt,
       writerOnly: true,
       historyDays: historyStart === Infinity ? 0 : Math.max(0, Math.floor((now.getTime() / 1000 - historyStart) / 86_400)),
+      historyStartedAt: historyStart === Infinity ? null : new Date(historyStart * 1000),
+      ...(pending.length > 0 ? { pending: { indexes: pending.length, firstVerdictAt: firstVerdict === Infinity ? null : new Date(firstVerdict * 1000) } } : {}),
       findings,
       usage,
       unusedBySize,
       ...(cut.usageRows > 0 || cut.unusedRows > 0 ? { omitted: { findings: 0, bySeverity: {}, byKind: {}, ...cut } } : {}),
     },
     roundTrips: 1 + tableTrips + indexTrips,
+    pendingIndexes: pending.map((i) => i.name),
   };
 }
 

@@ -134,10 +134,22 @@ function tablesFamily(context: CatalogContext, ledgerSchema: string): SqlQuery {
         SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY u.ord) AS list
         FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum) cols
-      WHERE k.conrelid = c.oid AND k.contype = 'f'
+      -- Once per constraint as the user declared it: a foreign key on (or to) a partitioned table has
+      -- internal copies per partition (conparentid <> 0).
+      WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0
         AND NOT EXISTS (SELECT 1 FROM pg_index x
           WHERE x.indrelid = k.conrelid AND x.indisvalid AND ${leadsWith('x', sql`k.conkey`)}
             AND ${servesForeignKey(sql`pg_get_expr(x.indpred, x.indrelid)`, sql`k.conrelid`, sql`k.conkey`)})
+        -- On a partitioned table, the key is supported when every leaf partition has an index that
+        -- supports it (columns matched by name: a partition's column numbers may differ).
+        AND NOT (c.relkind = 'p' AND NOT EXISTS (
+          SELECT 1 FROM pg_partition_tree(k.conrelid) pt
+          CROSS JOIN LATERAL (SELECT array_agg(pa.attnum)::int2[] AS conkey FROM unnest(k.conkey) u(n)
+            JOIN pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = u.n
+            JOIN pg_attribute pa ON pa.attrelid = pt.relid AND pa.attname = ca.attname) pk
+          WHERE pt.isleaf AND NOT EXISTS (SELECT 1 FROM pg_index x
+            WHERE x.indrelid = pt.relid AND x.indisvalid AND ${leadsWith('x', sql`pk.conkey`)}
+              AND ${servesForeignKey(sql`pg_get_expr(x.indpred, x.indrelid)`, sql`pt.relid`, sql`pk.conkey`)})))
     ) fk ON true
     WHERE c.relkind IN ('r', 'm', 'p') AND ${userSchemaFilter('n', ledgerSchema)}`;
 }
@@ -188,14 +200,47 @@ export const IndexFlag = {
   valid: 1,
   /** A CREATE INDEX [CONCURRENTLY] / REINDEX on it (or its table) is in progress. */
   building: 2,
+  /** Backs a primary key (valid indexes only: an invalid one enforces nothing). */
   primary: 4,
+  /** A valid unique index. */
   unique: 8,
+  /** Backs an exclusion constraint (valid only). */
   exclusion: 16,
   replicaIdentity: 32,
   /** The index offpeak keeps as the support of a foreign key's referencing columns. */
   foreignKey: 64,
   btree: 128,
+  /** pg_index.indisready: maintained on writes (an invalid index may or may not be). */
+  ready: 256,
+  /** An index on a partitioned table (relkind 'I'): it has no storage; its partitions' indexes do the work. */
+  partitioned: 512,
+  /** UNIQUE NULLS NOT DISTINCT (PG15+). */
+  nullsNotDistinct: 1024,
+  /** pg_index.indisunique, valid or not. */
+  declaredUnique: 2048,
 } as const;
+
+/** One key column of an index: what it indexes, and how. */
+export interface KeyElement {
+  /** A column number, or `e<hash>` of the expression as pg_get_indexdef prints it. */
+  what: string;
+  /** Non-default operator class oid, or ''. */
+  opclass: string;
+  /** Collation oid when it differs from the column's, or ''. */
+  collation: string;
+  /** pg_index.indoption bits (1 DESC, 2 NULLS FIRST). */
+  option: number;
+}
+
+export interface IndexSignature {
+  /** Access method oid. */
+  am: number;
+  keys: KeyElement[];
+  /** INCLUDE column numbers, ascending. */
+  include: number[];
+  /** Hash of the predicate, '' when none. */
+  predicate: string;
+}
 
 export interface IndexFacts {
   oid: number;
@@ -208,10 +253,8 @@ export interface IndexFacts {
   /** Epoch seconds (PG16+), -1 when never scanned or not available. */
   lastIdxScan: number;
   flags: number;
-  /** The index kept of a set of identical ones; equals `oid` when this one is kept. */
-  duplicateKeeper: number;
-  /** An index on the same table whose key columns start with all of this one's, 0 when none. */
-  coveredBy: number;
+  /** The partitioned index this one is attached to (pg_inherits), 0 when none. */
+  parentOid: number;
   relpages: number;
   /** Expected pages of a freshly built btree; -1 when it cannot be estimated. */
   estimatedPages: number;
@@ -222,8 +265,13 @@ export interface IndexFacts {
   historyStartAt: number;
   /** A stats reset (or counters going backwards) happened since the baseline. */
   resetSinceBaseline: boolean;
-  /** pg_get_indexdef, fetched only for indexes that may get drop advice. */
+  signature: IndexSignature;
+  /** pg_get_indexdef with its TABLESPACE, fetched only for indexes that may get drop advice. */
   definition: string | null;
+  /** Statements that restore what pg_get_indexdef leaves out: comment, CLUSTER mark, column statistics. */
+  restoreExtras: string[];
+  /** For an invalid partitioned index: the partitions (qualified) with no index attached to it. */
+  missingPartitions: string[];
 }
 
 export interface IndexQueryInput {
@@ -273,43 +321,55 @@ function historyJoin(input: IndexQueryInput): { join: SqlQuery; columns: SqlQuer
  */
 function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions): SqlQuery {
   const { context, ledgerSchema } = input;
-  // A lower bound of a row's wire size from what is known before the costly work: the key,
-  // the name, the packed facts with every number not yet known at its shortest (one digit),
-  // and the definition: absent, unless the row certainly gets one (duplicate, covered or
-  // invalid drop candidate), then at least "CREATE INDEX <name> ON <table> USING  ()".
-  const packed = (keeper: SqlQuery, coveredBy: SqlQuery) =>
-    sql`concat_ws(' ', x.toid, 0, 0, 0, 0, 0, 0, ${keeper}, ${coveredBy}, x.relpages, 0, 0, 0, 0, 0)`;
+  // Rows that may get advice carry their restore text `d`: droppable by name and not protected
+  // (attached partition indexes are advised through their parent), or an invalid partitioned index.
+  const wantsDefinition = (x: string) =>
+    sql`((starts_with(${sql.raw(x)}.name, ${input.dropPrefix}::text) AND NOT ${sql.raw(x)}.protected AND ${sql.raw(x)}.parent = 0)
+      OR (${sql.raw(x)}.partitioned AND NOT ${sql.raw(x)}.valid))`;
+  // A lower bound of a row's wire size from what is known before the costly work: the key, the
+  // name, the packed facts with every number not yet known at its shortest (one digit) and the
+  // signature, and the definition when the row gets one: at least "CREATE INDEX <name> ON <table> USING  ()".
   const pageBound = rowBytesLowerBound(sql`x.oid::bigint`, [
     sql`x.name`,
-    packed(sql`d.keeper`, sql`coalesce(c.by_oid, 0)`),
-    sql`CASE WHEN starts_with(x.name, ${input.dropPrefix}::text) AND NOT x.protected
-          AND (NOT x.valid OR d.keeper <> x.oid OR c.by_oid IS NOT NULL)
-        THEN repeat('x', 27 + char_length(x.name) + char_length(x.tname)) END`,
+    sql`concat_ws(' ', x.toid, 0, 0, 0, 0, 0, 0, x.parent, x.relpages, 0, 0, 0, 0, 0, x.sig)`,
+    sql`CASE WHEN ${wantsDefinition('x')} THEN repeat('x', 27 + char_length(x.name) + char_length(x.tname)) END`,
   ]);
   const fits = (q: string) =>
     sql`${sql.raw(q)}._rn <= ${page.pageRows}::bigint AND (${sql.raw(q)}._rn = 1 OR ${sql.raw(q)}._least <= ${page.pageBytes}::bigint)`;
   const lastScan = context.serverVersionNum >= 160000 ? epoch(sql`pg_stat_get_lastscan(x.oid)`) : sql`-1`;
+  const nullsNotDistinct = context.serverVersionNum >= 150000 ? sql`i.indnullsnotdistinct` : sql`false`;
   const history = historyJoin(input);
   return sql`WITH ix AS (
       SELECT i.indexrelid AS oid, i.indrelid AS toid, ic.relname AS name, ic.relam AS am, ic.relpages, ic.reltuples,
-        ic.reloptions, n.nspname, tc.relname AS tname, i.indisvalid AS valid, i.indisprimary, i.indisunique,
-        i.indisexclusion, i.indisreplident, pg_get_expr(i.indpred, i.indrelid) AS pred,
-        i.indnkeyatts, i.indkey,
-        i.indnatts > i.indnkeyatts AS has_include,
+        ic.reloptions, ic.reltablespace, n.nspname, tc.relname AS tname, i.indisvalid AS valid, i.indisready AS ready,
+        i.indisvalid AND i.indisprimary AS indisprimary, i.indisvalid AND i.indisunique AS indisunique,
+        i.indisunique AS declared_unique, i.indisvalid AND i.indisexclusion AS indisexclusion, i.indisreplident,
+        i.indisclustered, ${nullsNotDistinct} AS nnd, ic.relkind = 'I' AS partitioned,
+        coalesce((SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = i.indexrelid), 0) AS parent,
+        pg_get_expr(i.indpred, i.indrelid) AS pred,
+        i.indnkeyatts, i.indnatts, i.indkey,
         ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree') AS btree,
-        concat_ws('|', ic.relam, i.indkey, i.indclass, i.indcollation, i.indoption,
-          pg_get_expr(i.indexprs, i.indrelid), pg_get_expr(i.indpred, i.indrelid)) AS dupsig,
-        concat_ws('|', ic.relam, pg_get_expr(i.indexprs, i.indrelid), pg_get_expr(i.indpred, i.indrelid)) AS famsig,
-        (SELECT string_agg(format('%s:%s:%s:%s,', i.indkey[k], i.indclass[k], i.indcollation[k], i.indoption[k]), '' ORDER BY k)
-          FROM generate_series(0, i.indnkeyatts - 1) k) AS keysig,
+        -- What the checks compare, element by element: am; key columns (column number or expression
+        -- hash, then o<opclass> / c<collation> only where not the default, d<indoption> when set);
+        -- INCLUDE columns; predicate hash. Defaults left out keep 10,000 rows small.
+        concat(ic.relam, ';',
+          (SELECT string_agg(
+              CASE WHEN i.indkey[k] <> 0 THEN i.indkey[k]::text ELSE 'e' || left(md5(pg_get_indexdef(i.indexrelid, k + 1, false)), 12) END
+              || CASE WHEN EXISTS (SELECT 1 FROM pg_opclass o WHERE o.oid = i.indclass[k] AND o.opcdefault) THEN '' ELSE 'o' || i.indclass[k] END
+              || CASE WHEN i.indcollation[k] = 0 OR i.indcollation[k] = coalesce((SELECT a.attcollation FROM pg_attribute a
+                    WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k]), 0) THEN '' ELSE 'c' || i.indcollation[k] END
+              || CASE WHEN i.indoption[k] = 0 THEN '' ELSE 'd' || i.indoption[k] END, ',' ORDER BY k)
+            FROM generate_series(0, i.indnkeyatts - 1) k), ';',
+          (SELECT string_agg(i.indkey[k]::text, ',' ORDER BY i.indkey[k]) FROM generate_series(i.indnkeyatts, i.indnatts - 1) k), ';',
+          left(md5(pg_get_expr(i.indpred, i.indrelid)), 12)) AS sig,
         ${indexIdentityHash} AS ident
       FROM pg_index i
       JOIN pg_class ic ON ic.oid = i.indexrelid
       JOIN pg_class tc ON tc.oid = i.indrelid
       JOIN pg_namespace n ON n.oid = tc.relnamespace
       WHERE tc.relkind IN ('r', 'm', 'p') AND ${userSchemaFilter('n', ledgerSchema)}
-        -- Only tables with an index still to come: the per-table work (duplicates, coverage, foreign keys)
-        -- needs every index of those tables, and none of the tables whose indexes all went on earlier pages.
+        -- Only tables with an index still to come: the foreign-key support needs every index of those
+        -- tables, and none of the tables whose indexes all went on earlier pages.
         AND (${after}::bigint < 0 OR i.indrelid IN (SELECT r.indrelid FROM pg_index r WHERE r.indexrelid::bigint > ${after}::bigint))
     ),
     fk_support AS (
@@ -327,39 +387,27 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
         (x.indisprimary OR x.indisunique OR x.indisexclusion OR x.indisreplident OR fs.oid IS NOT NULL) AS protected
       FROM ix x LEFT JOIN (SELECT DISTINCT oid FROM fk_support) fs ON fs.oid = x.oid
     ),
-    dup AS (
-      SELECT oid, first_value(oid) OVER (PARTITION BY toid, dupsig ORDER BY protected DESC, valid DESC, oid) AS keeper FROM fx
-    ),
-    cover AS (
-      SELECT a.oid, min(b.oid) AS by_oid
-      FROM fx a
-      JOIN fx b ON b.toid = a.toid AND b.oid <> a.oid AND b.valid AND b.famsig = a.famsig AND b.dupsig <> a.dupsig
-        AND starts_with(b.keysig, a.keysig) AND (b.keysig <> a.keysig OR NOT a.has_include)
-      WHERE a.btree AND a.valid AND NOT a.indisunique AND NOT a.indisexclusion
-      GROUP BY a.oid
-    ),
     page AS MATERIALIZED (
       SELECT * FROM (
-        SELECT x.*, d.keeper, c.by_oid, count(*) OVER () AS _remaining,
+        SELECT x.*, count(*) OVER () AS _remaining,
           row_number() OVER w AS _rn, sum(${pageBound}) OVER w AS _least
         FROM fx x
-        JOIN dup d ON d.oid = x.oid
-        LEFT JOIN cover c ON c.oid = x.oid
         WHERE x.oid::bigint > ${after}::bigint
         WINDOW w AS (ORDER BY x.oid)
       ) q
       WHERE ${fits('q')}
     ),
     width AS (
-      -- average stored width of a btree's key columns, from pg_stats; complete only when every key column has stats.
-      -- Only for indexes big enough to reach the bloat threshold: pg_stats is the costliest join here.
-      SELECT x.oid, sum(s.avg_width * (1 - s.null_frac)) AS bytes, count(s.avg_width) = x.indnkeyatts AS complete
+      -- average stored width of a btree's columns (key and INCLUDE: both are stored in every leaf tuple), from
+      -- pg_stats; complete only when every column has stats. Only for indexes big enough to reach the bloat
+      -- threshold: pg_stats is the costliest join here.
+      SELECT x.oid, sum(s.avg_width * (1 - s.null_frac)) AS bytes, count(s.avg_width) = x.indnatts AS complete
       FROM page x
-      CROSS JOIN LATERAL unnest((x.indkey::int2[])[0:(x.indnkeyatts - 1)]) u(attnum)
+      CROSS JOIN LATERAL unnest((x.indkey::int2[])[0:(x.indnatts - 1)]) u(attnum)
       LEFT JOIN pg_attribute a ON a.attrelid = x.toid AND a.attnum = u.attnum
       LEFT JOIN pg_stats s ON s.schemaname = x.nspname AND s.tablename = x.tname AND s.attname = a.attname AND NOT s.inherited
       WHERE x.btree AND x.relpages::float8 * ${context.blockSize}::int >= ${input.bloatMinBytes}::float8
-      GROUP BY x.oid, x.indnkeyatts
+      GROUP BY x.oid, x.indnatts
     ),
     facts AS (
       SELECT x.*, su.idx_scan, su.idx_tup_read, su.idx_tup_fetch, ${lastScan} AS last_scan,
@@ -369,7 +417,7 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
           WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND (p.index_relid = x.oid OR (p.index_relid = 0 AND p.relid = x.toid))) END AS building,
         -- Expected pages of a freshly built btree (the estimate behind "bloated"):
-        --   tuple   = MAXALIGN(8-byte IndexTuple header + key width) + 4-byte line pointer
+        --   tuple   = MAXALIGN(8-byte IndexTuple header + key and INCLUDE width) + 4-byte line pointer
         --   per page = (block_size - 24 page header - 16 btree special) * fillfactor / 100
         --   pages   = 1 metapage + ceil(reltuples * tuple / per page)   (internal pages ignored: ~1 %)
         CASE WHEN w.complete AND x.reltuples >= 0 THEN
@@ -393,19 +441,59 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
         (CASE WHEN f.valid THEN 1 ELSE 0 END) + (CASE WHEN f.building THEN 2 ELSE 0 END)
           + (CASE WHEN f.indisprimary THEN 4 ELSE 0 END) + (CASE WHEN f.indisunique THEN 8 ELSE 0 END)
           + (CASE WHEN f.indisexclusion THEN 16 ELSE 0 END) + (CASE WHEN f.indisreplident THEN 32 ELSE 0 END)
-          + (CASE WHEN f.fk THEN 64 ELSE 0 END) + (CASE WHEN f.btree THEN 128 ELSE 0 END),
-        f.keeper, coalesce(f.by_oid, 0), f.relpages, coalesce(f.est_pages, -1)::bigint,
+          + (CASE WHEN f.fk THEN 64 ELSE 0 END) + (CASE WHEN f.btree THEN 128 ELSE 0 END)
+          + (CASE WHEN f.ready THEN 256 ELSE 0 END) + (CASE WHEN f.partitioned THEN 512 ELSE 0 END)
+          + (CASE WHEN f.nnd THEN 1024 ELSE 0 END) + (CASE WHEN f.declared_unique THEN 2048 ELSE 0 END),
+        f.parent, f.relpages, coalesce(f.est_pages, -1)::bigint,
         coalesce(f.base_scans, -1), ${epoch(sql`f.base_at`)}, ${epoch(sql`f.first_at`)},
-        CASE WHEN f.reset THEN 1 ELSE 0 END) AS f,
-      CASE WHEN starts_with(f.name, ${input.dropPrefix}::text) AND NOT f.protected
-        AND (NOT f.valid OR f.keeper <> f.oid OR f.by_oid IS NOT NULL
-          OR (f.base_at IS NOT NULL AND NOT f.reset AND coalesce(f.idx_scan, 0) = f.base_scans))
-        THEN pg_get_indexdef(f.oid) END AS d
+        CASE WHEN f.reset THEN 1 ELSE 0 END, f.sig) AS f,
+      CASE WHEN ${wantsDefinition('f')} THEN concat_ws(E'\x1f', ${restoreDefinition('f')},
+        CASE WHEN f.partitioned AND NOT f.valid THEN (SELECT string_agg(E'\x1e' || p.inhrelid::regclass::text, E'\x1f' ORDER BY p.inhrelid::regclass::text)
+          FROM pg_inherits p WHERE p.inhparent = f.toid AND NOT EXISTS (SELECT 1 FROM pg_inherits pi JOIN pg_index ci ON ci.indexrelid = pi.inhrelid
+            WHERE pi.inhparent = f.oid AND ci.indrelid = p.inhrelid)) END) END AS d
     FROM facts f`;
 }
 
+/**
+ * What recreates index `x` exactly: pg_get_indexdef with the TABLESPACE clause spliced in before
+ * its predicate (pg_get_indexdef prints neither; the predicate is printed as pg_get_expr prints it),
+ * then its comment, its CLUSTER mark and its columns' statistics targets, each a statement of its own.
+ */
+function restoreDefinition(x: string): SqlQuery {
+  const f = (column: string) => sql.raw(`${x}.${column}`);
+  return sql`concat_ws(E'\x1f',
+      (SELECT CASE WHEN ${f('reltablespace')} = 0 THEN d.def
+        WHEN ${f('pred')} IS NULL THEN d.def || ' TABLESPACE ' || quote_ident(t.spcname)
+        ELSE left(d.def, length(d.def) - length(${f('pred')}) - 7) || ' TABLESPACE ' || quote_ident(t.spcname) || ' WHERE ' || ${f('pred')} END
+       FROM (SELECT pg_get_indexdef(${f('oid')}) AS def) d LEFT JOIN pg_tablespace t ON t.oid = ${f('reltablespace')}),
+      (SELECT format('COMMENT ON INDEX %I.%I IS %L', ${f('nspname')}, ${f('name')}, c.description)
+        FROM pg_description c WHERE c.objoid = ${f('oid')} AND c.classoid = 'pg_class'::regclass AND c.objsubid = 0),
+      CASE WHEN ${f('indisclustered')} THEN format('ALTER TABLE %I.%I CLUSTER ON %I', ${f('nspname')}, ${f('tname')}, ${f('name')}) END,
+      (SELECT string_agg(format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s', ${f('nspname')}, ${f('name')}, a.attnum, a.attstattarget),
+          E'\x1f' ORDER BY a.attnum)
+        FROM pg_attribute a WHERE a.attrelid = ${f('oid')} AND a.attnum > 0 AND a.attstattarget IS NOT NULL AND a.attstattarget >= 0))`;
+}
+
+function parseSignature(text: string): IndexSignature {
+  const [am, keys, include, predicate] = text.split(';');
+  return {
+    am: Number(am),
+    keys: (keys ?? '').split(',').filter(Boolean).map((token) => {
+      const m = /^(e[0-9a-f]+|\d+)(?:o(\d+))?(?:c(\d+))?(?:d(\d+))?$/.exec(token);
+      if (!m) throw new TypeError(`unreadable index key signature ${token}`);
+      return { what: m[1]!, opclass: m[2] ?? '', collation: m[3] ?? '', option: Number(m[4] ?? 0) };
+    }),
+    include: (include ?? '').split(',').filter(Boolean).map(Number),
+    predicate: predicate ?? '',
+  };
+}
+
 function decodeIndex(row: { _k: number; i: string; f: string; d: string | null }): IndexFacts {
-  const n = numbers(row.f);
+  const parts = row.f.split(' ');
+  const n = parts.slice(0, 14).map(Number);
+  const restore = row.d === null ? [] : row.d.split('\x1f');
+  const missing = restore.filter((part) => part.startsWith('\x1e')).map((part) => part.slice(1));
+  const statements = restore.filter((part) => !part.startsWith('\x1e'));
   return {
     oid: Number(row._k),
     name: row.i,
@@ -416,15 +504,17 @@ function decodeIndex(row: { _k: number; i: string; f: string; d: string | null }
     idxTupFetch: n[4]!,
     lastIdxScan: n[5]!,
     flags: n[6]!,
-    duplicateKeeper: n[7]!,
-    coveredBy: n[8]!,
-    relpages: n[9]!,
-    estimatedPages: n[10]!,
-    baselineScans: n[11]!,
-    baselineAt: n[12]!,
-    historyStartAt: n[13]!,
-    resetSinceBaseline: n[14] === 1,
-    definition: row.d,
+    parentOid: n[7]!,
+    relpages: n[8]!,
+    estimatedPages: n[9]!,
+    baselineScans: n[10]!,
+    baselineAt: n[11]!,
+    historyStartAt: n[12]!,
+    resetSinceBaseline: n[13] === 1,
+    signature: parseSignature(parts.slice(14).join(' ')),
+    definition: statements[0] ?? null,
+    restoreExtras: statements.slice(1),
+    missingPartitions: missing,
   };
 }
 

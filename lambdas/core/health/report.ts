@@ -25,12 +25,20 @@ export const SEVERITIES = ['critical', 'warning', 'info'] as const;
 
 export type Severity = (typeof SEVERITIES)[number];
 
-/** A drop suggestion always carries the statement that restores the index. */
+/**
+ * A drop suggestion always carries the statement that restores the index. Suggestions are
+ * computed as a set (health/advice.ts): applying every one of a report together is safe.
+ */
 export interface DropSuggestion {
-  /** DROP INDEX CONCURRENTLY IF EXISTS schema.name */
+  /** DROP INDEX CONCURRENTLY IF EXISTS schema.name (plain DROP INDEX for a partitioned index) */
   drop: string;
-  /** CREATE INDEX CONCURRENTLY IF NOT EXISTS … from pg_get_indexdef */
+  /**
+   * CREATE INDEX CONCURRENTLY IF NOT EXISTS … from pg_get_indexdef with its TABLESPACE, then (one
+   * statement per line, `;`-separated) its comment, CLUSTER mark and column statistics targets.
+   */
   restore: string;
+  /** What serves its lookups once it is gone, e.g. "lookups go to shop.idx_orders_a_b". */
+  afterwards?: string;
 }
 
 export interface Finding {
@@ -79,6 +87,13 @@ export interface IndexHealthReport {
   writerOnly: true;
   /** Days of snapshot history available to the unused check. */
   historyDays: number;
+  /** The oldest usage snapshot the report could use; null (or absent) when there is none. */
+  historyStartedAt?: Date | null;
+  /**
+   * Indexes with no usage verdict yet (history too young, or a stats reset inside the window):
+   * not findings, so not counted as such; `firstVerdictAt` is when the earliest can get one.
+   */
+  pending?: { indexes: number; firstVerdictAt: Date | null };
   findings: Finding[];
   /** Seed view 1: idx_ indexes by idx_tup_read, descending. */
   usage: IndexUsageRow[];

@@ -20,6 +20,7 @@ import {
   type ReportSummary,
 } from './summary.ts';
 import { unusedColumns, usageColumns } from './usage-columns.ts';
+import { adviceSection, type AdviceSection } from './advice.ts';
 import { truncateToCost, utf8Cost, type CostFunction } from './text-budget.ts';
 
 export interface EmailTextOptions {
@@ -65,7 +66,11 @@ export function renderEmailText(report: IndexHealthReport, options: EmailTextOpt
     if (cost(head) + cost(tail) + reserve <= maxBytes) break;
   }
 
-  let used = cost(head) + cost(tail) + reserve;
+  // The advice script goes first when it fits in half of what is left; otherwise a pointer to it.
+  const section = adviceSection(report.findings);
+  let advice = adviceText(section, true);
+  if (cost(advice) > (maxBytes - cost(head) - cost(tail) - reserve) / 2) advice = adviceText(section, false);
+  let used = cost(head) + cost(advice) + cost(tail) + reserve;
   const shown: string[] = [];
   let shownCount = 0;
   let number = 0;
@@ -87,7 +92,7 @@ export function renderEmailText(report: IndexHealthReport, options: EmailTextOpt
     : `\nFINDINGS BY SEVERITY\n\n${shown.join('')}`;
   const omitted = summary.total - shownCount;
   const notice = omitted > 0 ? `\n${cutNotice(omitted, summary.total)}\n` : '';
-  const text = head + findings + tail + notice;
+  const text = head + advice + findings + tail + notice;
   if (cost(text) <= maxBytes) return text;
   // Only reachable with a budget barely above the minimum: cut hard, keep the notice.
   const last = `\n${cutNotice(summary.total, summary.total)}\n`;
@@ -112,6 +117,23 @@ function headSection(report: IndexHealthReport, summary: ReportSummary): string 
     `  Counters from:  the writer instance only (see the note at the end)`,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The advice section: every DROP (safe together), what serves each one's lookups afterwards, the restore script. */
+function adviceText(section: AdviceSection, full: boolean): string {
+  if (section.drop.length === 0) return '';
+  const n = section.drop.length;
+  const title = `\nADVICE: ${formatCount(n)} ${n === 1 ? 'index' : 'indexes'} to drop, computed together: applying all of them keeps every lookup used in the window and every foreign key indexed\n\n`;
+  if (!full) return `${title}  The script is too long for this email: run \`offpeak report --format json\` (its "advice" field).\n`;
+  return title + [
+    ...section.afterwards.map((line) => `  ${oneLine(line)}`),
+    '',
+    '  Drop script:',
+    ...section.drop.map((sql) => `    ${statement(sql)}`),
+    '',
+    '  Restore script (undo):',
+    ...section.restore.map((sql) => `    ${statement(sql)}`),
+  ].join('\n') + '\n';
 }
 
 function findingBlock(finding: Finding, number: number): string {

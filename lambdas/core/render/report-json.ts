@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { FINDING_KINDS, SEVERITIES, type FindingKind, type IndexHealthReport, type IndexUsageRow, type OmittedFindings, type Severity } from '../health/report.ts';
 import { ValidationError } from '../errors.ts';
+import { adviceSection } from './advice.ts';
 import { utf8Cost, type CostFunction } from './text-budget.ts';
 
 
@@ -28,7 +29,7 @@ const findingSchema = z.object({
   index: z.string().nullable(),
   sizeBytes: count.nullable(),
   evidence: z.string(),
-  suggestion: z.object({ drop: z.string().min(1), restore: z.string().min(1) }).nullable(),
+  suggestion: z.object({ drop: z.string().min(1), restore: z.string().min(1), afterwards: z.string().optional() }).nullable(),
 });
 const truncatedSchema = z.object({
   omitted: count,
@@ -45,10 +46,14 @@ export const reportJsonSchema = z.object({
   statsResetAt: z.iso.datetime({ offset: true }).nullable(),
   writerOnly: z.literal(true),
   historyDays: z.number().nonnegative(),
+  historyStartedAt: z.iso.datetime({ offset: true }).nullable().optional(),
+  pending: z.object({ indexes: count, firstVerdictAt: z.iso.datetime({ offset: true }).nullable() }).optional(),
   findings: z.array(findingSchema),
   usage: z.array(usageRowSchema),
   unusedBySize: z.array(usageRowSchema),
   truncated: truncatedSchema.optional(),
+  /** The advice as a whole (render/advice.ts), written only when nothing is cut; derived from the findings on parse. */
+  advice: z.object({ drop: z.array(z.string()), restore: z.array(z.string()), afterwards: z.array(z.string()) }).optional(),
 });
 
 export type ReportJson = z.infer<typeof reportJsonSchema>;
@@ -76,9 +81,17 @@ export function renderJson(report: IndexHealthReport, options: ReportJsonOptions
     statsResetAt: report.statsResetAt === null ? null : report.statsResetAt.toISOString(),
     writerOnly: true as const,
     historyDays: report.historyDays,
+    ...(report.historyStartedAt === undefined ? {} : { historyStartedAt: report.historyStartedAt?.toISOString() ?? null }),
+    ...(report.pending === undefined ? {} : {
+      pending: { indexes: report.pending.indexes, firstVerdictAt: report.pending.firstVerdictAt?.toISOString() ?? null },
+    }),
   };
   if (options.maxBytes === undefined) {
-    return JSON.stringify({ ...base, findings, usage, unusedBySize, ...carriedOver(report) });
+    const advice = adviceSection(report.findings);
+    return JSON.stringify({
+      ...base, findings, usage, unusedBySize, ...carriedOver(report),
+      ...(advice.drop.length > 0 ? { advice: { drop: advice.drop, restore: advice.restore, afterwards: advice.afterwards } } : {}),
+    });
   }
 
   const { maxBytes } = options;
@@ -131,6 +144,10 @@ export function parseReportJson(text: string): IndexHealthReport {
     statsResetAt: json.statsResetAt === null ? null : new Date(json.statsResetAt),
     writerOnly: true,
     historyDays: json.historyDays,
+    ...(json.historyStartedAt === undefined ? {} : { historyStartedAt: json.historyStartedAt === null ? null : new Date(json.historyStartedAt) }),
+    ...(json.pending === undefined ? {} : {
+      pending: { indexes: json.pending.indexes, firstVerdictAt: json.pending.firstVerdictAt === null ? null : new Date(json.pending.firstVerdictAt) },
+    }),
     findings: json.findings.map((f) => ({ ...f, suggestion: f.suggestion === null ? null : { ...f.suggestion } })),
     usage: json.usage.map((row) => ({ ...row })),
     unusedBySize: json.unusedBySize.map((row) => ({ ...row })),
@@ -158,7 +175,11 @@ function findingJson(f: IndexHealthReport['findings'][number]): FindingJson {
     index: f.index,
     sizeBytes: f.sizeBytes,
     evidence: f.evidence,
-    suggestion: f.suggestion === null ? null : { drop: f.suggestion.drop, restore: f.suggestion.restore },
+    suggestion: f.suggestion === null ? null : {
+      drop: f.suggestion.drop,
+      restore: f.suggestion.restore,
+      ...(f.suggestion.afterwards === undefined ? {} : { afterwards: f.suggestion.afterwards }),
+    },
   };
 }
 

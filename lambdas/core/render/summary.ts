@@ -79,7 +79,21 @@ export function statsResetText(report: IndexHealthReport): string {
   return `${formatTimestamp(report.statsResetAt)} (${formatAge(report.statsResetAt, report.generatedAt)} before this report)`;
 }
 
-/** Snapshot history line: how far back the unused check can see. */
+/**
+ * Snapshot history line: how far back the unused check can see, from the oldest snapshot (so a
+ * report right after the first snapshot says so), and the indexes still waiting for a verdict,
+ * which are not counted as findings.
+ */
 export function historyText(report: IndexHealthReport): string {
-  return report.historyDays > 0 ? `${formatCount(report.historyDays)} ${report.historyDays === 1 ? 'day' : 'days'} of usage snapshots` : 'no usage snapshots yet';
+  const start = report.historyStartedAt ?? null;
+  let text: string;
+  if (report.historyDays > 0) text = `${formatCount(report.historyDays)} ${report.historyDays === 1 ? 'day' : 'days'} of usage snapshots`;
+  else if (start !== null) text = `usage snapshots since ${formatTimestamp(start)} (${formatAge(start, report.generatedAt)})`;
+  else text = 'no usage snapshots yet';
+  const pending = report.pending;
+  if (pending && pending.indexes > 0) {
+    const when = pending.firstVerdictAt ? ` (first verdict on ${pending.firstVerdictAt.toISOString().slice(0, 10)})` : '';
+    text += `; ${formatCount(pending.indexes)} ${pending.indexes === 1 ? 'index' : 'indexes'} without usage history yet${when}`;
+  }
+  return text;
 }
