@@ -3,7 +3,8 @@ import { computeAdvice, isPinned, type AdviceSet, type Usage, type Verdict } fro
 import { IndexFlag, type IndexFacts, type TableFacts } from './catalog.ts';
 import type { HealthOptions } from './options.ts';
 import { staleness } from './stale.ts';
-import { displayIdent, dropSuggestion } from './suggestion.ts';
+import { displayIdent } from '../db/sql.ts';
+import { dropSuggestion } from './suggestion.ts';
 
 /**
  * The checks, computed in memory from the facts the catalog queries returned.
