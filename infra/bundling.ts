@@ -18,6 +18,8 @@ export const HandlerEntry = {
   analyze: 'lambdas/handlers/analyze.ts',
   indexReport: 'lambdas/handlers/index-report.ts',
   slackNotify: 'lambdas/handlers/slack-notify.ts',
+  notify: 'lambdas/handlers/notify.ts',
+  doctor: 'lambdas/handlers/doctor.ts',
 } as const;
 
 export type HandlerName = keyof typeof HandlerEntry;

@@ -1,9 +1,12 @@
+import { Arn, ArnFormat } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { checkSetting } from '../lambdas/runtime/setting-rules.ts';
 
 /**
  * Deployment settings, from CDK context (`-c key=value` or cdk.json) with
  * placeholder defaults so `cdk synth` works with no context and no credentials.
- * A deploy with the placeholder cluster is refused by infra/app.ts.
+ * Settings the Lambdas read at run time are checked here with the same rules
+ * (lambdas/runtime/setting-rules.ts), so a value that synthesizes is one they accept.
  */
 export interface OffpeakSettings {
   clusterArn: string;
@@ -12,7 +15,7 @@ export interface OffpeakSettings {
   ledgerSchema: string;
   /** EventBridge Scheduler cron for the start of each off-peak window. */
   windowCron: string;
-  /** IANA time zone for every schedule. */
+  /** IANA time zone for every schedule (default UTC). */
   timeZone: string;
   windowMinutes: number;
   /** Nightly ANALYZE + usage snapshot. */
@@ -21,9 +24,17 @@ export interface OffpeakSettings {
   reportCron: string;
   alertEmails: string[];
   slackWebhookSecretArn: string | undefined;
+  /** Customer-managed KMS key the Slack secret is encrypted with, if any (the function gets kms:Decrypt on it). */
+  slackSecretKeyArn: string | undefined;
   snapshotBeforeRiskyMigrations: boolean;
+  /** Pre-run cluster snapshots (offpeak-*) older than this are deleted by the next window run. */
+  snapshotRetentionDays: number;
   indexPrefix: string;
   unusedDays: number;
+  /** Alarm when a run stays unfinished for more than this many windows. */
+  unfinishedRunWindows: number;
+  /** Run `offpeak doctor` as a CDK trigger after each deploy (a failed check fails the deploy). */
+  doctorOnDeploy: boolean;
 }
 
 export const PLACEHOLDER_CLUSTER_ARN = 'arn:aws:rds:eu-central-1:123456789012:cluster:offpeak-placeholder';
@@ -34,15 +45,19 @@ export const DEFAULT_SETTINGS: OffpeakSettings = {
   databaseName: 'postgres',
   ledgerSchema: 'offpeak',
   windowCron: 'cron(0 2 ? * MON-FRI *)',
-  timeZone: 'Europe/Moscow',
+  timeZone: 'UTC',
   windowMinutes: 120,
   nightlyCron: 'cron(0 1 * * ? *)',
   reportCron: 'cron(30 1 * * ? *)',
   alertEmails: [],
   slackWebhookSecretArn: undefined,
+  slackSecretKeyArn: undefined,
   snapshotBeforeRiskyMigrations: true,
+  snapshotRetentionDays: 14,
   indexPrefix: 'idx_',
   unusedDays: 14,
+  unfinishedRunWindows: 3,
+  doctorOnDeploy: true,
 };
 
 /** Reads every setting from the construct's context, validating what it reads. */
@@ -88,9 +103,13 @@ export function settingsFromContext(scope: Construct): OffpeakSettings {
     reportCron: text('reportCron', d.reportCron),
     alertEmails: list('alertEmails'),
     slackWebhookSecretArn: text('slackWebhookSecretArn', '') || undefined,
+    slackSecretKeyArn: text('slackSecretKeyArn', '') || undefined,
     snapshotBeforeRiskyMigrations: bool('snapshotBeforeRiskyMigrations', d.snapshotBeforeRiskyMigrations),
+    snapshotRetentionDays: int('snapshotRetentionDays', d.snapshotRetentionDays, 365),
     indexPrefix: text('indexPrefix', d.indexPrefix),
     unusedDays: int('unusedDays', d.unusedDays, 365),
+    unfinishedRunWindows: int('unfinishedRunWindows', d.unfinishedRunWindows, 100),
+    doctorOnDeploy: bool('doctorOnDeploy', d.doctorOnDeploy),
   };
   validateSettings(settings);
   return settings;
@@ -105,12 +124,49 @@ export function validateSettings(s: OffpeakSettings): void {
       throw new Error(`${key} ${JSON.stringify(arn)} is not a Secrets Manager secret ARN`);
     }
   }
+  if (s.slackSecretKeyArn !== undefined) {
+    if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(s.slackSecretKeyArn)) {
+      throw new Error(`slackSecretKeyArn ${JSON.stringify(s.slackSecretKeyArn)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
+    }
+    if (s.slackWebhookSecretArn === undefined) throw new Error('slackSecretKeyArn is set but slackWebhookSecretArn is not: the key is for the Slack secret');
+  }
+  const cluster = clusterLocation(s.clusterArn);
+  const secret = Arn.split(s.secretArn, ArnFormat.COLON_RESOURCE_NAME);
+  if (secret.region !== cluster.region || secret.account !== cluster.account) {
+    throw new Error(
+      `secretArn is in ${secret.account}/${secret.region} but the cluster is in ${cluster.account}/${cluster.region}: the Data API needs the credentials secret in the cluster's account and region`,
+    );
+  }
   for (const email of s.alertEmails) {
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new Error(`alertEmails: ${JSON.stringify(email)} is not an email address`);
   }
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: s.timeZone });
-  } catch {
-    throw new Error(`timeZone ${JSON.stringify(s.timeZone)} is not an IANA time zone (e.g. Europe/Moscow)`);
-  }
+  // The settings the Lambdas read again at run time: the same rules as there.
+  checkSetting('timeZone', s.timeZone, 'context');
+  checkSetting('windowMinutes', s.windowMinutes, 'context');
+  checkSetting('unusedDays', s.unusedDays, 'context');
+  checkSetting('indexPrefix', s.indexPrefix, 'context');
+  checkSetting('ledgerSchema', s.ledgerSchema, 'context');
+  checkSetting('databaseName', s.databaseName, 'context');
+  checkSetting('snapshotRetentionDays', s.snapshotRetentionDays, 'context');
+  checkSetting('unfinishedRunWindows', s.unfinishedRunWindows, 'context');
+}
+
+/** The account and region of the cluster: the stack must deploy there, or every Data API call fails. */
+export function clusterLocation(clusterArn: string): { account: string; region: string; partition: string } {
+  const parts = clusterArn.split(':');
+  return { partition: parts[1]!, region: parts[3]!, account: parts[4]! };
+}
+
+export type PlaceholderVerdict = { kind: 'ok' } | { kind: 'warn'; message: string } | { kind: 'error'; message: string };
+
+/**
+ * The placeholder cluster synthesizes (so `cdk synth` works on a fresh clone with
+ * no credentials) but can never be deployed: once an account is known (credentials,
+ * CDK_DEFAULT_ACCOUNT, or an explicit env) it is an error.
+ */
+export function judgePlaceholder(settings: OffpeakSettings, knownAccount: string | undefined): PlaceholderVerdict {
+  if (settings.clusterArn !== PLACEHOLDER_CLUSTER_ARN) return { kind: 'ok' };
+  const how = 'pass -c clusterArn=arn:aws:rds:<region>:<account>:cluster:<name> -c secretArn=… (see docs/aws.md, "Before you deploy")';
+  if (knownAccount) return { kind: 'error', message: `offpeak: no cluster configured for account ${knownAccount}: ${how}` };
+  return { kind: 'warn', message: `synthesized for a placeholder cluster, which cannot be deployed: ${how}` };
 }

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,7 +9,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { EnvName } from '../../lambdas/runtime/env-names.ts';
+import { EnvName, METRICS_NAMESPACE } from '../../lambdas/runtime/env-names.ts';
 import { OffpeakFunction } from './offpeak-function.ts';
 
 export interface AlertsProps {
@@ -17,21 +17,40 @@ export interface AlertsProps {
   emails: string[];
   /** Secrets Manager secret whose SecretString is the Slack incoming-webhook URL; no Slack when unset. */
   slackWebhookSecretArn?: string | undefined;
+  /** The customer-managed KMS key that encrypts the Slack secret, when it is not the AWS-managed one. */
+  slackSecretKeyArn?: string | undefined;
+  /** Where async invocations (SNS → slack-notify) land after Lambda's retries. */
+  asyncFailureQueue: sqs.IQueue;
+}
+
+/** What every alarm says in its description and docs/aws.md explains: id → meaning. */
+export interface AlarmSpec {
+  id: string;
+  description: string;
+  metric: cloudwatch.IMetric;
+  threshold: number;
+  comparisonOperator: cloudwatch.ComparisonOperator;
+  evaluationPeriods?: number;
+  datapointsToAlarm?: number;
+  treatMissingData: cloudwatch.TreatMissingData;
 }
 
 /**
  * Where everything offpeak has to say goes: one SNS topic encrypted with a
  * customer-managed KMS key, email subscriptions, the slack-notify function, and
- * helpers that point alarms at the topic.
+ * the alarms, whose publishes the topic policy and the key policy both allow.
  */
 export class Alerts extends Construct {
   readonly key: kms.Key;
   readonly topic: sns.Topic;
   readonly slackNotify: OffpeakFunction | undefined;
+  readonly alarms: cloudwatch.Alarm[] = [];
   private readonly action: cwActions.SnsAction;
 
   constructor(scope: Construct, id: string, props: AlertsProps) {
     super(scope, id);
+    const stack = Stack.of(this);
+    const alarmArns = `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`;
 
     this.key = new kms.Key(this, 'Key', {
       description: 'offpeak alerts topic encryption',
@@ -45,7 +64,7 @@ export class Alerts extends Construct {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': alarmArns } },
       }),
     );
 
@@ -54,6 +73,20 @@ export class Alerts extends Construct {
       masterKey: this.key,
       enforceSSL: true,
     });
+    // enforceSSL gives the topic a policy of its own, which replaces SNS's default one: without this
+    // statement nothing would let CloudWatch publish, and every alarm would fail to deliver.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisStacksAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => this.alarms.map((a) => a.alarmArn) }) },
+        },
+      }),
+    );
 
     for (const email of props.emails) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
@@ -62,71 +95,119 @@ export class Alerts extends Construct {
     if (props.slackWebhookSecretArn) {
       this.slackNotify = new OffpeakFunction(this, 'SlackNotify', {
         handler: 'slackNotify',
-        description: 'Posts offpeak reports and alerts to a Slack incoming webhook',
+        description: 'Posts offpeak reports, notices and alarms to a Slack incoming webhook',
         timeout: Duration.seconds(30),
         memorySize: 256,
       });
       this.slackNotify.addEnvironment(EnvName.slackWebhookSecretArn, props.slackWebhookSecretArn);
-      this.slackNotify.bindSecret(props.slackWebhookSecretArn, 'SlackWebhookSecret');
+      this.slackNotify.bindSecret(props.slackWebhookSecretArn, 'SlackWebhookSecret', props.slackSecretKeyArn);
+      this.slackNotify.failAsyncInto(props.asyncFailureQueue);
       this.topic.addSubscription(new subscriptions.LambdaSubscription(this.slackNotify.function));
     }
 
     this.action = new cwActions.SnsAction(this.topic);
   }
 
-  private notify(alarm: cloudwatch.Alarm): cloudwatch.Alarm {
+  /** An alarm that publishes to the topic (and is allowed to by the topic policy). */
+  alarm(spec: AlarmSpec): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, spec.id, {
+      alarmDescription: `offpeak: ${spec.description} (docs/aws.md#alarms)`,
+      metric: spec.metric,
+      threshold: spec.threshold,
+      evaluationPeriods: spec.evaluationPeriods ?? 1,
+      ...(spec.datapointsToAlarm ? { datapointsToAlarm: spec.datapointsToAlarm } : {}),
+      comparisonOperator: spec.comparisonOperator,
+      treatMissingData: spec.treatMissingData,
+    });
     alarm.addAlarmAction(this.action);
+    this.alarms.push(alarm);
     return alarm;
   }
 
-  /** Any error of the function in 5 minutes. Handlers throw on failure, so this is the failure signal. */
-  alarmOnErrors(id: string, fn: lambda.IFunction): cloudwatch.Alarm {
-    return this.notify(
-      new cloudwatch.Alarm(this, `${id}Errors`, {
-        alarmDescription: `offpeak: ${id} function failed`,
-        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-  }
-
-  /** Failed, timed-out or aborted executions of the state machine. */
+  /** Window runs the state machine did not handle: failed (not a failed migration, which is noticed), timed out or aborted. */
   alarmOnExecutionFailures(id: string, stateMachine: sfn.IStateMachine): cloudwatch.Alarm {
     const period = Duration.minutes(5);
-    return this.notify(
-      new cloudwatch.Alarm(this, `${id}Failures`, {
-        alarmDescription: `offpeak: ${id} execution failed, timed out or was aborted`,
-        metric: new cloudwatch.MathExpression({
-          expression: 'failed + timedOut + aborted',
-          usingMetrics: {
-            failed: stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
-            timedOut: stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
-            aborted: stateMachine.metricAborted({ period, statistic: cloudwatch.Stats.SUM }),
-          },
-          period,
-        }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    return this.alarm({
+      id,
+      description: 'the window run state machine failed, timed out or was aborted outside its handled paths',
+      metric: new cloudwatch.MathExpression({
+        expression: 'failed + timedOut + aborted',
+        usingMetrics: {
+          failed: stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+          timedOut: stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+          aborted: stateMachine.metricAborted({ period, statistic: cloudwatch.Stats.SUM }),
+        },
+        period,
       }),
-    );
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
-  /** A schedule delivery that exhausted its retries sits in the DLQ. */
-  alarmOnQueueDepth(id: string, queue: sqs.IQueue): cloudwatch.Alarm {
-    return this.notify(
-      new cloudwatch.Alarm(this, `${id}Depth`, {
-        alarmDescription: `offpeak: ${id} has undelivered schedule invocations`,
-        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  /** Any failed invocation (or throttle) of a function whose failures nothing else reports. */
+  alarmOnErrors(id: string, description: string, fn: lambda.IFunction): cloudwatch.Alarm {
+    const period = Duration.minutes(5);
+    return this.alarm({
+      id,
+      description,
+      metric: new cloudwatch.MathExpression({
+        expression: 'errors + throttles',
+        usingMetrics: {
+          errors: fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+          throttles: fn.metricThrottles({ period, statistic: cloudwatch.Stats.SUM }),
+        },
+        period,
       }),
-    );
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
+
+  /** A message in a dead-letter or on-failure queue. */
+  alarmOnQueueDepth(id: string, description: string, queue: sqs.IQueue): cloudwatch.Alarm {
+    return this.alarm({
+      id,
+      description,
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** A handler's EMF metric reached the threshold in one period. */
+  alarmOnMetric(id: string, description: string, metric: { name: string; service: string }, threshold: number, period = Duration.minutes(5)): cloudwatch.Alarm {
+    return this.alarm({
+      id,
+      description,
+      metric: emfMetric(metric.name, metric.service, period, cloudwatch.Stats.MAXIMUM),
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /**
+   * A nightly job that has not reported success for `hours`: one-hour periods, every
+   * one of them empty, missing data breaching (a job that never runs sends no data at all).
+   */
+  alarmOnSilence(id: string, description: string, metric: { name: string; service: string }, hours: number): cloudwatch.Alarm {
+    return this.alarm({
+      id,
+      description,
+      metric: emfMetric(metric.name, metric.service, Duration.hours(1), cloudwatch.Stats.SUM),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: hours,
+      datapointsToAlarm: hours,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+}
+
+/** A handler's EMF metric: Powertools dimensions every metric by `service`. */
+export function emfMetric(name: string, service: string, period: Duration, statistic: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service }, statistic, period });
 }

@@ -16,6 +16,8 @@ export interface IndexHealthMonitorProps {
   topic: sns.ITopic;
   topicKey: kms.IKey;
   deadLetterQueue: sqs.IQueue;
+  /** Where an invocation lands when it still fails after Lambda's async retries. */
+  asyncFailureQueue: sqs.IQueue;
   /** When ANALYZE and the usage snapshot run, e.g. `cron(0 1 * * ? *)`. */
   analyzeCron: string;
   /** When the report is built and published; after the analyze job. */
@@ -40,10 +42,14 @@ export class IndexHealthMonitor extends Construct {
 
     this.analyze = new OffpeakFunction(this, 'Analyze', {
       handler: 'analyze',
-      description: 'offpeak nightly ANALYZE and index-usage snapshot; also verifies indexes after a window run',
+      description: 'offpeak nightly ANALYZE and index-usage snapshot',
       timeout: Duration.minutes(15),
-    }).bindDatabase(props.database);
+    })
+      .bindDatabase(props.database)
+      .failAsyncInto(props.asyncFailureQueue);
     this.analyze.addEnvironment(EnvName.indexPrefix, props.indexPrefix);
+    // The snapshot's retention follows the unused window, so analyze needs it too.
+    this.analyze.addEnvironment(EnvName.unusedDays, String(props.unusedDays));
 
     this.indexReport = new OffpeakFunction(this, 'IndexReport', {
       handler: 'indexReport',
@@ -51,7 +57,8 @@ export class IndexHealthMonitor extends Construct {
       timeout: Duration.minutes(5),
     })
       .bindDatabase(props.database)
-      .bindTopic(props.topic, props.topicKey);
+      .bindTopic(props.topic, props.topicKey)
+      .failAsyncInto(props.asyncFailureQueue);
     this.indexReport.addEnvironment(EnvName.indexPrefix, props.indexPrefix);
     this.indexReport.addEnvironment(EnvName.unusedDays, String(props.unusedDays));
 

@@ -1,6 +1,6 @@
-import { Arn, ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,25 +10,27 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EnvName } from '../../lambdas/runtime/env-names.ts';
+import { cronWeekdays } from '../../lambdas/runtime/window.ts';
+import { FailedStateKey } from '../../lambdas/handlers/notify-keys.ts';
 import type { DatabaseTarget } from './database-target.ts';
-import { OffpeakFunction, grantTopicKey } from './offpeak-function.ts';
+import { OffpeakFunction } from './offpeak-function.ts';
 import { acknowledgeInvokeQualifiers } from '../nag.ts';
 import { OffpeakSchedule } from './offpeak-schedule.ts';
 
 export interface MigrationRunnerProps {
   database: DatabaseTarget;
   topic: sns.ITopic;
-  /** The topic's key: the state machine publishes to the encrypted topic itself. */
+  /** The topic's key: the notify function publishes to the encrypted topic. */
   topicKey: kms.IKey;
   deadLetterQueue: sqs.IQueue;
-  /** The function that verifies indexes and runs ANALYZE after a run (the nightly analyze handler). */
-  verifyFunction: lambda.IFunction;
   /** When each off-peak window opens, e.g. `cron(0 2 ? * MON-FRI *)`. */
   windowCron: string;
   timeZone: string;
   windowMinutes: number;
-  /** Take a cluster snapshot before a plan that holds a medium- or high-risk migration. */
+  /** Take a cluster snapshot before a run that holds a medium- or high-risk migration. */
   snapshotBeforeRiskyMigrations: boolean;
+  /** offpeak-* snapshots older than this are deleted after a new one is taken. */
+  snapshotRetentionDays: number;
   /** Pause between `advance` calls while a run is in progress. */
   pollInterval?: Duration;
   /** Pause between snapshot status checks. */
@@ -39,55 +41,80 @@ export interface MigrationRunnerProps {
 export const RunStatus = {
   done: 'done',
   inProgress: 'in_progress',
+  /** The engine stopped an advance early (its abort signal); the next advance resumes it. */
+  interrupted: 'interrupted',
   windowClosed: 'window_closed',
   failed: 'failed',
 } as const;
 
 /** State names, fixed so tests, dashboards and operators can refer to them. */
 export const StateName = {
-  plan: 'Plan pending migrations',
+  plan: FailedStateKey.plan,
   anythingPending: 'Anything pending?',
   nothingPending: 'Nothing pending',
-  risky: 'Medium or high risk?',
-  createSnapshot: 'Create cluster snapshot',
+  risky: 'Snapshot needed?',
+  createSnapshot: FailedStateKey.snapshot,
   waitForSnapshot: 'Wait for snapshot',
   describeSnapshot: 'Describe snapshot',
   snapshotReady: 'Snapshot available?',
+  snapshotNotAvailable: 'Snapshot not available',
+  listOldSnapshots: 'List offpeak snapshots',
+  deleteOldSnapshots: 'Delete expired snapshots',
+  expired: 'Expired?',
+  deleteSnapshot: 'Delete snapshot',
+  keepSnapshot: 'Keep snapshot',
+  cleanupSkipped: 'Snapshot cleanup skipped',
   startRun: 'Start run',
-  migrate: 'Advance migrations',
+  migrate: FailedStateKey.migrate,
   runStatus: 'Run status?',
   pause: 'Pause before next advance',
-  verify: 'Verify indexes and ANALYZE',
   notifyDone: 'Notify run done',
+  doneNoticeLost: 'Run done notice not sent',
+  morePending: 'More pending?',
   notifyWindowClosed: 'Notify window closed',
+  windowNoticeLost: 'Window closed notice not sent',
   notifyFailure: 'Notify run failed',
   succeeded: 'Run finished',
   pausedUntilNextWindow: 'Paused until next window',
-  failed: 'Run failed',
+  failedNotified: 'Run failed (notified)',
+  failed: 'Run failed, notice not sent',
 } as const;
 
+/** Lambda's own transient failures, retried with backoff on every Lambda task. */
+export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+];
+
 /**
- * The off-peak window run: a Standard state machine that optionally snapshots
- * the cluster before risky work, loops `advance` until the run is done, the
- * window closes or a step fails, then verifies indexes, runs ANALYZE and
- * notifies, started by an EventBridge Scheduler cron in a time zone.
+ * The off-peak window run: a Standard state machine that snapshots the cluster
+ * before a risky run (once per run), loops `advance` until the run is done, the
+ * window closes or a step fails, and sends exactly one notice for the outcome,
+ * started by an EventBridge Scheduler cron in a time zone.
  */
 export class MigrationRunner extends Construct {
   readonly plan: OffpeakFunction;
   readonly migrate: OffpeakFunction;
   readonly rollback: OffpeakFunction;
+  readonly notify: OffpeakFunction;
   readonly stateMachine: sfn.StateMachine;
   readonly schedule: OffpeakSchedule;
+  readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: MigrationRunnerProps) {
     super(scope, id);
 
     this.plan = new OffpeakFunction(this, 'Plan', {
       handler: 'plan',
-      description: 'offpeak: which migrations are pending and whether any is medium or high risk',
+      description: 'offpeak: which migrations are pending, whether to snapshot, and what is left over',
       timeout: Duration.minutes(2),
     }).bindDatabase(props.database);
     this.plan.addEnvironment(EnvName.windowMinutes, String(props.windowMinutes));
+    this.plan.addEnvironment(EnvName.windowDays, cronWeekdays(props.windowCron).join(','));
+    this.plan.addEnvironment(EnvName.snapshotRetentionDays, String(props.snapshotRetentionDays));
 
     this.migrate = new OffpeakFunction(this, 'Migrate', {
       handler: 'migrate',
@@ -102,6 +129,23 @@ export class MigrationRunner extends Construct {
       timeout: Duration.minutes(15),
     }).bindDatabase(props.database);
 
+    this.notify = new OffpeakFunction(this, 'Notify', {
+      handler: 'notify',
+      description: 'offpeak: renders a window-run notice (done, window closed, failed) and publishes it',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+    }).bindTopic(props.topic, props.topicKey);
+    this.notify.addEnvironment(EnvName.databaseName, props.database.databaseName);
+    this.notify.addEnvironment(EnvName.rollbackFunctionName, this.rollback.function.functionName);
+
+    // Under /aws/vendedlogs/: Step Functions' log delivery otherwise adds a resource policy per log group,
+    // and CloudWatch Logs caps those at 10 per account and region.
+    this.logGroup = new logs.LogGroup(this, 'WindowRunLogs', {
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-window-run`,
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
     this.stateMachine = new sfn.StateMachine(this, 'WindowRun', {
       comment: 'offpeak off-peak window run',
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -109,16 +153,10 @@ export class MigrationRunner extends Construct {
       // A window plus the time a snapshot can take; a run left over resumes in the next window.
       timeout: Duration.minutes(props.windowMinutes).plus(Duration.hours(6)),
       tracingEnabled: true,
-      logs: {
-        destination: new logs.LogGroup(this, 'WindowRunLogs', { retention: logs.RetentionDays.THREE_MONTHS }),
-        level: sfn.LogLevel.ALL,
-        includeExecutionData: true,
-      },
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
 
-    // The SnsPublish tasks grant sns:Publish; the encrypted topic also needs its key.
-    grantTopicKey(this.stateMachine, props.topicKey);
-    for (const fn of [this.plan.function, this.migrate.function, props.verifyFunction]) {
+    for (const fn of [this.plan.function, this.migrate.function, this.notify.function]) {
       acknowledgeInvokeQualifiers(this.stateMachine, fn);
     }
     Validations.of(this.stateMachine).acknowledge({
@@ -141,109 +179,106 @@ export class MigrationRunner extends Construct {
     });
   }
 
-  private definition(props: MigrationRunnerProps): sfn.IChainable {
-    const notifyFailure = new tasks.SnsPublish(this, StateName.notifyFailure, {
-      topic: props.topic,
-      subject: 'offpeak: window run failed',
-      message: sfn.TaskInput.fromObject({
-        event: 'window_run_failed',
-        execution: sfn.JsonPath.executionId,
-        // The whole state: the caught error when there is one, the plan, run and snapshot otherwise.
-        state: sfn.JsonPath.entirePayload,
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-    }).next(new sfn.Fail(this, StateName.failed, { error: 'WindowRunFailed', cause: 'see the execution history and the alerts topic' }));
+  /** A Lambda task with offpeak's retries: Lambda's transient errors and an unavailable database, with backoff. */
+  private lambdaTask(name: string, fn: OffpeakFunction, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
+    const task = new tasks.LambdaInvoke(this, name, {
+      lambdaFunction: fn.function,
+      payload: sfn.TaskInput.fromObject(payload),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath,
+    });
+    task.addRetry({ errors: LAMBDA_TRANSIENT_ERRORS, interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    // Aurora resuming from zero capacity, a failover: the Data API says so and the call is safe to repeat.
+    task.addRetry({ errors: ['DatabaseUnavailableError'], interval: Duration.seconds(15), maxAttempts: 5, backoffRate: 2, maxDelay: Duration.minutes(2) });
+    return task;
+  }
 
-    const catchAll = <T extends sfn.TaskStateBase>(task: T): T => {
-      task.addCatch(notifyFailure, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+  private notice(name: string, kind: 'run_done' | 'window_closed' | 'run_failed'): tasks.LambdaInvoke {
+    const task = this.lambdaTask(
+      name,
+      this.notify,
+      {
+        kind,
+        stateMachineArn: sfn.JsonPath.stringAt('$$.StateMachine.Id'),
+        execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
+        startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+        state: sfn.JsonPath.entirePayload,
+      },
+      '$.notice',
+    );
+    // SNS throttling or a KMS hiccup: the notify function throws ReportPublishError.
+    task.addRetry({ errors: ['ReportPublishError'], interval: Duration.seconds(5), maxAttempts: 4, backoffRate: 2 });
+    return task;
+  }
+
+  private definition(props: MigrationRunnerProps): sfn.IChainable {
+    const notifyFailure = this.notice(StateName.notifyFailure, 'run_failed');
+    notifyFailure.addCatch(new sfn.Fail(this, StateName.failed, { error: 'WindowRunFailed', cause: 'the run failed and its notice could not be published: see the execution history' }), {
+      errors: [sfn.Errors.ALL],
+      resultPath: '$.noticeError',
+    });
+    notifyFailure.next(new sfn.Succeed(this, StateName.failedNotified, { comment: 'The run failed; its notice was sent. Handled: no alarm.' }));
+
+    const catchInto = <T extends sfn.TaskStateBase>(task: T, key: keyof typeof FailedStateKey): T => {
+      task.addCatch(notifyFailure, { errors: [sfn.Errors.ALL], resultPath: `$.failed.${key}` });
       return task;
     };
 
-    const plan = catchAll(
-      new tasks.LambdaInvoke(this, StateName.plan, {
-        lambdaFunction: this.plan.function,
-        // The whole execution input (a manual start may pass `{}`) and the start time,
+    const plan = catchInto(
+      this.lambdaTask(
+        StateName.plan,
+        this.plan,
+        // The whole execution input (a console start sends {"Comment": …}) and the start time,
         // which stands in for the scheduled time when there is none.
-        payload: sfn.TaskInput.fromObject({
-          input: sfn.JsonPath.objectAt('$$.Execution.Input'),
-          startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
-        }),
-        payloadResponseOnly: true,
-        resultPath: '$.plan',
-      }),
+        { input: sfn.JsonPath.objectAt('$$.Execution.Input'), startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime') },
+        '$.plan',
+      ),
+      'plan',
     );
 
-    const startRun = new sfn.Pass(this, StateName.startRun, {
-      result: sfn.Result.fromObject({ runId: null }),
-      resultPath: '$.run',
-    });
+    const startRun = new sfn.Pass(this, StateName.startRun, { result: sfn.Result.fromObject({ runId: null }), resultPath: '$.run' });
 
-    const migrate = catchAll(
-      new tasks.LambdaInvoke(this, StateName.migrate, {
-        lambdaFunction: this.migrate.function,
-        payload: sfn.TaskInput.fromObject({
-          runId: sfn.JsonPath.stringAt('$.run.runId'),
-          windowEndsAt: sfn.JsonPath.stringAt('$.plan.windowEndsAt'),
-        }),
-        payloadResponseOnly: true,
-        resultPath: '$.run',
-      }),
+    const migrate = catchInto(
+      this.lambdaTask(
+        StateName.migrate,
+        this.migrate,
+        { runId: sfn.JsonPath.stringAt('$.run.runId'), windowEndsAt: sfn.JsonPath.stringAt('$.plan.windowEndsAt') },
+        '$.run',
+      ),
+      'migrate',
     );
     // Another run holds the lease (a CLI upgrade, or a crashed run whose lease has not expired yet: the
     // TTL outlasts the Data API's 3-minute transaction idle timeout). Wait it out instead of failing the run.
     migrate.addRetry({ errors: ['LeaseHeldError'], interval: Duration.minutes(1), maxAttempts: 5, backoffRate: 1 });
 
-    const verify = catchAll(
-      new tasks.LambdaInvoke(this, StateName.verify, {
-        lambdaFunction: props.verifyFunction,
-        payload: sfn.TaskInput.fromObject({ source: 'window-run', verify: true, runId: sfn.JsonPath.stringAt('$.run.runId') }),
-        payloadResponseOnly: true,
-        resultPath: '$.verify',
-      }),
-    );
+    const notifyDone = this.notice(StateName.notifyDone, 'run_done');
+    const morePending = new sfn.Choice(this, StateName.morePending)
+      // A resumed run held the plan of its first window; newer migrations start a new run now (the
+      // migrate function answers window_closed at once when no time is left).
+      .when(sfn.Condition.booleanEquals('$.run.morePending', true), startRun)
+      .otherwise(new sfn.Succeed(this, StateName.succeeded));
+    notifyDone.addCatch(new sfn.Pass(this, StateName.doneNoticeLost).next(morePending), { errors: [sfn.Errors.ALL], resultPath: '$.noticeError' });
+    notifyDone.next(morePending);
 
-    const notifyDone = new tasks.SnsPublish(this, StateName.notifyDone, {
-      topic: props.topic,
-      subject: 'offpeak: window run done',
-      message: sfn.TaskInput.fromObject({
-        event: 'window_run_done',
-        runId: sfn.JsonPath.stringAt('$.run.runId'),
-        // Revisions the plan held; the last advance's `applied` covers only its own call.
-        revisions: sfn.JsonPath.listAt('$.plan.revisions'),
-        runVerification: sfn.JsonPath.objectAt('$.run.verification'),
-        verify: sfn.JsonPath.objectAt('$.verify'),
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-
-    const notifyWindowClosed = new tasks.SnsPublish(this, StateName.notifyWindowClosed, {
-      topic: props.topic,
-      subject: 'offpeak: window closed, run resumes in the next window',
-      message: sfn.TaskInput.fromObject({
-        event: 'window_run_paused',
-        runId: sfn.JsonPath.stringAt('$.run.runId'),
-        position: sfn.JsonPath.numberAt('$.run.position'),
-        total: sfn.JsonPath.numberAt('$.run.total'),
-        next: sfn.JsonPath.objectAt('$.run.next'),
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
+    const paused = new sfn.Succeed(this, StateName.pausedUntilNextWindow);
+    const notifyWindowClosed = this.notice(StateName.notifyWindowClosed, 'window_closed');
+    notifyWindowClosed.addCatch(new sfn.Pass(this, StateName.windowNoticeLost).next(paused), { errors: [sfn.Errors.ALL], resultPath: '$.noticeError' });
+    notifyWindowClosed.next(paused);
 
     const pause = new sfn.Wait(this, StateName.pause, { time: sfn.WaitTime.duration(props.pollInterval ?? Duration.seconds(10)) });
 
     const runStatus = new sfn.Choice(this, StateName.runStatus)
-      .when(sfn.Condition.stringEquals('$.run.status', RunStatus.done), verify.next(notifyDone).next(new sfn.Succeed(this, StateName.succeeded)))
-      .when(sfn.Condition.stringEquals('$.run.status', RunStatus.inProgress), pause.next(migrate))
+      .when(sfn.Condition.stringEquals('$.run.status', RunStatus.done), notifyDone)
       .when(
-        sfn.Condition.stringEquals('$.run.status', RunStatus.windowClosed),
-        notifyWindowClosed.next(new sfn.Succeed(this, StateName.pausedUntilNextWindow)),
+        sfn.Condition.or(sfn.Condition.stringEquals('$.run.status', RunStatus.inProgress), sfn.Condition.stringEquals('$.run.status', RunStatus.interrupted)),
+        pause.next(migrate),
       )
-      .when(sfn.Condition.stringEquals('$.run.status', RunStatus.failed), notifyFailure)
+      .when(sfn.Condition.stringEquals('$.run.status', RunStatus.windowClosed), notifyWindowClosed)
       .otherwise(notifyFailure);
 
     const run = startRun.next(migrate).next(runStatus);
-
-    const afterPlan = props.snapshotBeforeRiskyMigrations ? this.snapshotThen(props, run, catchAll, notifyFailure) : run;
+    const afterPlan = props.snapshotBeforeRiskyMigrations ? this.snapshotThen(props, run, catchInto, notifyFailure) : run;
 
     return plan.next(
       new sfn.Choice(this, StateName.anythingPending)
@@ -252,11 +287,14 @@ export class MigrationRunner extends Construct {
     );
   }
 
-  /** Snapshot the cluster when the plan holds a medium/high-risk migration, wait for it, then run. */
+  /**
+   * Snapshot the cluster when the plan says so (a medium/high-risk migration and no run
+   * left over from an earlier window), wait for it, delete expired offpeak-* snapshots, then run.
+   */
   private snapshotThen(
     props: MigrationRunnerProps,
     run: sfn.IChainable,
-    catchAll: <T extends sfn.TaskStateBase>(task: T) => T,
+    catchInto: <T extends sfn.TaskStateBase>(task: T, key: keyof typeof FailedStateKey) => T,
     notifyFailure: sfn.IChainable,
   ): sfn.IChainable {
     const cluster = Arn.split(props.database.clusterArn, ArnFormat.COLON_RESOURCE_NAME);
@@ -273,7 +311,7 @@ export class MigrationRunner extends Construct {
       Stack.of(this),
     );
 
-    const create = catchAll(
+    const create = catchInto(
       new tasks.CallAwsService(this, StateName.createSnapshot, {
         service: 'rds',
         action: 'createDBClusterSnapshot',
@@ -284,19 +322,21 @@ export class MigrationRunner extends Construct {
           DbClusterSnapshotIdentifier: sfn.JsonPath.format('offpeak-{}', sfn.JsonPath.uuid()),
         },
         iamResources: [props.database.clusterArn, snapshotArn],
-        // Acknowledged below: snapshot names are made at run time, so the grant is by the offpeak- prefix.
+        // A cluster with CopyTagsToSnapshot copies its tags onto the snapshot, which needs this too.
+        additionalIamStatements: [new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [snapshotArn] })],
         resultSelector: { id: sfn.JsonPath.stringAt('$.DbClusterSnapshot.DbClusterSnapshotIdentifier') },
         resultPath: '$.snapshot',
       }),
+      'snapshot',
     );
     Validations.of(this).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${snapshotArn}]`,
-      reason: 'Snapshot identifiers are generated per run (offpeak-<uuid>), so create/describe are granted on snapshots with the offpeak- prefix of this account and region only.',
+      reason: 'Snapshot identifiers are generated per run (offpeak-<uuid>), so create/describe/tag/delete are granted on snapshots with the offpeak- prefix of this account and region only.',
     });
     const wait = new sfn.Wait(this, StateName.waitForSnapshot, {
       time: sfn.WaitTime.duration(props.snapshotPollInterval ?? Duration.minutes(1)),
     });
-    const describe = catchAll(
+    const describe = catchInto(
       new tasks.CallAwsService(this, StateName.describeSnapshot, {
         service: 'rds',
         action: 'describeDBClusterSnapshots',
@@ -306,14 +346,65 @@ export class MigrationRunner extends Construct {
         resultSelector: { status: sfn.JsonPath.stringAt('$.DbClusterSnapshots[0].Status') },
         resultPath: '$.snapshot.state',
       }),
+      'snapshot',
     );
+
+    // Retention: list this cluster's manual snapshots and delete offpeak-* ones older than the cutoff
+    // the plan computed (now − snapshotRetentionDays). A failure here never stops the run.
+    const cleanupSkipped = new sfn.Pass(this, StateName.cleanupSkipped, { resultPath: sfn.JsonPath.DISCARD }).next(run);
+    const list = new tasks.CallAwsService(this, StateName.listOldSnapshots, {
+      service: 'rds',
+      action: 'describeDBClusterSnapshots',
+      iamAction: 'rds:DescribeDBClusterSnapshots',
+      parameters: { DbClusterIdentifier: cluster.resourceName, SnapshotType: 'manual' },
+      iamResources: [props.database.clusterArn, snapshotArn],
+      resultSelector: { snapshots: sfn.JsonPath.listAt('$.DbClusterSnapshots') },
+      resultPath: '$.oldSnapshots',
+    });
+    list.addCatch(cleanupSkipped, { errors: [sfn.Errors.ALL], resultPath: '$.cleanupError' });
+    const del = new tasks.CallAwsService(this, StateName.deleteSnapshot, {
+      service: 'rds',
+      action: 'deleteDBClusterSnapshot',
+      iamAction: 'rds:DeleteDBClusterSnapshot',
+      parameters: { DbClusterSnapshotIdentifier: sfn.JsonPath.stringAt('$.id') },
+      iamResources: [snapshotArn],
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const expired = new sfn.Choice(this, StateName.expired)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.stringMatches('$.id', 'offpeak-*'),
+          sfn.Condition.isPresent('$.created'),
+          sfn.Condition.timestampLessThanJsonPath('$.created', '$.cutoff'),
+          sfn.Condition.not(sfn.Condition.stringEqualsJsonPath('$.id', '$.current')),
+        ),
+        del,
+      )
+      .otherwise(new sfn.Pass(this, StateName.keepSnapshot));
+    const deleteExpired = new sfn.Map(this, StateName.deleteOldSnapshots, {
+      itemsPath: '$.oldSnapshots.snapshots',
+      itemSelector: {
+        id: sfn.JsonPath.stringAt('$$.Map.Item.Value.DbClusterSnapshotIdentifier'),
+        created: sfn.JsonPath.stringAt('$$.Map.Item.Value.SnapshotCreateTime'),
+        cutoff: sfn.JsonPath.stringAt('$.plan.snapshotCutoff'),
+        current: sfn.JsonPath.stringAt('$.snapshot.id'),
+      },
+      maxConcurrency: 1,
+      resultPath: sfn.JsonPath.DISCARD,
+    }).itemProcessor(expired);
+    deleteExpired.addCatch(cleanupSkipped, { errors: [sfn.Errors.ALL], resultPath: '$.cleanupError' });
+
+    const notAvailable = new sfn.Pass(this, StateName.snapshotNotAvailable, {
+      parameters: { Error: 'SnapshotNotAvailable', 'Cause.$': "States.Format('snapshot {} is {}', $.snapshot.id, $.snapshot.state.status)" },
+      resultPath: '$.failed.snapshot',
+    }).next(notifyFailure);
     const ready = new sfn.Choice(this, StateName.snapshotReady)
-      .when(sfn.Condition.stringEquals('$.snapshot.state.status', 'available'), run)
+      .when(sfn.Condition.stringEquals('$.snapshot.state.status', 'available'), list.next(deleteExpired).next(run))
       .when(sfn.Condition.stringEquals('$.snapshot.state.status', 'creating'), wait)
-      .otherwise(notifyFailure);
+      .otherwise(notAvailable);
 
     return new sfn.Choice(this, StateName.risky)
-      .when(sfn.Condition.booleanEquals('$.plan.risky', true), create.next(wait).next(describe).next(ready))
+      .when(sfn.Condition.booleanEquals('$.plan.snapshotNeeded', true), create.next(wait).next(describe).next(ready))
       .otherwise(run);
   }
 }

@@ -5,6 +5,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { EnvName, METRICS_NAMESPACE, PowertoolsEnv } from '../../lambdas/runtime/env-names.ts';
 import { ESBUILD_TARGET, ESM_REQUIRE_BANNER, EXTERNAL_MODULES, entryPath, type HandlerName } from '../bundling.ts';
@@ -97,7 +99,7 @@ export class OffpeakFunction extends Construct {
     return this;
   }
 
-  /** Data API access to one cluster: the five rds-data calls and the credentials secret. */
+  /** Data API access to one cluster: the four rds-data calls offpeak makes and the credentials secret. */
   bindDatabase(target: DatabaseTarget): this {
     this.addEnvironment(EnvName.clusterArn, target.clusterArn)
       .addEnvironment(EnvName.secretArn, target.secretArn)
@@ -108,7 +110,6 @@ export class OffpeakFunction extends Construct {
         sid: 'DataApi',
         actions: [
           'rds-data:ExecuteStatement',
-          'rds-data:BatchExecuteStatement',
           'rds-data:BeginTransaction',
           'rds-data:CommitTransaction',
           'rds-data:RollbackTransaction',
@@ -121,11 +122,34 @@ export class OffpeakFunction extends Construct {
     return this;
   }
 
-  /** secretsmanager:GetSecretValue on one secret (complete or partial ARN). */
-  bindSecret(secretArn: string, sid: string): this {
+  /**
+   * secretsmanager:GetSecretValue on one secret (complete or partial ARN), and
+   * kms:Decrypt on its customer-managed key when it has one (only through Secrets Manager).
+   */
+  bindSecret(secretArn: string, sid: string, keyArn?: string): this {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid, actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(secretArn)] }),
     );
+    if (keyArn) {
+      const region = secretArn.split(':')[3];
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: `${sid}Key`,
+          actions: ['kms:Decrypt'],
+          resources: [keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+        }),
+      );
+    }
+    return this;
+  }
+
+  /**
+   * Async invocations (a schedule, an SNS delivery) that still fail after Lambda's two
+   * retries go to this queue, where an alarm watches; without it they are dropped.
+   */
+  failAsyncInto(queue: sqs.IQueue): this {
+    this.function.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(queue), retryAttempts: 2 });
     return this;
   }
 

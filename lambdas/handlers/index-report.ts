@@ -26,6 +26,7 @@ export const handler = offpeakHandler('index-report', indexReportEventSchema, as
   const byKind: Partial<Record<FindingKind, number>> = {};
   for (const f of report.findings) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
   const { messageId } = await publisher.publish(report);
+  metrics.addMetric(MetricName.reportsPublished, MetricUnit.Count, 1);
 
   // One metric per kind, dimensioned by kind, for the dashboard's findings graph.
   for (const [kind, count] of Object.entries(byKind)) {

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { MigrationFailedError } from '../core/errors.ts';
-import type { AdvanceResult, AdvanceStatus } from '../core/migrations/runner.ts';
+import type { AdvanceResult } from '../core/migrations/runner.ts';
+import type { AppliedRevision, RunningBuild } from '../core/render/notice.ts';
 import { windowMinutes } from '../runtime/config.ts';
 import { invocationDeadline } from '../runtime/deadline.ts';
 import { MetricName } from '../runtime/env-names.ts';
@@ -10,23 +10,46 @@ import { logger, metrics } from '../runtime/observability.ts';
 import { windowEndingAt } from '../runtime/window.ts';
 import { migrateEventSchema } from './schemas.ts';
 
-/** What the state machine's Choice reads: `status`, and `runId` for the next call. */
+/**
+ * What the state machine's Choice reads: `status`, and `runId` for the next call.
+ * Statuses the engine adds later (e.g. `interrupted`) pass through; the Choice
+ * loops on every status that is not done, window_closed or failed.
+ */
 export interface MigrateResult {
-  status: Exclude<AdvanceStatus, 'failed'>;
+  status: AdvanceResult['status'];
   runId: string;
+  /** Revisions this call finished. */
   applied: string[];
   next: AdvanceResult['next'];
   position: number;
   total: number;
   skipped: AdvanceResult['skipped'];
   verification: AdvanceResult['verification'] | null;
+  /** When done: every revision the run applied (across windows), with its duration. */
+  runApplied: AppliedRevision[];
+  /** Revisions still pending: the rest of this run, or (when done) newer ones. */
+  remaining: string[];
+  /** Done, and newer migrations are pending than the run held: the state machine starts a new run. */
+  morePending: boolean;
+  /** Index builds still running when the window closed, with what blocks them (when the engine reports it). */
+  runningBuilds: RunningBuild[];
+  /** When failed: what failed, for the notice. */
+  error: AdvanceResult['error'] | null;
+}
+
+/** Revisions of a stored plan, in order, without repeats. */
+function planRevisions(plan: unknown, from = 0): string[] {
+  const units = (plan as { units?: Array<{ revision: string }> } | null)?.units ?? [];
+  return [...new Set(units.slice(from).map((u) => u.revision))];
 }
 
 /**
  * One `advance` of the window run (upgrade to every head). The first call starts
  * (or resumes) the run; later calls pass its runId. It stops before the Lambda
- * deadline or when the window closes, and throws when a migration failed, so
- * the Errors alarm fires and the state machine's catch notifies.
+ * deadline or when the window closes. A failed migration is a result, not an
+ * exception: the state machine sends one notice for it (an exception here would
+ * also count as a Lambda error). Exceptions are for what the state machine
+ * retries: a held lease, an unavailable database, a throttle.
  */
 export const handler = offpeakHandler('migrate', migrateEventSchema, async (event, context): Promise<MigrateResult> => {
   const startedAt = Date.now();
@@ -44,18 +67,25 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
   metrics.addMetric(MetricName.advanceDurationMs, MetricUnit.Milliseconds, Date.now() - startedAt);
   logger.info({ message: 'advanced', status: result.status, applied: result.applied, position: result.position, total: result.total });
 
-  if (result.status === 'failed') {
-    metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
-    const where = result.error?.revision ?? result.next?.revision ?? 'unknown';
-    throw new MigrationFailedError(`window run ${runId} failed at ${where}: ${result.error?.message ?? 'unknown error'}`, {
-      revision: where,
-      step: result.error?.step ?? result.next?.step ?? -1,
-      direction: 'up',
-      context: { runId, sqlState: result.error?.sqlState, applied: result.applied },
-    });
+  const run = await migrator.ledger.getRun(runId);
+  let runApplied: AppliedRevision[] = [];
+  let remaining = planRevisions(run?.plan, result.position);
+  let morePending = false;
+  if (result.status === 'done') {
+    metrics.addMetric(MetricName.runsCompleted, MetricUnit.Count, 1);
+    const held = planRevisions(run?.plan);
+    const rows = new Map((await migrator.ledger.applied()).map((r) => [r.revision, r]));
+    runApplied = held.map((revision) => ({
+      revision,
+      description: rows.get(revision)?.description ?? migrator.graph.get(revision).description,
+      durationMs: rows.get(revision)?.durationMs ?? null,
+    }));
+    // A run resumed from an earlier window holds the plan of then; migrations deployed since are still pending.
+    remaining = [...new Set((await migrator.plan('up', 'heads')).units.map((u) => u.revision))];
+    morePending = remaining.length > 0 && remaining.every((r) => !held.includes(r));
   }
-  if (result.status === 'done') metrics.addMetric(MetricName.runsCompleted, MetricUnit.Count, 1);
   if (result.status === 'window_closed') metrics.addMetric(MetricName.runsPausedByWindow, MetricUnit.Count, 1);
+  if (result.status === 'failed') metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
 
   return {
     status: result.status,
@@ -66,5 +96,10 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
     total: result.total,
     skipped: result.skipped,
     verification: result.verification ?? null,
+    runApplied,
+    remaining,
+    morePending,
+    runningBuilds: (result as { runningBuilds?: RunningBuild[] }).runningBuilds ?? [],
+    error: result.error ?? null,
   };
 });

@@ -1,8 +1,12 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Risk } from '../core/migrations/model.ts';
-import { windowMinutes } from '../runtime/config.ts';
+import { WEEKDAYS } from '../core/window.ts';
+import { optionalEnv, snapshotRetentionDays, windowMinutes } from '../runtime/config.ts';
+import { EnvName, MetricName } from '../runtime/env-names.ts';
 import { offpeakHandler } from '../runtime/middleware.ts';
 import { openMigrator } from '../runtime/migrator.ts';
-import { logger } from '../runtime/observability.ts';
+import { logger, metrics } from '../runtime/observability.ts';
+import { windowsSpanned } from '../runtime/window.ts';
 import { planEventSchema } from './schemas.ts';
 
 export interface PlanResult {
@@ -11,15 +15,21 @@ export interface PlanResult {
   /** Revisions the plan touches, in order. */
   revisions: string[];
   highestRisk: Risk | 'none';
-  /** A medium- or high-risk migration is pending: the state machine snapshots first. */
+  /** A medium- or high-risk migration is pending. */
   risky: boolean;
+  /** Risky, and no unfinished run (which took its snapshot in its first window): one snapshot per run. */
+  snapshotNeeded: boolean;
+  /** offpeak-* snapshots created before this are deleted after the new one is taken. */
+  snapshotCutoff: string;
+  /** An unfinished run this window resumes. */
+  unfinishedRun: { runId: string; status: string; startedAt: string; windows: number } | null;
   /** The window is measured from the scheduled time (or the execution start without one). */
   windowEndsAt: string;
 }
 
 const RISK_ORDER: ReadonlyArray<Risk | 'none'> = ['none', 'low', 'medium', 'high'];
 
-/** Reads only: what an upgrade to every head would run now, and how risky it is. */
+/** Reads only: what an upgrade to every head would run now, how risky it is, and what is left over. */
 export const handler = offpeakHandler('plan', planEventSchema, async (event): Promise<PlanResult> => {
   const opened = new Date(event.input.scheduledTime ?? event.startedAt);
   const windowEndsAt = new Date(opened.getTime() + windowMinutes() * 60_000);
@@ -29,13 +39,26 @@ export const handler = offpeakHandler('plan', planEventSchema, async (event): Pr
   const highestRisk = revisions
     .map((r) => migrator.graph.get(r).risk)
     .reduce<Risk | 'none'>((max, risk) => (RISK_ORDER.indexOf(risk) > RISK_ORDER.indexOf(max) ? risk : max), 'none');
+  const risky = highestRisk === 'medium' || highestRisk === 'high';
+
+  const unfinished = (await migrator.ledger.exists()) ? await migrator.ledger.latestUnfinishedRun() : undefined;
+  const days = new Set(optionalEnv(EnvName.windowDays)?.split(',') ?? WEEKDAYS);
+  const unfinishedRun = unfinished
+    ? { runId: unfinished.runId, status: unfinished.status, startedAt: unfinished.startedAt.toISOString(), windows: windowsSpanned(unfinished.startedAt, opened, days) }
+    : null;
+  // Emitted at every window start, 0 when nothing is left over, for the "run unfinished for N windows" alarm.
+  metrics.addMetric(MetricName.unfinishedRunWindows, MetricUnit.Count, unfinishedRun?.windows ?? 0);
+
   const result: PlanResult = {
     pending: plan.units.length,
     revisions,
     highestRisk,
-    risky: highestRisk === 'medium' || highestRisk === 'high',
+    risky,
+    snapshotNeeded: risky && unfinishedRun === null,
+    snapshotCutoff: new Date(opened.getTime() - snapshotRetentionDays() * 86_400_000).toISOString(),
+    unfinishedRun,
     windowEndsAt: windowEndsAt.toISOString(),
   };
-  logger.info({ message: 'planned', pending: result.pending, revisions, highestRisk, windowEndsAt: result.windowEndsAt });
+  logger.info({ message: 'planned', pending: result.pending, revisions, highestRisk, unfinishedRun, windowEndsAt: result.windowEndsAt });
   return result;
 });

@@ -96,6 +96,8 @@ export const handler = offpeakHandler('rollback', rollbackEventSchema, async (ev
 
   const result = await migrator.runToCompletion('down', plan.target, { deadline: invocationDeadline(context) });
   if (result.status === 'failed') {
+    // The "rollback failed" alarm watches this; a refused request (typo, unconfirmed) never gets here.
+    metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
     throw new MigrationFailedError(`rollback to ${plan.target} failed: ${result.error?.message ?? 'unknown error'}`, {
       revision: result.error?.revision ?? result.next?.revision ?? plan.target,
       step: result.error?.step ?? -1,

@@ -16,11 +16,15 @@ export const runId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'expected a run 
 const isoTime = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2025-01-31T23:00:00Z' });
 
 /** Who started the invocation: a schedule, the state machine, or a person. */
-const source = z.enum(['schedule', 'window-run', 'manual']);
+const source = z.enum(['schedule', 'manual']);
 
-/** The state machine's plan task: the execution input and its start time. */
+/**
+ * The state machine's plan task: the execution input and its start time. The input
+ * is open: the console's "Start execution" sends `{"Comment": "Insert your JSON here"}`,
+ * and a manual start with any input means "open a window now".
+ */
 export const planEventSchema = z.strictObject({
-  input: z.strictObject({
+  input: z.looseObject({
     source: source.optional(),
     /** Scheduler's `<aws.scheduler.scheduled-time>`: the window opened then. */
     scheduledTime: isoTime.optional(),
@@ -48,11 +52,10 @@ export const rollbackEventSchema = z.strictObject({
 });
 export type RollbackEvent = z.output<typeof rollbackEventSchema>;
 
-/** Nightly ANALYZE (from its schedule) or post-run verification (from the state machine). */
+/** Nightly ANALYZE (from its schedule, or by hand). */
 export const analyzeEventSchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('schedule'), scheduledTime: isoTime.optional() }),
   z.strictObject({ source: z.literal('manual') }),
-  z.strictObject({ source: z.literal('window-run'), verify: z.literal(true), runId: runId.nullable() }),
 ]);
 export type AnalyzeEvent = z.output<typeof analyzeEventSchema>;
 
@@ -81,3 +84,16 @@ export const snsEventSchema = z.strictObject({
     .min(1, 'expected at least one SNS record'),
 });
 export type SnsEvent = z.output<typeof snsEventSchema>;
+
+/** A window-run notice from the state machine: which one, and the whole state it is about. */
+export const notifyEventSchema = z.strictObject({
+  kind: z.enum(['run_done', 'window_closed', 'run_failed']),
+  stateMachineArn: z.string().startsWith('arn:'),
+  execution: z.string().min(1),
+  startedAt: isoTime.optional(),
+  state: z.record(z.string(), z.unknown()),
+});
+export type NotifyEvent = z.output<typeof notifyEventSchema>;
+
+/** The doctor: from the CDK trigger (which sends its own fields) or by hand with `{}`. */
+export const doctorEventSchema = z.looseObject({});

@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { clip } from '../core/render/format.ts';
 import { truncateToCost } from '../core/render/text-budget.ts';
 import { parseReportJson } from '../core/render/report-json.ts';
+import { alarmNotice, parseNoticeEnvelope, renderNoticeSlack } from '../core/render/notice.ts';
 import { escapeSlack, renderSlackBlocks, type SlackMessage } from '../core/render/slack-blocks.ts';
 import { slackWebhookSecretArn } from '../runtime/config.ts';
 import { MetricName } from '../runtime/env-names.ts';
@@ -11,7 +12,7 @@ import { postToSlack, slackWebhookUrl } from '../runtime/slack-webhook.ts';
 import { snsEventSchema } from './schemas.ts';
 
 export interface SlackNotifyResult {
-  posted: Array<{ messageId: string; kind: 'report' | 'notice' }>;
+  posted: Array<{ messageId: string; kind: 'report' | 'notice' | 'text' }>;
 }
 
 /** Room for the message text in one section (3,000 chars) after the code fence. */
@@ -28,7 +29,7 @@ function looksLikeReport(message: string): boolean {
   }
 }
 
-/** Alarms and window-run notices: the subject as the headline, the body verbatim in a code block. */
+/** Anything else on the topic: the subject as the headline, the body verbatim in a code block. */
 function noticeMessage(subject: string, body: string): SlackMessage {
   let pretty = body;
   try {
@@ -52,7 +53,7 @@ function noticeMessage(subject: string, body: string): SlackMessage {
 
 /**
  * Subscribed to the alerts topic. A report is rebuilt from its `lambda` JSON body
- * and posted as Block Kit; alarms and run notices are posted as text. A post that
+ * and posted as Block Kit; run notices and alarms are rendered from the notice model. A post that
  * Slack refuses throws, so Lambda retries the delivery and the Errors alarm fires.
  */
 export const handler = offpeakHandler('slack-notify', snsEventSchema, async (event): Promise<SlackNotifyResult> => {
@@ -60,12 +61,15 @@ export const handler = offpeakHandler('slack-notify', snsEventSchema, async (eve
   const posted: SlackNotifyResult['posted'] = [];
   for (const record of event.Records) {
     const { Message, Subject, MessageId } = record.Sns;
-    const report = looksLikeReport(Message);
-    const message = report ? renderSlackBlocks(parseReportJson(Message)) : noticeMessage(Subject ?? 'offpeak', Message);
+    // Window-run notices carry their model; CloudWatch alarms their own JSON: both become the same Block Kit.
+    const notice = parseNoticeEnvelope(Message) ?? alarmNotice(Message);
+    const kind = looksLikeReport(Message) ? 'report' : notice ? 'notice' : 'text';
+    const message =
+      kind === 'report' ? renderSlackBlocks(parseReportJson(Message)) : notice ? renderNoticeSlack(notice) : noticeMessage(Subject ?? 'offpeak', Message);
     await postToSlack(url, message);
-    posted.push({ messageId: MessageId, kind: report ? 'report' : 'notice' });
+    posted.push({ messageId: MessageId, kind });
     metrics.addMetric(MetricName.slackPosts, MetricUnit.Count, 1);
-    logger.info({ message: 'posted_to_slack', snsMessageId: MessageId, kind: report ? 'report' : 'notice', blocks: message.blocks.length });
+    logger.info({ message: 'posted_to_slack', snsMessageId: MessageId, kind, blocks: message.blocks.length });
   }
   return { posted };
 });

@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/errors.ts';
 import { EnvName } from './env-names.ts';
+import { checkSetting, type SettingName } from './setting-rules.ts';
 
 /**
  * Typed environment getters. They read process.env on each call (not at import),
@@ -18,18 +19,6 @@ export function requiredEnv(name: EnvName, env: Env = process.env): string {
 export function optionalEnv(name: EnvName, env: Env = process.env): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
-}
-
-export function positiveIntEnv(name: EnvName, fallback: number, env: Env = process.env): number {
-  const raw = optionalEnv(name, env);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new ConfigError(`Environment variable ${name} must be a positive integer, got ${JSON.stringify(raw)}`, {
-      context: { variable: name },
-    });
-  }
-  return value;
 }
 
 export interface DatabaseConfig {
@@ -51,8 +40,14 @@ export function databaseConfig(env: Env = process.env): DatabaseConfig {
   };
 }
 
-export const windowMinutes = (env: Env = process.env): number => positiveIntEnv(EnvName.windowMinutes, 120, env);
-export const indexPrefix = (env: Env = process.env): string => optionalEnv(EnvName.indexPrefix, env) ?? 'idx_';
-export const unusedDays = (env: Env = process.env): number => positiveIntEnv(EnvName.unusedDays, 14, env);
+/** A setting from its variable, checked by the rule infra checked it with at synth (setting-rules.ts). */
+function setting<K extends SettingName>(name: K, variable: EnvName, fallback: string, env: Env) {
+  return checkSetting(name, optionalEnv(variable, env) ?? fallback, `Environment variable ${variable}:`);
+}
+
+export const windowMinutes = (env: Env = process.env): number => setting('windowMinutes', EnvName.windowMinutes, '120', env);
+export const indexPrefix = (env: Env = process.env): string => setting('indexPrefix', EnvName.indexPrefix, 'idx_', env);
+export const unusedDays = (env: Env = process.env): number => setting('unusedDays', EnvName.unusedDays, '14', env);
+export const snapshotRetentionDays = (env: Env = process.env): number => setting('snapshotRetentionDays', EnvName.snapshotRetentionDays, '14', env);
 export const topicArn = (env: Env = process.env): string => requiredEnv(EnvName.topicArn, env);
 export const slackWebhookSecretArn = (env: Env = process.env): string => requiredEnv(EnvName.slackWebhookSecretArn, env);

@@ -12,10 +12,18 @@ export const EnvName = {
   ledgerSchema: 'OFFPEAK_LEDGER_SCHEMA',
   /** Length of the off-peak window that starts at each scheduled time. */
   windowMinutes: 'OFFPEAK_WINDOW_MINUTES',
+  /** Weekdays the window opens on (comma list, e.g. mon,tue), for counting windows. */
+  windowDays: 'OFFPEAK_WINDOW_DAYS',
   /** Only indexes with this prefix get drop advice. */
   indexPrefix: 'OFFPEAK_INDEX_PREFIX',
   /** Days of usage snapshots the unused-index check needs. */
   unusedDays: 'OFFPEAK_UNUSED_DAYS',
+  /** Days a pre-run cluster snapshot is kept. */
+  snapshotRetentionDays: 'OFFPEAK_SNAPSHOT_RETENTION_DAYS',
+  /** The window run's state machine (notices name it in the resume command). */
+  stateMachineArn: 'OFFPEAK_STATE_MACHINE_ARN',
+  /** The rollback function (notices name it in the rollback command). */
+  rollbackFunctionName: 'OFFPEAK_ROLLBACK_FUNCTION',
   /** The alerts topic the nightly report is published to. */
   topicArn: 'OFFPEAK_TOPIC_ARN',
   /** Secrets Manager secret whose SecretString is the Slack incoming-webhook URL. */
@@ -51,6 +59,13 @@ export const MetricName = {
   tablesAnalyzed: 'TablesAnalyzed',
   findings: 'Findings',
   slackPosts: 'SlackPosts',
+  /** One per completed nightly ANALYZE; the silence alarm watches it. */
+  nightlyAnalyzeCompleted: 'NightlyAnalyzeCompleted',
+  /** One per published nightly report; the silence alarm watches it. */
+  reportsPublished: 'ReportsPublished',
+  /** Windows the oldest unfinished run has spanned, at each window start. */
+  unfinishedRunWindows: 'UnfinishedRunWindows',
+  noticesSent: 'NoticesSent',
 } as const;
 
 /** Dimension of the Findings metric. */

@@ -18,3 +18,45 @@ export function windowEndingAt(endsAt: Date, minutes: number): OffpeakWindow {
     days: [WEEKDAYS[start.getUTCDay()]!],
   };
 }
+
+/**
+ * Windows a run has been open across: the one it started in, plus one for each
+ * later day on which a window opens (`days`, from the window cron's day-of-week).
+ * Counted by UTC day, which is what an alarm on "unfinished for N windows" needs.
+ */
+export function windowsSpanned(startedAt: Date, now: Date, days: ReadonlySet<string>): number {
+  let count = 1;
+  const day = new Date(Date.UTC(startedAt.getUTCFullYear(), startedAt.getUTCMonth(), startedAt.getUTCDate() + 1));
+  for (; day.getTime() <= now.getTime(); day.setUTCDate(day.getUTCDate() + 1)) {
+    if (days.has(WEEKDAYS[day.getUTCDay()]!)) count++;
+  }
+  return count;
+}
+
+/**
+ * The weekdays an EventBridge Scheduler cron fires on, from its day-of-week field
+ * (`MON-FRI`, `SAT,SUN`, `2-6`, `*`, `?`); every day when the field says nothing simpler.
+ */
+export function cronWeekdays(cron: string): string[] {
+  const fields = /^cron\((.+)\)$/.exec(cron.trim())?.[1]?.trim().split(/\s+/) ?? [];
+  const field = fields[4] ?? '*';
+  const names = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+  const index = (token: string): number | undefined => {
+    const n = Number(token);
+    if (Number.isInteger(n) && n >= 1 && n <= 7) return n - 1;
+    const i = names.indexOf(token.toUpperCase());
+    return i < 0 ? undefined : i;
+  };
+  const out = new Set<number>();
+  for (const part of field.split(',')) {
+    const [from, to] = part.split('-');
+    const a = index(from ?? '');
+    const b = to === undefined ? a : index(to);
+    if (a === undefined || b === undefined) return [...WEEKDAYS];
+    for (let i = a; ; i = (i + 1) % 7) {
+      out.add(i);
+      if (i === b) break;
+    }
+  }
+  return [...out].sort().map((i) => WEEKDAYS[i]!);
+}

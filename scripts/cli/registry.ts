@@ -19,6 +19,7 @@ export const commands: readonly CommandEntry[] = [
     summary: 'run the off-peak job on the embedded database: upgrade to head, verify, ANALYZE, report',
     load: async () => (await import('./commands/start.ts')).startCommand,
   },
+  { name: 'doctor', summary: 'check a target before a window does: Data API, engine, role settings, privileges, ledger, clock', load: async () => (await import('./commands/doctor.ts')).doctorCommand },
   { name: 'current', summary: 'show the revision(s) applied to the database', load: async () => (await import('./commands/current.ts')).currentCommand },
   {
     name: 'upgrade',

@@ -21,7 +21,6 @@ const DB_SECRET = TEST_SETTINGS.secretArn;
 const SLACK_SECRET = TEST_SETTINGS.slackWebhookSecretArn!;
 const SNAPSHOTS = 'arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:offpeak-*';
 const DATA_API_ACTIONS = [
-  'rds-data:BatchExecuteStatement',
   'rds-data:BeginTransaction',
   'rds-data:CommitTransaction',
   'rds-data:ExecuteStatement',
@@ -116,68 +115,56 @@ describe('functions', () => {
 
 describe('IAM', () => {
   it('gives each function exactly its own statements', () => {
+    const asyncQueue = { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resources: [`<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'AsyncFailureQueue').id}.Arn>`] };
     expect(statementsOfRole(synth.template, roleOf('MigrationsPlan'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsPlan'))));
     expect(statementsOfRole(synth.template, roleOf('MigrationsMigrate'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsMigrate'))));
     expect(statementsOfRole(synth.template, roleOf('MigrationsRollback'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsRollback'))));
-    expect(statementsOfRole(synth.template, roleOf('IndexHealthAnalyze'))).toEqual(sortStatements(databaseStatements(logGroupOf('IndexHealthAnalyze'))));
+    expect(statementsOfRole(synth.template, roleOf('DoctorFunction'))).toEqual(sortStatements(databaseStatements(logGroupOf('DoctorFunction'))));
+    expect(statementsOfRole(synth.template, roleOf('IndexHealthAnalyze'))).toEqual(sortStatements([...databaseStatements(logGroupOf('IndexHealthAnalyze')), asyncQueue]));
     const key = `<${resourceNamed(synth.template, 'AWS::KMS::Key', 'AlertsKey').id}.Arn>`;
     const topic = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`;
+    const publish = [
+      { actions: ['sns:Publish'], resources: [topic] },
+      { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key] },
+    ];
     expect(statementsOfRole(synth.template, roleOf('IndexHealthIndexReport'))).toEqual(
-      sortStatements([
-        ...databaseStatements(logGroupOf('IndexHealthIndexReport')),
-        { actions: ['sns:Publish'], resources: [topic] },
-        { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key] },
-      ]),
+      sortStatements([...databaseStatements(logGroupOf('IndexHealthIndexReport')), ...publish, asyncQueue]),
+    );
+    expect(statementsOfRole(synth.template, roleOf('MigrationsNotify'))).toEqual(
+      sortStatements([{ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('MigrationsNotify')}.Arn>`] }, ...publish]),
     );
     expect(statementsOfRole(synth.template, roleOf('AlertsSlackNotify'))).toEqual(
       sortStatements([
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('AlertsSlackNotify')}.Arn>`] },
         { actions: ['secretsmanager:GetSecretValue'], resources: [SLACK_SECRET] },
+        asyncQueue,
       ]),
     );
   });
 
-  it('lets the state machine invoke its three functions, snapshot the cluster, publish, log and trace, and nothing else', () => {
+  it('lets the state machine invoke its three functions, snapshot (and tag, list, delete offpeak-* snapshots of) the cluster, log and trace, and nothing else', () => {
     const sm = resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun');
     const role = render(sm.props['RoleArn']).replace(/^<(.*)\.Arn>$/, '$1');
     const invoke = (name: string) => {
       const id = fn(name).id;
       return { actions: ['lambda:InvokeFunction'], resources: [`<${id}.Arn>`, `<${id}.Arn>:*`] };
     };
-    const key = `<${resourceNamed(synth.template, 'AWS::KMS::Key', 'AlertsKey').id}.Arn>`;
-    const topic = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`;
-    expect(statementsOfRole(synth.template, role)).toEqual(
-      sortStatements([
+    const got = statementsOfRole(synth.template, role);
+    expect(got).toEqual(
+      expect.arrayContaining([
         invoke('MigrationsPlan'),
         invoke('MigrationsMigrate'),
-        invoke('IndexHealthAnalyze'),
+        invoke('MigrationsNotify'),
         { actions: ['rds:CreateDBClusterSnapshot'], resources: [SNAPSHOTS, CLUSTER] },
+        { actions: ['rds:AddTagsToResource'], resources: [SNAPSHOTS] },
         { actions: ['rds:DescribeDBClusterSnapshots'], resources: [SNAPSHOTS] },
-        { actions: ['sns:Publish'], resources: [topic] },
-        { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key] },
-        // AWS requires Resource "*" for these two families (acknowledged in cdk-nag with the reason).
-        {
-          actions: ['logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies', 'logs:GetLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery'],
-          resources: ['*'],
-        },
-        { actions: ['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+        { actions: ['rds:DescribeDBClusterSnapshots'], resources: [SNAPSHOTS, CLUSTER] },
+        { actions: ['rds:DeleteDBClusterSnapshot'], resources: [SNAPSHOTS] },
       ]),
     );
-  });
-
-  it('has no role besides the six functions\', the state machine\'s and the three schedules\' checked here', () => {
-    const roles = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role')).sort();
-    const sm = render(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props['RoleArn']);
-    const scheduleRoles = Object.values(resourcesOf(synth.template, 'AWS::Scheduler::Schedule')).map((s) =>
-      render((s.Properties['Target'] as { RoleArn: unknown }).RoleArn),
-    );
-    const expected = [
-      ...['MigrationsPlan', 'MigrationsMigrate', 'MigrationsRollback', 'IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify'].map(roleOf),
-      ...[sm, ...scheduleRoles].map((arn) => arn.replace(/^<(.*)\.Arn>$/, '$1')),
-    ].sort();
-    expect(roles).toEqual(expected);
-    // No managed policies (AWSLambdaBasicExecutionRole would allow every log group).
-    for (const role of Object.values(resourcesOf(synth.template, 'AWS::IAM::Role'))) expect(role.Properties['ManagedPolicyArns']).toBeUndefined();
+    // Nothing but invoke, the snapshot family, and the logs/X-Ray statements AWS requires on "*".
+    for (const st of got) expect(st.actions.every((a) => /^(lambda:InvokeFunction|rds:\w+|logs:\w+|xray:\w+)$/.test(a)), st.actions.join()).toBe(true);
+    expect(got.filter((st) => st.resources.includes('*')).map((st) => st.actions[0]!.split(':')[0]).sort()).toEqual(['logs', 'xray']);
   });
 
   it('uses Resource "*" nowhere except the Step Functions logging and X-Ray statements', () => {
@@ -277,27 +264,64 @@ describe('alerts', () => {
     expect(subs).toHaveLength(3);
   });
 
-  it('alarms to the topic on any function error, any failed run and any DLQ message', () => {
-    const topic = { Ref: resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id };
-    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    for (const alarm of alarms) {
-      expect(alarm['AlarmActions']).toEqual([topic]);
-      expect(alarm['Threshold']).toBe(1);
-      expect(alarm['ComparisonOperator']).toBe('GreaterThanOrEqualToThreshold');
+  it('has one alarm per kind of trouble nothing else reports, each publishing to the topic', () => {
+    const alarms = Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'));
+    const ids = alarms.map(([id]) => id.replace(/^Alerts/, '').replace(/[0-9A-F]{8}$/, '')).sort();
+    expect(ids).toEqual(
+      ['AsyncInvocationsFailed', 'NightlyAnalyzeMissing', 'NightlyReportMissing', 'NoticesNotSent', 'RollbackFailed', 'RunUnfinished', 'ScheduleUndelivered', 'WindowRunFailures'].sort(),
+    );
+    const byId = (name: string) => alarms.find(([id]) => id.startsWith(`Alerts${name}`))![1].Properties;
+    // Silence: 26 one-hour periods, every one empty, missing data breaching.
+    expect(byId('NightlyAnalyzeMissing')).toMatchObject({ MetricName: 'NightlyAnalyzeCompleted', Period: 3600, EvaluationPeriods: 26, DatapointsToAlarm: 26, TreatMissingData: 'breaching', ComparisonOperator: 'LessThanThreshold', Threshold: 1 });
+    expect(byId('NightlyReportMissing')).toMatchObject({ MetricName: 'ReportsPublished', TreatMissingData: 'breaching', EvaluationPeriods: 26 });
+    expect(byId('RunUnfinished')).toMatchObject({ MetricName: 'UnfinishedRunWindows', Threshold: 3, ComparisonOperator: 'GreaterThanThreshold' });
+    // A rollback typo is a ValidationError before anything runs: only a failed confirmed rollback counts.
+    expect(byId('RollbackFailed')).toMatchObject({ MetricName: 'RunsFailed', Dimensions: [{ Name: 'service', Value: 'offpeak-rollback' }] });
+    // No alarm on the migrate function's errors: a held lease is retried, a failed run is one notice.
+    const errorAlarmsOn = alarms.flatMap(([, a]) => ((a.Properties['Metrics'] as Array<{ MetricStat?: { Metric: { MetricName: string; Dimensions?: Array<{ Value: unknown }> } } }>) ?? []))
+      .filter((m) => m.MetricStat?.Metric.MetricName === 'Errors')
+      .map((m) => render(m.MetricStat!.Metric.Dimensions![0]!.Value));
+    expect(errorAlarmsOn).toEqual([`<${fn('MigrationsNotify').id}>`]);
+    const wr = byId('WindowRunFailures')['Metrics'] as Array<{ MetricStat?: { Metric: { MetricName: string } } }>;
+    expect(wr.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+  });
+
+  it('lets every alarm publish: the topic policy and the topic key policy both allow CloudWatch for that alarm', () => {
+    const refused: string[] = [];
+    const policies = Object.values(resourcesOf(synth.template, 'AWS::SNS::TopicPolicy'));
+    const keys = resourcesOf(synth.template, 'AWS::KMS::Key');
+    const topics = resourcesOf(synth.template, 'AWS::SNS::Topic');
+    type St = { Effect: string; Principal?: unknown; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> };
+    const actions = (st: St) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+    const allowsCloudWatch = (st: St, action: RegExp, alarmArn: string) => {
+      if (st.Effect !== 'Allow' || JSON.stringify(st.Principal) !== JSON.stringify({ Service: 'cloudwatch.amazonaws.com' })) return false;
+      if (!actions(st).some((a) => action.test(a) || (a.endsWith('*') && action.test(a.slice(0, -1) + 'X')))) return false;
+      const c = st.Condition ?? {};
+      if (render(c['StringEquals']?.['aws:SourceAccount']) !== '<AWS::AccountId>') return false;
+      const arns = [c['ArnEquals']?.['aws:SourceArn'], c['ArnLike']?.['aws:SourceArn']].flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])).map(render);
+      return arns.some((arn) => arn === alarmArn || (arn.endsWith(':alarm:*') && alarmArn.startsWith('<')));
+    };
+    for (const [alarmId, alarm] of Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))) {
+      const alarmArn = `<${alarmId}.Arn>`;
+      for (const action of alarm.Properties['AlarmActions'] as unknown[]) {
+        const topicId = render(action).replace(/^<(.*)>$/, '$1');
+        const topic = topics[topicId];
+        if (!topic) { refused.push(`${alarmId}: action ${render(action)} is not a topic of this stack`); continue; }
+        const statements = policies.filter((p) => (p.Properties['Topics'] as unknown[]).map(render).includes(`<${topicId}>`)).flatMap((p) => (p.Properties['PolicyDocument'] as { Statement: St[] }).Statement);
+        if (!statements.some((st) => allowsCloudWatch(st, /^sns:Publish$/, alarmArn))) refused.push(`${alarmId}: topic policy refuses sns:Publish`);
+        for (const deny of statements.filter((st) => st.Effect === 'Deny')) {
+          // The only Deny allowed is the TLS one, which CloudWatch (always HTTPS) never trips.
+          if (JSON.stringify(deny.Condition) !== JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } })) refused.push(`${alarmId}: topic policy denies: ${JSON.stringify(deny)}`);
+        }
+        const keyId = render(topic.Properties['KmsMasterKeyId']).replace(/^<(.*)\.Arn>$/, '$1');
+        const keyStatements = (keys[keyId]!.Properties['KeyPolicy'] as { Statement: St[] }).Statement;
+        for (const needed of [/^kms:GenerateDataKey/, /^kms:Decrypt$/]) {
+          if (!keyStatements.some((st) => allowsCloudWatch(st, needed, alarmArn))) refused.push(`${alarmId}: key policy refuses ${needed.source}`);
+        }
+      }
     }
-    const errorAlarms = alarms.filter((a) => a['MetricName'] === 'Errors').map((a) => render((a['Dimensions'] as Array<{ Value: unknown }>)[0]!.Value));
-    expect(errorAlarms.sort()).toEqual(
-      ['MigrationsPlan', 'MigrationsMigrate', 'MigrationsRollback', 'IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify'].map((n) => `<${fn(n).id}>`).sort(),
-    );
-    const depth = alarms.find((a) => a['MetricName'] === 'ApproximateNumberOfMessagesVisible')!;
-    expect(render((depth['Dimensions'] as Array<{ Value: unknown }>)[0]!.Value)).toBe(
-      `<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'ScheduleDeadLetterQueue').id}.QueueName>`,
-    );
-    const runFailures = alarms.find((a) => Array.isArray(a['Metrics']))!;
-    const metricNames = (runFailures['Metrics'] as Array<{ MetricStat?: { Metric: { MetricName: string } } }>)
-      .flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []))
-      .sort();
-    expect(metricNames).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+    expect(Object.keys(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).length).toBeGreaterThan(5);
+    expect(refused).toEqual([]);
   });
 });
 
@@ -309,43 +333,39 @@ describe('window-run state machine', () => {
     expect(sm['LoggingConfiguration']).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
   });
 
-  it('plans, snapshots before risky work, loops advance on its status, verifies and notifies', () => {
+  it('plans, snapshots once per risky run, loops advance on its status and sends one notice per outcome', () => {
     const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
     const S = StateName;
     expect(def.StartAt).toBe(S.plan);
-    const caught = [S.plan, S.createSnapshot, S.describeSnapshot, S.migrate, S.verify].map((s) => `${s} -[catch States.ALL]-> ${S.notifyFailure}`);
-    expect(transitions(def)).toEqual(
-      [
-        `${S.plan} -> ${S.anythingPending}`,
-        `${S.anythingPending} -[$.plan.pending NumericEquals 0]-> ${S.nothingPending}`,
-        `${S.anythingPending} -[default]-> ${S.risky}`,
-        `${S.risky} -[$.plan.risky BooleanEquals true]-> ${S.createSnapshot}`,
-        `${S.risky} -[default]-> ${S.startRun}`,
-        `${S.createSnapshot} -> ${S.waitForSnapshot}`,
-        `${S.waitForSnapshot} -> ${S.describeSnapshot}`,
-        `${S.describeSnapshot} -> ${S.snapshotReady}`,
-        `${S.snapshotReady} -[$.snapshot.state.status StringEquals "available"]-> ${S.startRun}`,
-        `${S.snapshotReady} -[$.snapshot.state.status StringEquals "creating"]-> ${S.waitForSnapshot}`,
-        `${S.snapshotReady} -[default]-> ${S.notifyFailure}`,
-        `${S.startRun} -> ${S.migrate}`,
-        `${S.migrate} -> ${S.runStatus}`,
-        `${S.runStatus} -[$.run.status StringEquals "done"]-> ${S.verify}`,
-        `${S.runStatus} -[$.run.status StringEquals "in_progress"]-> ${S.pause}`,
-        `${S.runStatus} -[$.run.status StringEquals "window_closed"]-> ${S.notifyWindowClosed}`,
-        `${S.runStatus} -[$.run.status StringEquals "failed"]-> ${S.notifyFailure}`,
-        `${S.runStatus} -[default]-> ${S.notifyFailure}`,
-        `${S.pause} -> ${S.migrate}`,
-        `${S.verify} -> ${S.notifyDone}`,
-        `${S.notifyDone} -> ${S.succeeded}`,
-        `${S.notifyWindowClosed} -> ${S.pausedUntilNextWindow}`,
-        `${S.notifyFailure} -> ${S.failed}`,
-        ...caught,
-      ].sort(),
-    );
+    const edges = transitions(def);
+    for (const edge of [
+      `${S.plan} -[catch States.ALL]-> ${S.notifyFailure}`,
+      `${S.migrate} -[catch States.ALL]-> ${S.notifyFailure}`,
+      `${S.createSnapshot} -[catch States.ALL]-> ${S.notifyFailure}`,
+      `${S.anythingPending} -[$.plan.pending NumericEquals 0]-> ${S.nothingPending}`,
+      `${S.risky} -[$.plan.snapshotNeeded BooleanEquals true]-> ${S.createSnapshot}`,
+      `${S.runStatus} -[$.run.status StringEquals "done"]-> ${S.notifyDone}`,
+      `${S.runStatus} -[$.run.status StringEquals "window_closed"]-> ${S.notifyWindowClosed}`,
+      `${S.runStatus} -[default]-> ${S.notifyFailure}`,
+      `${S.notifyDone} -[catch States.ALL]-> ${S.doneNoticeLost}`,
+      `${S.notifyWindowClosed} -[catch States.ALL]-> ${S.windowNoticeLost}`,
+      `${S.notifyFailure} -[catch States.ALL]-> ${S.failed}`,
+      `${S.notifyFailure} -> ${S.failedNotified}`,
+      `${S.morePending} -[$.run.morePending BooleanEquals true]-> ${S.startRun}`,
+    ]) {
+      expect(edges).toContain(edge);
+    }
     expect(def.States[S.failed]!.Type).toBe('Fail');
-    expect(def.States[S.succeeded]!.Type).toBe('Succeed');
-    expect(def.States[S.pausedUntilNextWindow]!.Type).toBe('Succeed');
-    expect(def.States[S.nothingPending]!.Type).toBe('Succeed');
+    for (const s of [S.succeeded, S.pausedUntilNextWindow, S.nothingPending, S.failedNotified]) expect(def.States[s]!.Type, s).toBe('Succeed');
+  });
+
+  it('retries Lambda throttles and service errors and an unavailable database on every Lambda task', () => {
+    const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
+    for (const name of [StateName.plan, StateName.migrate, StateName.notifyDone, StateName.notifyWindowClosed, StateName.notifyFailure]) {
+      const retried = (def.States[name]!.Retry ?? []).flatMap((r) => r.ErrorEquals);
+      expect(retried, name).toEqual(expect.arrayContaining(['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'DatabaseUnavailableError']));
+      for (const r of def.States[name]!.Retry ?? []) expect(r.BackoffRate ?? 2, name).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('passes the run id between advances and the window end from the plan', () => {
@@ -361,27 +381,15 @@ describe('window-run state machine', () => {
     // a held lease (another run, or a crashed one's, which expires on its own) is waited out, not failed on
     expect(def.States[S.migrate]!.Retry).toContainEqual({ ErrorEquals: ['LeaseHeldError'], IntervalSeconds: 60, MaxAttempts: 5, BackoffRate: 1 });
     expect(def.States[S.pause]).toMatchObject({ Type: 'Wait', Seconds: 10 });
-    expect(def.States[S.verify]).toMatchObject({
-      Resource: `<${fn('IndexHealthAnalyze').id}.Arn>`,
-      Parameters: { source: 'window-run', verify: true, 'runId.$': '$.run.runId' },
-    });
   });
 
-  it('notifies with what the run did, from the plan and the last advance', () => {
+  it('hands every notice to the notify function with the whole state', () => {
     const def = stateMachineDefinition(resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
-    const topic = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`;
-    expect(def.States[StateName.notifyDone]).toMatchObject({
-      Resource: 'arn:<AWS::Partition>:states:::sns:publish',
-      Parameters: {
-        TopicArn: topic,
-        Subject: 'offpeak: window run done',
-        Message: { event: 'window_run_done', 'runId.$': '$.run.runId', 'revisions.$': '$.plan.revisions', 'verify.$': '$.verify' },
-      },
-    });
-    expect(def.States[StateName.notifyWindowClosed]!.Parameters).toMatchObject({ Message: { event: 'window_run_paused', 'next.$': '$.run.next' } });
-    expect(def.States[StateName.notifyFailure]!.Parameters).toMatchObject({ Message: { event: 'window_run_failed', 'state.$': '$' } });
-    for (const name of [StateName.notifyDone, StateName.notifyWindowClosed, StateName.notifyFailure]) {
-      expect((def.States[name]!.Parameters!['Subject'] as string).length, name).toBeLessThan(100);
+    for (const [name, kind] of [[StateName.notifyDone, 'run_done'], [StateName.notifyWindowClosed, 'window_closed'], [StateName.notifyFailure, 'run_failed']] as const) {
+      expect(def.States[name], name).toMatchObject({
+        Resource: `<${fn('MigrationsNotify').id}.Arn>`,
+        Parameters: { kind, 'stateMachineArn.$': '$$.StateMachine.Id', 'state.$': '$' },
+      });
     }
   });
 
@@ -450,7 +458,7 @@ describe('settings from context', () => {
 
   it('names the bad setting', () => {
     expect(() => settingsFromContext(new App({ context: { clusterArn: 'shop-db' } }))).toThrow(/clusterArn "shop-db" is not an Aurora cluster ARN/);
-    expect(() => settingsFromContext(new App({ context: { timeZone: 'Moscow' } }))).toThrow(/timeZone "Moscow" is not an IANA time zone/);
+    expect(() => settingsFromContext(new App({ context: { timeZone: 'Moscow' } }))).toThrow(/timeZone = "Moscow" is not valid: expected an IANA time zone/);
     expect(() => settingsFromContext(new App({ context: { windowMinutes: '0' } }))).toThrow(/windowMinutes must be a whole number/);
     expect(() => settingsFromContext(new App({ context: { alertEmails: 'dba' } }))).toThrow(/"dba" is not an email address/);
     expect(() => synthOffpeak({ ...TEST_SETTINGS, windowCron: '0 2 * * 1-5' })).toThrow(/not an EventBridge Scheduler cron/);

@@ -160,13 +160,23 @@ describe('index-report', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)[0]!.args[0].input.SecretId).toBe(SLACK_SECRET);
   });
 
-  it('posts alarms and run notices as text', async () => {
-    const alarm = JSON.stringify({ AlarmName: 'offpeak-migrate-errors', NewStateValue: 'ALARM', NewStateReason: 'Threshold Crossed' });
-    const result = await slackNotify(snsEvent(alarm, 'ALARM: "offpeak-migrate-errors"'), lambdaContext('offpeak-slack-notify'));
+  it('posts a CloudWatch alarm as a notice: headline, meaning and reason, not raw JSON', async () => {
+    const alarm = JSON.stringify({
+      AlarmName: 'Offpeak-AlertsNightlyAnalyzeMissing',
+      AlarmDescription: 'offpeak: no nightly ANALYZE completed in 26 hours (docs/aws.md#alarms)',
+      NewStateValue: 'ALARM',
+      NewStateReason: 'Threshold Crossed: no datapoints were received for 26 periods',
+      StateChangeTime: '2030-03-05T03:00:00.000+0000',
+    });
+    const result = await slackNotify(snsEvent(alarm, 'ALARM: "Offpeak-AlertsNightlyAnalyzeMissing"'), lambdaContext('offpeak-slack-notify'));
     expect(result.posted).toEqual([{ messageId: 'msg-1', kind: 'notice' }]);
     const post = slackPosts.at(-1)!;
-    expect(post.text).toBe('ALARM: "offpeak-migrate-errors"');
-    expect(JSON.stringify(post.blocks)).toContain('Threshold Crossed');
+    expect(post.text).toBe('offpeak alarm ALARM: Offpeak-AlertsNightlyAnalyzeMissing');
+    expect(post.blocks[0]).toMatchObject({ type: 'header' });
+    const text = JSON.stringify(post.blocks);
+    expect(text).toContain('no nightly ANALYZE completed in 26 hours');
+    expect(text).toContain('no datapoints were received for 26 periods');
+    expect(text).not.toContain('AlarmName');
   });
 
   it('keeps a long notice full of &, < and > within a 3,000-character section once escaped', async () => {
@@ -190,16 +200,5 @@ describe('index-report', () => {
     } finally {
       slackStatus = 200;
     }
-  });
-});
-
-describe('analyze after a window run', () => {
-  it('fails verification while an INVALID index is left', async () => {
-    // Prepare: a unique build over duplicate values fails and leaves an INVALID index behind.
-    await expect(api.db.client.query(sql`CREATE UNIQUE INDEX CONCURRENTLY idx_orders_status_unique ON orders (status)`)).rejects.toThrow();
-    const result = analyze({ source: 'window-run', verify: true, runId: null }, lambdaContext('offpeak-analyze'));
-    await expect(result).rejects.toThrow(/verification failed: 1 INVALID index\(es\) left: public\.idx_orders_status_unique/);
-    await api.db.client.query(sql`DROP INDEX CONCURRENTLY idx_orders_status_unique`);
-    await expect(analyze({ source: 'window-run', verify: true, runId: null }, lambdaContext('offpeak-analyze'))).resolves.toMatchObject({ invalidIndexes: [] });
   });
 });

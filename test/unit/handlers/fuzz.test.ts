@@ -99,7 +99,7 @@ const cases: Array<{ name: string; module: string; schema: z.ZodType; valid: Arr
   { name: 'plan', module: 'plan', schema: schemas.planEventSchema, valid: [{ input: { source: 'schedule', scheduledTime: '2030-03-04T23:00:00Z' }, startedAt: '2030-03-04T23:00:01Z' }] },
   { name: 'migrate', module: 'migrate', schema: schemas.migrateEventSchema, valid: [{ runId: 'a1b2c3d4-0000-4000-8000-000000000000', windowEndsAt: '2030-03-05T01:00:00Z' }] },
   { name: 'rollback', module: 'rollback', schema: schemas.rollbackEventSchema, valid: [{ target: '-1', dryRun: true }, { target: '202508230001', confirm: '202508230001' }] },
-  { name: 'analyze', module: 'analyze', schema: schemas.analyzeEventSchema, valid: [{ source: 'schedule', scheduledTime: '2030-03-05T01:00:00Z' }, { source: 'window-run', verify: true, runId: 'r-1' }] },
+  { name: 'analyze', module: 'analyze', schema: schemas.analyzeEventSchema, valid: [{ source: 'schedule', scheduledTime: '2030-03-05T01:00:00Z' }, { source: 'manual' }] },
   { name: 'index-report', module: 'index-report', schema: schemas.indexReportEventSchema, valid: [{ source: 'schedule', scheduledTime: '2030-03-05T01:30:00Z' }] },
   { name: 'slack-notify', module: 'slack-notify', schema: schemas.snsEventSchema, valid: [{ Records: [snsRecord] }] },
 ];

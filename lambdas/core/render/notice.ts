@@ -1,0 +1,213 @@
+import { clip } from './format.ts';
+import { escapeSlack, type SlackMessage } from './slack-blocks.ts';
+
+/**
+ * One model for everything offpeak says outside a report: a window run that
+ * finished, a window that closed with work left, a run that failed, an alarm.
+ * The notify handler renders it as text (email) and the slack-notify handler as
+ * Block Kit, from the same object, so the two never say different things.
+ */
+
+export interface AppliedRevision {
+  revision: string;
+  description?: string | undefined;
+  durationMs?: number | null | undefined;
+}
+
+/** A CREATE INDEX CONCURRENTLY still running when the window closed, and who it waits for. */
+export interface RunningBuild {
+  index: string;
+  table?: string | undefined;
+  phase?: string | undefined;
+  /** Sessions the build waits for (their pid and what they run), when the engine reports them. */
+  blockers?: Array<{ pid: number; query?: string | undefined; state?: string | undefined; waitingSeconds?: number | undefined }> | undefined;
+}
+
+export interface Commands {
+  resume: string;
+  rollback: string;
+}
+
+export type Notice =
+  | {
+      kind: 'run_done';
+      database: string;
+      runId: string;
+      applied: AppliedRevision[];
+      durationMs?: number | undefined;
+      /** Revisions still pending (newer than the run); a new run picks them up. */
+      remaining: string[];
+      verification?: { checkedIndexes: string[]; problems: string[]; analyzed: string[] } | undefined;
+    }
+  | {
+      kind: 'window_closed';
+      database: string;
+      runId: string;
+      position: number;
+      total: number;
+      next?: { revision: string; step: number | null; description: string } | null | undefined;
+      remaining: string[];
+      runningBuilds?: RunningBuild[] | undefined;
+      commands: Commands;
+    }
+  | {
+      kind: 'run_failed';
+      database: string;
+      runId?: string | null | undefined;
+      /** The state machine step (or handler) that failed. */
+      step: string;
+      revision?: string | undefined;
+      migrationStep?: number | undefined;
+      sqlState?: string | undefined;
+      errorName: string;
+      message: string;
+      commands: Commands;
+    }
+  | {
+      kind: 'alarm';
+      alarmName: string;
+      state: string;
+      reason: string;
+      description?: string | undefined;
+      at?: string | undefined;
+    };
+
+export interface RenderedNotice {
+  /** SNS Subject: under 100 characters, one line. */
+  subject: string;
+  text: string;
+}
+
+const seconds = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '' : ` (${(ms / 1000).toFixed(1)} s)`);
+
+function headline(notice: Notice): string {
+  switch (notice.kind) {
+    case 'run_done':
+      return `offpeak ${notice.database}: window run done, ${notice.applied.length} migration(s) applied`;
+    case 'window_closed':
+      return `offpeak ${notice.database}: window closed at ${notice.position}/${notice.total}, resumes next window`;
+    case 'run_failed':
+      return `offpeak ${notice.database}: window run FAILED at ${notice.revision ?? notice.step}`;
+    case 'alarm':
+      return `offpeak alarm ${notice.state}: ${notice.alarmName}`;
+  }
+}
+
+/** Lines of the body, shared by text and Slack (Slack gets them as sections). */
+function sections(notice: Notice): Array<{ title: string; lines: string[] }> {
+  switch (notice.kind) {
+    case 'run_done': {
+      const out = [
+        { title: 'Applied', lines: notice.applied.length ? notice.applied.map((a) => `${a.revision}${a.description ? `  ${a.description}` : ''}${seconds(a.durationMs)}`) : ['nothing'] },
+      ];
+      if (notice.durationMs !== undefined) out.push({ title: 'Duration', lines: [`${(notice.durationMs / 60_000).toFixed(1)} min`] });
+      if (notice.verification) {
+        const v = notice.verification;
+        out.push({
+          title: 'Verified',
+          lines: [
+            `${v.checkedIndexes.length} index(es) the run built or dropped checked, ${v.problems.length} problem(s)`,
+            ...v.problems.map((p) => `PROBLEM: ${p}`),
+            `ANALYZE: ${v.analyzed.length ? v.analyzed.join(', ') : 'nothing left to analyze'}`,
+          ],
+        });
+      }
+      out.push({ title: 'Remaining', lines: notice.remaining.length ? [`${notice.remaining.join(', ')} (newer than this run: a new run takes them)`] : ['nothing pending'] });
+      out.push({ title: 'Run', lines: [notice.runId] });
+      return out;
+    }
+    case 'window_closed': {
+      const out = [
+        { title: 'Progress', lines: [`${notice.position} of ${notice.total} step(s) done; run ${notice.runId}`] },
+        { title: 'Next', lines: [notice.next ? `${notice.next.revision} step ${notice.next.step ?? '-'}: ${notice.next.description}` : 'nothing'] },
+        { title: 'Remaining', lines: notice.remaining.length ? notice.remaining : ['nothing'] },
+      ];
+      if (notice.runningBuilds?.length) {
+        out.push({
+          title: 'Still building',
+          lines: notice.runningBuilds.flatMap((b) => [
+            `${b.index}${b.table ? ` on ${b.table}` : ''}${b.phase ? ` (${b.phase})` : ''}`,
+            ...(b.blockers ?? []).map((x) => `  waits for pid ${x.pid}${x.state ? ` [${x.state}]` : ''}${x.waitingSeconds !== undefined ? ` ${x.waitingSeconds} s` : ''}${x.query ? `: ${clip(x.query, 120)}` : ''}`),
+          ]),
+        });
+      }
+      out.push({ title: 'To resume now', lines: [notice.commands.resume] });
+      return out;
+    }
+    case 'run_failed': {
+      const where = [
+        `step: ${notice.step}`,
+        ...(notice.revision ? [`migration: ${notice.revision}${notice.migrationStep !== undefined ? ` step ${notice.migrationStep}` : ''}`] : []),
+        ...(notice.sqlState ? [`SQLSTATE: ${notice.sqlState}`] : []),
+        ...(notice.runId ? [`run: ${notice.runId}`] : []),
+      ];
+      return [
+        { title: 'Where', lines: where },
+        { title: 'Error', lines: [`${notice.errorName}: ${clip(notice.message, 1500)}`] },
+        { title: 'To resume after fixing the cause', lines: [notice.commands.resume] },
+        { title: 'To roll back instead', lines: [notice.commands.rollback] },
+      ];
+    }
+    case 'alarm':
+      return [
+        { title: 'State', lines: [notice.state + (notice.at ? ` since ${notice.at}` : '')] },
+        ...(notice.description ? [{ title: 'Meaning', lines: [notice.description] }] : []),
+        { title: 'Reason', lines: [notice.reason] },
+      ];
+  }
+}
+
+export function renderNoticeText(notice: Notice): RenderedNotice {
+  const body = sections(notice)
+    .map((s) => `${s.title}:\n${s.lines.map((l) => `  ${l}`).join('\n')}`)
+    .join('\n\n');
+  const subject = clip(headline(notice).replace(/[\r\n]+/g, ' '), 99);
+  return { subject, text: `${headline(notice)}\n\n${body}\n` };
+}
+
+/** Block Kit: a header and one section per part, each within Slack's 3,000 characters. */
+export function renderNoticeSlack(notice: Notice): SlackMessage {
+  const title = headline(notice);
+  return {
+    text: escapeSlack(clip(title, 200)),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: clip(title, 150), emoji: false } },
+      ...sections(notice).map((s) => ({
+        type: 'section' as const,
+        text: { type: 'mrkdwn' as const, text: clip(`*${escapeSlack(s.title)}*\n${s.lines.map((l) => escapeSlack(l)).join('\n')}`, 2900) },
+      })),
+    ],
+  };
+}
+
+/** A notice travels in the SNS `lambda` body as `{ "offpeakNotice": 1, "notice": … }`. */
+export function noticeEnvelope(notice: Notice): string {
+  return JSON.stringify({ offpeakNotice: 1, notice });
+}
+
+export function parseNoticeEnvelope(message: string): Notice | undefined {
+  try {
+    const value = JSON.parse(message) as { offpeakNotice?: unknown; notice?: Notice };
+    return value && value.offpeakNotice === 1 && value.notice ? value.notice : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A CloudWatch alarm's SNS message as a notice (its JSON carries AlarmName, NewStateValue, NewStateReason). */
+export function alarmNotice(message: string): Notice | undefined {
+  try {
+    const value = JSON.parse(message) as Record<string, unknown>;
+    if (typeof value['AlarmName'] !== 'string' || typeof value['NewStateValue'] !== 'string') return undefined;
+    return {
+      kind: 'alarm',
+      alarmName: value['AlarmName'],
+      state: value['NewStateValue'],
+      reason: String(value['NewStateReason'] ?? ''),
+      description: typeof value['AlarmDescription'] === 'string' ? value['AlarmDescription'] : undefined,
+      at: typeof value['StateChangeTime'] === 'string' ? value['StateChangeTime'] : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,144 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import * as z from 'zod';
+import { parseSqlState } from '../core/db/data-api-errors.ts';
+import { ReportPublishError } from '../core/errors.ts';
+import { noticeEnvelope, renderNoticeText, type Commands, type Notice } from '../core/render/notice.ts';
+import { optionalEnv, topicArn } from '../runtime/config.ts';
+import { EnvName, MetricName } from '../runtime/env-names.ts';
+import { offpeakHandler } from '../runtime/middleware.ts';
+import { logger, metrics } from '../runtime/observability.ts';
+import { snsClient } from '../runtime/sns-client.ts';
+import { FailedStateKey } from './notify-keys.ts';
+import { notifyEventSchema, type NotifyEvent } from './schemas.ts';
+
+
+const run = z.looseObject({
+  runId: z.string().nullable().optional(),
+  status: z.string().optional(),
+  position: z.number().optional(),
+  total: z.number().optional(),
+  next: z.looseObject({ revision: z.string(), step: z.number().nullable(), description: z.string() }).nullable().optional(),
+  runApplied: z.array(z.looseObject({ revision: z.string(), description: z.string().optional(), durationMs: z.number().nullable().optional() })).optional(),
+  remaining: z.array(z.string()).optional(),
+  runningBuilds: z.array(z.looseObject({ index: z.string() })).optional(),
+  verification: z.looseObject({ analyzed: z.array(z.string()), indexes: z.array(z.looseObject({ schema: z.string(), name: z.string(), exists: z.boolean(), valid: z.boolean() })) }).nullable().optional(),
+  error: z.looseObject({ message: z.string(), revision: z.string().optional(), step: z.number().optional(), sqlState: z.string().optional() }).nullable().optional(),
+});
+const stateSchema = z.looseObject({
+  run: run.optional(),
+  failed: z.record(z.string(), z.looseObject({ Error: z.string(), Cause: z.string().nullable().optional() })).optional(),
+});
+
+/** A Lambda task's Cause is the function's error as JSON; an SDK task's is plain text. */
+function describeCause(error: string, cause: string | null | undefined): { errorName: string; message: string; revision?: string; step?: number } {
+  try {
+    const parsed = JSON.parse(cause ?? '') as { errorType?: string; errorMessage?: string; context?: { revision?: string; step?: number } };
+    if (parsed && typeof parsed.errorMessage === 'string') return { errorName: parsed.errorType ?? error, message: parsed.errorMessage };
+  } catch {
+    // plain text
+  }
+  return { errorName: error, message: cause ?? error };
+}
+
+function commands(event: NotifyEvent): Commands {
+  const rollbackFunction = optionalEnv(EnvName.rollbackFunctionName) ?? '<RollbackFunctionName>';
+  return {
+    resume: `aws stepfunctions start-execution --state-machine-arn ${event.stateMachineArn} --input '{"source":"manual"}'`,
+    rollback: `offpeak invoke rollback --to -1 --function ${rollbackFunction} --dry-run   (then without --dry-run)`,
+  };
+}
+
+/** The notice the state machine's state stands for. */
+export function noticeFrom(event: NotifyEvent, database: string): Notice {
+  const state = stateSchema.parse(event.state);
+  const r = state.run;
+  if (event.kind === 'run_done') {
+    const checked = (r?.verification?.indexes ?? []).map((i) => `${i.schema}.${i.name}`);
+    const problems = (r?.verification?.indexes ?? []).filter((i) => !i.exists || !i.valid).map((i) => `${i.schema}.${i.name} ${i.exists ? 'is INVALID' : 'is missing'}`);
+    return {
+      kind: 'run_done',
+      database,
+      runId: r?.runId ?? '?',
+      applied: r?.runApplied ?? [],
+      ...(event.startedAt ? { durationMs: Date.now() - new Date(event.startedAt).getTime() } : {}),
+      remaining: r?.remaining ?? [],
+      ...(r?.verification ? { verification: { checkedIndexes: checked, problems, analyzed: r.verification.analyzed } } : {}),
+    };
+  }
+  if (event.kind === 'window_closed') {
+    return {
+      kind: 'window_closed',
+      database,
+      runId: r?.runId ?? '?',
+      position: r?.position ?? 0,
+      total: r?.total ?? 0,
+      next: r?.next ?? null,
+      remaining: r?.remaining ?? [],
+      runningBuilds: (r?.runningBuilds ?? []) as NonNullable<Extract<Notice, { kind: 'window_closed' }>['runningBuilds']>,
+      commands: commands(event),
+    };
+  }
+  const caught = Object.entries(state.failed ?? {})[0];
+  if (caught) {
+    const [key, failure] = caught;
+    const cause = describeCause(failure.Error, failure.Cause);
+    const sqlState = parseSqlState(cause.message);
+    return {
+      kind: 'run_failed',
+      database,
+      runId: r?.runId ?? null,
+      step: FailedStateKey[key as keyof typeof FailedStateKey] ?? key,
+      errorName: cause.errorName,
+      message: cause.message,
+      ...(sqlState ? { sqlState } : {}),
+      commands: commands(event),
+    };
+  }
+  const error = r?.error;
+  return {
+    kind: 'run_failed',
+    database,
+    runId: r?.runId ?? null,
+    step: FailedStateKey.migrate,
+    ...(error?.revision ? { revision: error.revision } : {}),
+    ...(error?.step !== undefined ? { migrationStep: error.step } : {}),
+    ...(error?.sqlState ? { sqlState: error.sqlState } : {}),
+    errorName: r?.status === 'failed' ? 'MigrationFailed' : `UnexpectedStatus(${r?.status ?? 'none'})`,
+    message: error?.message ?? `the run stopped with status ${r?.status ?? 'none'}`,
+    commands: commands(event),
+  };
+}
+
+export interface NotifyResult {
+  messageId: string;
+  kind: Notice['kind'];
+}
+
+/**
+ * Renders one window-run notice and publishes it once: plain text for email (and
+ * any other protocol), the notice model for the slack-notify Lambda, which renders
+ * it as Block Kit. Throws when SNS refuses; the state machine retries, then
+ * catches (a notice never fails a finished run) and this function's error alarm fires.
+ */
+export const handler = offpeakHandler('notify', notifyEventSchema, async (event): Promise<NotifyResult> => {
+  const notice = noticeFrom(event, optionalEnv(EnvName.databaseName) ?? 'database');
+  const { subject, text } = renderNoticeText(notice);
+  let messageId: string | undefined;
+  try {
+    const out = await snsClient.send(
+      new PublishCommand({
+        TopicArn: topicArn(),
+        Subject: subject,
+        MessageStructure: 'json',
+        Message: JSON.stringify({ default: text, email: text, lambda: noticeEnvelope(notice) }),
+      }),
+    );
+    messageId = out.MessageId;
+  } catch (error) {
+    throw new ReportPublishError(`SNS refused the ${notice.kind} notice (${(error as Error).name})`, { cause: error, context: { kind: notice.kind } });
+  }
+  metrics.addMetric(MetricName.noticesSent, MetricUnit.Count, 1);
+  logger.info({ message: 'notice_published', kind: notice.kind, messageId });
+  return { messageId: messageId ?? '', kind: notice.kind };
+});
