@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, testDatabaseUrl } from '../support/database.ts';
+import { createTestDatabase } from '../support/database.ts';
 import { startTestDataApi } from '../support/data-api.ts';
 import { repoRoot } from '../support/cli.ts';
+import { lacks } from '../support/prerequisites.ts';
 
 function runProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -47,7 +48,7 @@ const targets: Array<[string, () => Promise<Target>]> = [
 ];
 
 // Separate processes need a server: PGlite is one process by construction.
-describe.skipIf(!testDatabaseUrl).each(targets)('8 concurrent `upgrade head` processes %s', (_name, open) => {
+describe.skipIf(lacks('postgresql')).each(targets)('8 concurrent `upgrade head` processes %s', (_name, open) => {
   let target: Target;
   beforeAll(async () => {
     target = await open();

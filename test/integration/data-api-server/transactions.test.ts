@@ -8,8 +8,8 @@ import {
 } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
-import { testDatabaseUrl } from '../../support/database.ts';
 import { execute, post, rejection } from './helpers.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 /** Transactions and timeouts, through the plain SDK client, with the service's limits shrunk to about a second. */
 let api: TestDataApi;
@@ -74,7 +74,7 @@ describe('transactions', () => {
     expect(await exists(2)).toBe(false);
   });
 
-  it.skipIf(!testDatabaseUrl)(
+  it.skipIf(lacks('postgresql'))(
     'isolates an open transaction from other calls (real PostgreSQL only: PGlite is one connection, so other calls wait)',
     async () => {
       // Prepare
@@ -180,7 +180,7 @@ describe('transactions', () => {
     expect(error.message).toMatch(/cannot run inside a transaction block; SQLState: 25001$/);
   });
 
-  it.skipIf(!testDatabaseUrl)(
+  it.skipIf(lacks('postgresql'))(
     'rejects a second call while the transaction is running one (real PostgreSQL only: PGlite runs statements on the JS thread)',
     async () => {
       // Prepare
@@ -249,7 +249,7 @@ describe('statement timeout', () => {
     expect(await exists(21)).toBe(true);
   });
 
-  it.skipIf(!testDatabaseUrl)(
+  it.skipIf(lacks('postgresql'))(
     'refuses to commit a transaction whose continued statement failed after the timeout (real PostgreSQL only)',
     async () => {
       // Prepare

@@ -1,11 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { buildIndexHealthReport } from '../../../lambdas/core/health/build-report.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 // Needs two real connections (a blocking transaction and a CIC): PostgreSQL only, skipped on PGlite.
-describe.skipIf(!testDatabaseUrl)('index build in progress', () => {
+describe.skipIf(lacks('postgresql'))('index build in progress', () => {
   let db: TestDatabase;
 
   beforeAll(async () => {

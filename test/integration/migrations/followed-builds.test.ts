@@ -2,16 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { runCli, scratchDir, writeMigration } from '../../support/cli.ts';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { harness, indexes, slowIndexMigration, slowItems } from './helpers.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 /**
  * Index builds the runner follows from a second connection after the call that started them returned
  * `still_running`: a pg client made with `stillRunningAfterMs` (the CLI's progress bar), and the Data API
  * past its statement timeout. PostgreSQL only: PGlite is one connection on the JS thread.
  */
-describe.skipIf(!testDatabaseUrl)('index builds followed from a second connection on pg (PostgreSQL)', () => {
+describe.skipIf(lacks('postgresql'))('index builds followed from a second connection on pg (PostgreSQL)', () => {
   let db: TestDatabase;
   let client: SqlClient;
   beforeAll(async () => {
@@ -101,7 +102,7 @@ describe.skipIf(!testDatabaseUrl)('index builds followed from a second connectio
   });
 });
 
-describe.skipIf(!testDatabaseUrl)('index builds followed past the Data API statement timeout (PostgreSQL)', () => {
+describe.skipIf(lacks('postgresql'))('index builds followed past the Data API statement timeout (PostgreSQL)', () => {
   let api: TestDataApi;
   beforeAll(async () => {
     api = await startTestDataApi({ statementTimeoutMs: 1000 });

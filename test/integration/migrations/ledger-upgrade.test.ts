@@ -3,8 +3,9 @@ import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import { sql, SqlQuery } from '../../../lambdas/core/db/sql.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import { Ledger, LEDGER_VERSION } from '../../../lambdas/core/migrations/ledger.ts';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { chain, harness, uniqueName } from './helpers.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 /**
  * A ledger made by offpeak before ledger versions (v1: no sqlstate or event_key on events, a status check
@@ -92,7 +93,7 @@ describe('a ledger made before ledger versions', () => {
   });
 });
 
-describe.skipIf(!testDatabaseUrl)('a ledger made before ledger versions, opened by a migration role (PostgreSQL only: roles)', () => {
+describe.skipIf(lacks('postgresql'))('a ledger made before ledger versions, opened by a migration role (PostgreSQL only: roles)', () => {
   const roles: string[] = [];
   afterAll(async () => {
     for (const role of roles) {

@@ -7,8 +7,9 @@ import { ChecksumMismatchError, LeaseHeldError, LeaseLostError, MigrationGraphEr
 import { Lease } from '../../../lambdas/core/migrations/lease.ts';
 import { Ledger } from '../../../lambdas/core/migrations/ledger.ts';
 import { defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { appliedRevisions, chain, columns, harness, indexes, uniqueName } from './helpers.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 /** Ledger, lease, adoption, stamp, squash and refusals, on the test database (pg or PGlite). */
 let db: TestDatabase;
@@ -224,7 +225,7 @@ describe('squash', () => {
   });
 });
 
-describe.skipIf(!testDatabaseUrl)('lock contention (PostgreSQL only: PGlite is one connection)', () => {
+describe.skipIf(lacks('postgresql'))('lock contention (PostgreSQL only: PGlite is one connection)', () => {
   it('retries strong-lock DDL on 55P03 while another session holds the table, then succeeds', async () => {
     // Prepare: another session holds a lock that ALTER TABLE must wait for; it lets go after ~600 ms.
     const ns = uniqueName('app');
@@ -253,7 +254,7 @@ describe.skipIf(!testDatabaseUrl)('lock contention (PostgreSQL only: PGlite is o
   });
 });
 
-describe.skipIf(!testDatabaseUrl)('a ledger made by an earlier offpeak, opened by a migration role (PostgreSQL only: roles)', () => {
+describe.skipIf(lacks('postgresql'))('a ledger made by an earlier offpeak, opened by a migration role (PostgreSQL only: roles)', () => {
   const roles: string[] = [];
   afterAll(async () => {
     // Roles belong to the cluster, not to the test database: drop them (and what they own here) again.

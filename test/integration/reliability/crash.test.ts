@@ -1,13 +1,14 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, testDatabaseUrl } from '../../support/database.ts';
+import { createTestDatabase } from '../../support/database.ts';
 import { bundleSeedChild, crashLane, DOWN_TARGET, random, summarize } from './crash-child.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 const TRIALS = 20;
 const LANES = 4;
 
 // SIGKILL needs a separate process talking to a server: PGlite lives inside the test process.
-describe.skipIf(!testDatabaseUrl)('SIGKILL at a random moment of the seed upgrade and downgrade (PostgreSQL)', () => {
+describe.skipIf(lacks('postgresql'))('SIGKILL at a random moment of the seed upgrade and downgrade (PostgreSQL)', () => {
   let bundle: string;
   const seedValue = Number(process.env['OFFPEAK_CRASH_SEED'] ?? Date.now() % 100_000);
 

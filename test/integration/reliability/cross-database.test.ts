@@ -2,16 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { harness, indexes } from '../migrations/helpers.ts';
 import { until } from './wait.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 /**
  * The runner recognises "its" build still running (after a crash or a Data API timeout) by the statement text
  * in pg_stat_activity and by pg_stat_progress_create_index. Both views cover the whole cluster: the same
  * migration running in another database of the server (another tenant, a parallel CI job) must not count.
  */
-describe.skipIf(!testDatabaseUrl)('the same migration building in another database of the server (PostgreSQL)', () => {
+describe.skipIf(lacks('postgresql'))('the same migration building in another database of the server (PostgreSQL)', () => {
   let mine: TestDatabase;
   let other: TestDatabase;
   let writer: pg.Client;

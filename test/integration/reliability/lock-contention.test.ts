@@ -2,13 +2,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, dropIndex, sqlStep } from '../../../lambdas/core/migrations/model.ts';
-import { testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { type TestDatabase } from '../../support/database.ts';
 import { runnerTransports, type RunnerTransport } from '../../support/runner-transports.ts';
 import { harness, indexes, uniqueName } from '../migrations/helpers.ts';
 import { sleep, until } from './wait.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 // A long transaction on another connection needs a server: PGlite has one connection.
-describe.skipIf(!testDatabaseUrl).each(runnerTransports)('lock contention while a long transaction holds the table (PostgreSQL), runner %s', (_name, open) => {
+describe.skipIf(lacks('postgresql')).each(runnerTransports)('lock contention while a long transaction holds the table (PostgreSQL), runner %s', (_name, open) => {
   let transport: RunnerTransport;
   let db: TestDatabase;
   let holder: pg.Client;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialect, SqlClient } from '../../../lambdas/core/db/client.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { DatabaseError } from '../../../lambdas/core/errors.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 /**
  * The one SqlClient contract, run unchanged against every adapter (pg, PGlite,
@@ -136,7 +137,7 @@ export function defineSqlClientContract(target: ContractTarget): void {
     });
 
     it('round-trips vectors as text where pgvector exists', async (ctx) => {
-      if (!subject.hasVector) ctx.skip();
+      if (lacks('pgvector', subject.hasVector)) ctx.skip();
       await db.query(sql`CREATE EXTENSION IF NOT EXISTS vector`);
       const { rows } = await db.query(sql`SELECT ${'[1,2.5,3]'}::vector(3) AS v`);
       expect(rows).toEqual([{ v: '[1,2.5,3]' }]);

@@ -2,19 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { defineSqlClientContract } from './contract.ts';
+import { lacks } from '../../support/prerequisites.ts';
 
 defineSqlClientContract({
   dialect: 'pg',
-  skip: testDatabaseUrl ? undefined : 'set TEST_DATABASE_URL to run it on PostgreSQL',
+  skip: lacks('postgresql') ? 'set TEST_DATABASE_URL to run it on PostgreSQL' : undefined,
   async open() {
     const db = await createTestDatabase();
     return { client: db.client, hasVector: db.hasVector, dispose: () => db.dispose() };
   },
 });
 
-describe.skipIf(!testDatabaseUrl)('pg adapter beyond the contract', () => {
+describe.skipIf(lacks('postgresql'))('pg adapter beyond the contract', () => {
   let db: TestDatabase;
   let client: SqlClient;
   beforeAll(async () => {
