@@ -45,6 +45,13 @@ export class StatementTimeoutError extends OffpeakError {}
 /** The database is resuming, unavailable or unreachable; safe to retry a read, never blindly a write. */
 export class DatabaseUnavailableError extends OffpeakError {}
 
+/**
+ * A call's response was lost (or the database stayed unreachable) and neither a retry nor a look at the ledger
+ * and the catalog could establish what happened. Nothing is assumed: the run stays resumable where it was, and
+ * the next run reconciles it from the ledger. `context.operation` names the call.
+ */
+export class OutcomeUnknownError extends OffpeakError {}
+
 /** A transaction id is unknown, expired or already finished. */
 export class TransactionNotFoundError extends OffpeakError {}
 

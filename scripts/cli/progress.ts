@@ -36,6 +36,10 @@ export function describeEvent(e: MigrationEvent): string | null {
       return `  ${e.index}: dropped an INVALID leftover of a failed build; rebuilding`;
     case 'index_build_retry':
       return `  ${e.index}: build attempt ${e.attempt} failed (${e.reason}); retrying`;
+    case 'fault_reconciled':
+      return `  call failed (${e.error}); the ledger says it ${e.outcome === 'committed' ? 'committed' : 'did not commit: running it again'}`;
+    case 'time_budget_stop':
+      return `  step ${e.step + 1}: ${e.reason === 'not_started' ? 'not started' : 'rolled back'}: it may need ${formatDuration(e.neededMs)}, ${formatDuration(e.leftMs)} left before the deadline`;
     case 'migration_done':
       return `done ${e.revision} in ${formatDuration(e.durationMs)}`;
     case 'migration_recorded':

@@ -12,10 +12,14 @@ import {
   DatabaseErrorException,
   DatabaseResumingException,
   ExecuteStatementCommand,
+  InternalServerErrorException,
   RDSDataClient,
   RollbackTransactionCommand,
   StatementTimeoutException,
+  TransactionNotFoundException,
 } from '@aws-sdk/client-rds-data';
+import { withCallDeadline } from '../../lambdas/core/db/call-deadline.ts';
+import { isOutcomeUnknown } from '../../lambdas/core/db/data-api-errors.ts';
 import { createDataApiClient, createRdsDataSdkClient } from '../../lambdas/core/db/data-api.ts';
 import { sql } from '../../lambdas/core/db/sql.ts';
 import { DatabaseError, DatabaseUnavailableError, StatementTimeoutError } from '../../lambdas/core/errors.ts';
@@ -118,18 +122,18 @@ describe('createDataApiClient', () => {
     expect(mock.commandCalls(RollbackTransactionCommand)).toHaveLength(0);
   });
 
-  it('rolls back and rethrows the original error when a statement fails', async () => {
+  it('rolls back and rethrows the original error when a statement fails, resending a rollback whose response was lost', async () => {
     // Prepare
     mock.on(BeginTransactionCommand).resolves({ transactionId: 'tx2' });
     mock.on(ExecuteStatementCommand).rejects(new DatabaseErrorException({ message: 'ERROR: duplicate key; SQLState: 23505', ...meta }));
-    mock.on(RollbackTransactionCommand).rejects(new Error('rollback failed too'));
+    mock.on(RollbackTransactionCommand).rejects(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
 
     // Act
     const outcome = adapter().transaction((tx) => tx.query(sql`INSERT INTO t VALUES (1)`));
 
-    // Assess
+    // Assess: the original error; the rollback resent up to the lost-response bound (10), then left to the idle timeout
     await expect(outcome).rejects.toSatisfy((e) => e instanceof DatabaseError && e.sqlState === '23505');
-    expect(mock.commandCalls(RollbackTransactionCommand)).toHaveLength(1);
+    expect(mock.commandCalls(RollbackTransactionCommand)).toHaveLength(11);
     expect(mock.commandCalls(CommitTransactionCommand)).toHaveLength(0);
   });
 
@@ -140,6 +144,103 @@ describe('createDataApiClient', () => {
 
     expect(outcome).toEqual({ state: 'still_running' });
     expect(mock.commandCalls(ExecuteStatementCommand)[0]!.args[0].input.continueAfterTimeout).toBe(true);
+  });
+});
+
+describe('createDataApiClient under faults', () => {
+  const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const internal = () => new InternalServerErrorException({ message: 'internal', ...meta });
+
+  it('resends an idempotent statement whose response was lost (reset or 5xx), and never a plain one', async () => {
+    // Prepare
+    mock.on(ExecuteStatementCommand).rejectsOnce(reset()).rejectsOnce(internal()).resolves(oneRow);
+    const db = adapter();
+
+    // Act
+    const read = await db.query(sql`SELECT 1 AS n`.idempotent());
+    mock.reset();
+    mock.on(ExecuteStatementCommand).rejectsOnce(internal()).resolves(oneRow);
+    const write = db.query(sql`INSERT INTO t VALUES (1)`);
+
+    // Assess
+    expect(read.rows).toEqual([{ n: 1 }]);
+    await expect(write).rejects.toSatisfy((e) => e instanceof DatabaseUnavailableError && e.context['outcome'] === 'unknown');
+    expect(mock.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
+  });
+
+  it('never resends a statement inside a transaction, even an idempotent one: the transaction is rolled back', async () => {
+    // Prepare
+    mock.on(BeginTransactionCommand).resolves({ transactionId: 'tx3' });
+    mock.on(ExecuteStatementCommand).rejects(reset());
+    mock.on(RollbackTransactionCommand).resolves({ transactionStatus: 'Rollback Complete' });
+
+    // Act
+    const outcome = adapter().transaction((tx) => tx.query(sql`SELECT 1 AS n`.idempotent()));
+
+    // Assess
+    await expect(outcome).rejects.toSatisfy((e) => isOutcomeUnknown(e));
+    expect(mock.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
+    expect(mock.commandCalls(RollbackTransactionCommand)).toHaveLength(1);
+    expect(mock.commandCalls(CommitTransactionCommand)).toHaveLength(0);
+  });
+
+  it('resends a BeginTransaction whose response was lost; a lost COMMIT is reported as outcome unknown after a rollback', async () => {
+    // Prepare
+    mock.on(BeginTransactionCommand).rejectsOnce(reset()).resolves({ transactionId: 'tx4' });
+    mock.on(ExecuteStatementCommand).resolves(oneRow);
+    mock.on(CommitTransactionCommand).rejects(reset());
+    mock.on(RollbackTransactionCommand).rejects(new TransactionNotFoundException({ message: 'Transaction tx4 is not found', ...meta }));
+
+    // Act
+    const outcome = adapter().transaction((tx) => tx.query(sql`SELECT 1 AS n`));
+
+    // Assess: one commit (never resent), one rollback (the id is gone: nothing more to do)
+    await expect(outcome).rejects.toSatisfy((e) => isOutcomeUnknown(e) && (e as DatabaseUnavailableError).context['operation'] === 'CommitTransaction');
+    expect(mock.commandCalls(BeginTransactionCommand)).toHaveLength(2);
+    expect(mock.commandCalls(CommitTransactionCommand)).toHaveLength(1);
+    expect(mock.commandCalls(RollbackTransactionCommand)).toHaveLength(1);
+  });
+
+  it('retries an unreachable endpoint a few times only (3 retries), for any statement', async () => {
+    // Prepare
+    mock.on(ExecuteStatementCommand).rejects(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+
+    // Act
+    const outcome = adapter().query(sql`INSERT INTO t VALUES (1)`);
+
+    // Assess
+    await expect(outcome).rejects.toSatisfy((e) => e instanceof DatabaseUnavailableError && e.context['outcome'] === 'not_sent');
+    expect(mock.commandCalls(ExecuteStatementCommand)).toHaveLength(4);
+  });
+
+  it('waits a resuming database out within the call deadline, not past it', async () => {
+    // Prepare: an injected clock the injected sleep advances; the deadline 10 s ahead
+    let clock = 1_000_000;
+    mock.on(ExecuteStatementCommand).rejects(new DatabaseResumingException({ message: 'resuming', ...meta }));
+    const db = createDataApiClient({
+      client: sdk,
+      ...arns,
+      retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 2_000, maxTotalDelayMs: 1_000 },
+      now: () => clock,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock += ms;
+      },
+    });
+
+    // Act
+    const outcome = withCallDeadline(new Date(clock + 10_000), () => db.query(sql`SELECT 1`));
+
+    // Assess: past the policy's 3 attempts and 1 s total (which bound a call without a deadline), never past the deadline
+    await expect(outcome).rejects.toBeInstanceOf(DatabaseUnavailableError);
+    expect(mock.commandCalls(ExecuteStatementCommand).length).toBeGreaterThan(3);
+    expect(clock).toBeLessThan(1_000_000 + 10_000);
+    expect(clock).toBeGreaterThanOrEqual(1_000_000 + 10_000 - 2_000);
+  });
+
+  it('says which statement timeout it plans with (45 s unless set)', () => {
+    expect(adapter().statementTimeoutMs).toBe(45_000);
+    expect(createDataApiClient({ client: sdk, ...arns, statementTimeoutMs: 1_000 }).statementTimeoutMs).toBe(1_000);
   });
 });
 

@@ -40,6 +40,12 @@ export interface SqlExecutor {
  */
 export interface SqlClient extends SqlExecutor {
   /**
+   * The transport's limit on one statement, when it has one (the Data API's 45 s): the runner starts a
+   * transactional unit only when its statements fit before the deadline at this much each. Absent for pg and
+   * PGlite, where a statement runs as long as it takes.
+   */
+  readonly statementTimeoutMs?: number;
+  /**
    * Runs `fn` on one connection inside BEGIN … COMMIT; rolls back and rethrows if fn throws.
    * Nested calls are not supported.
    */

@@ -1,3 +1,4 @@
+import type { FaultKind } from './data-api-retry.ts';
 import {
   DataApiError,
   DatabaseError,
@@ -33,6 +34,39 @@ export function isServiceError(error: unknown): boolean {
 
 export function isRetryableBeforeExecution(error: unknown): boolean {
   return isServiceError(error) && RETRYABLE_BEFORE_EXECUTION.has(String((error as ServiceErrorShape).name));
+}
+
+/** 5xx answers: the service failed somewhere between taking the request and answering; the statement may have run. */
+const OUTCOME_UNKNOWN_SERVICE_ERRORS: ReadonlySet<string> = new Set(['InternalServerErrorException', 'ServiceUnavailableError']);
+
+/**
+ * What a raw Data API failure means for a retry (see `FaultKind`), or undefined when retrying cannot help
+ * (an SQL error, a statement timeout, a bad request, a missing transaction).
+ */
+export function classifyDataApiFault(error: unknown): FaultKind | undefined {
+  if (isServiceError(error)) {
+    const name = String((error as ServiceErrorShape).name);
+    if (RETRYABLE_BEFORE_EXECUTION.has(name)) return 'before_execution';
+    return OUTCOME_UNKNOWN_SERVICE_ERRORS.has(name) ? 'outcome_unknown' : undefined;
+  }
+  if (error instanceof OffpeakError) return undefined;
+  const e = (error ?? {}) as ServiceErrorShape;
+  const code = typeof e.code === 'string' ? e.code : '';
+  return NOT_SENT_CODES.has(code) ? 'unreachable' : 'outcome_unknown';
+}
+
+/**
+ * True for an offpeak error that says the database could not be reached or did not answer (resuming past the
+ * retry budget, a lost response, a 5xx): not an SQL error. The runner reconciles such a failure from the ledger
+ * and the catalog instead of failing the run.
+ */
+export function isTransportFault(error: unknown): boolean {
+  return error instanceof DatabaseUnavailableError;
+}
+
+/** True when the failed call may have run (its response was lost): see `isTransportFault`. */
+export function isOutcomeUnknown(error: unknown): boolean {
+  return error instanceof DatabaseUnavailableError && error.context['outcome'] === 'unknown';
 }
 
 /** Aurora appends `SQLState: 42P01` to PostgreSQL's message. */
@@ -72,8 +106,13 @@ export function mapDataApiError(error: unknown, operation: string): Error {
       return new StatementTimeoutError(`Data API ${operation}: ${message}`, { cause: error, context });
     case 'DatabaseResumingException':
     case 'DatabaseUnavailableException':
+      return new DatabaseUnavailableError(`Data API ${operation}: ${name}: ${message}`, { cause: error, context: { ...context, outcome: 'not_run' } });
     case 'ServiceUnavailableError':
-      return new DatabaseUnavailableError(`Data API ${operation}: ${name}: ${message}`, { cause: error, context });
+    case 'InternalServerErrorException':
+      return new DatabaseUnavailableError(`Data API ${operation}: ${name}: ${message} (the statement may or may not have run)`, {
+        cause: error,
+        context: { ...context, outcome: 'unknown' },
+      });
     case 'TransactionNotFoundException':
       return new TransactionNotFoundError(`Data API ${operation}: ${message}`, { cause: error, context });
     case 'UnsupportedResultException':

@@ -10,8 +10,9 @@ import {
 import type { LongStatementOutcome, QueryResult, Row, SqlClient, SqlExecutor } from './client.ts';
 import type { SqlQuery } from './sql.ts';
 import { fromDataApiRecords, fromFormattedRecords, toDataApiParameters } from './data-api-values.ts';
-import { isRetryableBeforeExecution, mapDataApiError } from './data-api-errors.ts';
-import { DEFAULT_RETRY_POLICY, realSleep, withRetry, type RetryPolicy, type Sleep } from './data-api-retry.ts';
+import { classifyDataApiFault, mapDataApiError } from './data-api-errors.ts';
+import { DEFAULT_RETRY_POLICY, realSleep, withFaultRetry, type FaultRetryOptions, type RetryPolicy, type Sleep } from './data-api-retry.ts';
+import { callDeadline } from './call-deadline.ts';
 import { StatementTimeoutError, TransactionNotFoundError } from '../errors.ts';
 
 /**
@@ -24,6 +25,9 @@ import { StatementTimeoutError, TransactionNotFoundError } from '../errors.ts';
  * service answers first: a socket timeout would leave the outcome unknown.
  */
 export const DATA_API_REQUEST_TIMEOUT_MS = 70_000;
+
+/** The service cancels a statement (or, with continueAfterTimeout, stops waiting for it) after 45 s (FACTS.md). */
+export const DATA_API_STATEMENT_TIMEOUT_MS = 45_000;
 
 export interface RdsDataSdkClientOptions {
   /** A local Data API server (`offpeak data-api serve`); omit for AWS. */
@@ -66,7 +70,16 @@ export interface DataApiClientOptions {
   secretArn: string;
   database: string;
   retry?: Partial<RetryPolicy>;
+  /** Retries of lost responses (idempotent calls) and of an unreachable endpoint; see DEFAULT_FAULT_BOUNDS. */
+  faultBounds?: FaultRetryOptions['bounds'];
   sleep?: Sleep;
+  /** Clock for retry deadlines (`withCallDeadline`), injectable for tests. */
+  now?: () => number;
+  /**
+   * The service's statement timeout, which the runner plans transactional work against. 45 s on AWS; set it
+   * to the local server's `statementTimeoutMs` when that is shorter.
+   */
+  statementTimeoutMs?: number;
   /**
    * 'JSON' asks the service for `formattedRecords` instead of typed fields. It then
    * sends no column metadata, so values stay as JSON has them (timestamps and numerics as text).
@@ -90,9 +103,21 @@ export function createDataApiClient(options: DataApiClientOptions): SqlClient {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const sleep = options.sleep ?? realSleep;
 
-  async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * One service call: a resuming or unavailable database is waited out (within the call deadline, when there
+   * is one), an unreachable endpoint is retried a few times, and a lost response only when `idempotent`.
+   */
+  async function send<T>(operation: string, call: () => Promise<T>, idempotent = false): Promise<T> {
     try {
-      return await withRetry(call, { policy, sleep, isRetryable: isRetryableBeforeExecution });
+      return await withFaultRetry(call, {
+        policy,
+        sleep,
+        ...(options.now ? { now: options.now } : {}),
+        deadline: callDeadline(),
+        idempotent,
+        classify: classifyDataApiFault,
+        ...(options.faultBounds ? { bounds: options.faultBounds } : {}),
+      });
     } catch (error) {
       throw mapDataApiError(error, operation);
     }
@@ -111,26 +136,34 @@ export function createDataApiClient(options: DataApiClientOptions): SqlClient {
       ...(json ? { formatRecordsAs: 'JSON' } : { includeResultMetadata: true }),
       ...extra,
     };
-    const output = await send('ExecuteStatement', () => client.send(new ExecuteStatementCommand(input)));
+    // Inside a transaction a lost response is never resent: the transaction is rolled back and its work redone.
+    const idempotent = query.hints.idempotent === true && extra.transactionId === undefined;
+    const output = await send('ExecuteStatement', () => client.send(new ExecuteStatementCommand(input)), idempotent);
     return toQueryResult<R>(output);
   }
 
   return {
     dialect: 'data-api',
+    statementTimeoutMs: options.statementTimeoutMs ?? DATA_API_STATEMENT_TIMEOUT_MS,
     query: <R = Row>(query: SqlQuery) => execute<R>(query),
 
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const begun = await send('BeginTransaction', () =>
-        client.send(new BeginTransactionCommand({ resourceArn, secretArn, database })),
-      );
+      // Resent when its response is lost: the orphaned transaction has run nothing, holds no lock, and the
+      // service ends it after 3 minutes idle.
+      const begun = await send('BeginTransaction', () => client.send(new BeginTransactionCommand({ resourceArn, secretArn, database })), true);
       const transactionId = begun.transactionId;
       if (!transactionId) throw new TransactionNotFoundError('Data API BeginTransaction returned no transactionId');
 
+      /**
+       * Rolls back, resending while responses are lost or the database resumes: a transaction left open holds
+       * its locks until the 3-minute idle timeout. An unknown id means it has already ended (committed, rolled
+       * back, or aborted), which is all a rollback wants.
+       */
       const rollback = async () => {
         try {
-          await client.send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId }));
+          await send('RollbackTransaction', () => client.send(new RollbackTransactionCommand({ resourceArn, secretArn, transactionId })), true);
         } catch {
-          // Best effort: the service rolls back on its own after 3 minutes idle.
+          // Nothing more to do: the service rolls the transaction back on its own after 3 minutes idle.
         }
       };
 
@@ -163,7 +196,8 @@ export function createDataApiClient(options: DataApiClientOptions): SqlClient {
           client.send(new CommitTransactionCommand({ resourceArn, secretArn, transactionId })),
         );
       } catch (error) {
-        // Harmless if the commit did happen (the id is then unknown); frees the connection if it did not.
+        // Harmless if the commit did happen (the id is then unknown); frees the connection if it did not. A lost
+        // COMMIT response stays a DatabaseUnavailableError with outcome 'unknown': the caller reads what committed.
         await rollback();
         throw error;
       }

@@ -31,6 +31,10 @@ export type MigrationEvent =
     }
   | { event: 'invalid_index_dropped'; runId: string; revision: string; step: number; index: string }
   | { event: 'index_build_retry'; runId: string; revision: string; step: number; index: string; attempt: number; reason: string }
+  /** A unit's call failed for the transport; the ledger said whether it had committed or runs again (fault-reconcile.ts). */
+  | { event: 'fault_reconciled'; runId: string; position: number; attempt: number; outcome: 'committed' | 'retrying'; error: string }
+  /** A transactional unit was not started, or was rolled back between statements, for lack of time before the deadline. */
+  | { event: 'time_budget_stop'; runId: string; revision: string; step: number; reason: 'not_started' | 'rolled_back'; neededMs: number; leftMs: number }
   | { event: 'migration_done'; runId: string; revision: string; direction: Direction; durationMs: number }
   | { event: 'migration_recorded'; runId: string; revision: string; reason: 'adoption' | 'squash' | 'stamp' }
   | { event: 'analyzed'; runId: string; tables: string[]; durationMs: number }

@@ -9,6 +9,8 @@
  * - `renew()` (heartbeat) extends the lease only while this owner holds it unexpired; otherwise it throws
  *   `LeaseLostError` (it never re-takes a lease it released or let expire).
  * - `release()` expires the lease if this owner holds it.
+ * - Every statement is idempotent (marked so): over the Data API a lost response is resent, so a lost
+ *   release never leaves the lease held, and a lost acquire or renew that did run simply runs again.
  * - Expiry uses the database clock (now()), so client clock skew does not matter. A crashed run's
  *   lease simply expires after `ttlMs`; nothing needs manual unlocking.
  * The ledger schema must exist (Ledger.ensure).
@@ -69,7 +71,7 @@ export class Lease {
               SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at, heartbeat_at = EXCLUDED.heartbeat_at,
                   acquired_at = CASE WHEN l.owner = EXCLUDED.owner AND l.expires_at >= clock_timestamp() THEN l.acquired_at ELSE EXCLUDED.acquired_at END
               WHERE l.expires_at < clock_timestamp() OR l.owner = EXCLUDED.owner
-            RETURNING owner, expires_at`,
+            RETURNING owner, expires_at`.idempotent(),
       );
       const row = rows[0];
       if (row) return { owner: row.owner, expiresAt: row.expires_at };
@@ -91,7 +93,7 @@ export class Lease {
     const { rows } = await this.client.query<{ owner: string; expires_at: Date }>(
       sql`UPDATE ${this.table} SET expires_at = clock_timestamp() + ${ttl}::interval, heartbeat_at = clock_timestamp()
           WHERE name = ${this.name} AND owner = ${this.owner} AND expires_at >= clock_timestamp()
-          RETURNING owner, expires_at`,
+          RETURNING owner, expires_at`.idempotent(),
     );
     const row = rows[0];
     if (row) return { owner: row.owner, expiresAt: row.expires_at };
@@ -105,14 +107,14 @@ export class Lease {
 
   async release(): Promise<void> {
     await this.client.query(
-      sql`UPDATE ${this.table} SET expires_at = clock_timestamp() WHERE name = ${this.name} AND owner = ${this.owner}`,
+      sql`UPDATE ${this.table} SET expires_at = clock_timestamp() WHERE name = ${this.name} AND owner = ${this.owner}`.idempotent(),
     );
   }
 
   /** The lease row as it is, expired or not, with the database's clock at the read. */
   private async row(): Promise<(LeaseInfo & { readAt: Date }) | undefined> {
     const { rows } = await this.client.query<{ owner: string; expires_at: Date; read_at: Date }>(
-      sql`SELECT owner, expires_at, clock_timestamp() AS read_at FROM ${this.table} WHERE name = ${this.name}`,
+      sql`SELECT owner, expires_at, clock_timestamp() AS read_at FROM ${this.table} WHERE name = ${this.name}`.idempotent(),
     );
     const row = rows[0];
     return row ? { owner: row.owner, expiresAt: row.expires_at, readAt: row.read_at } : undefined;
@@ -121,7 +123,7 @@ export class Lease {
   /** Who holds the lease now, if anyone (an expired lease counts as free). */
   async holder(): Promise<LeaseInfo | undefined> {
     const { rows } = await this.client.query<{ owner: string; expires_at: Date }>(
-      sql`SELECT owner, expires_at FROM ${this.table} WHERE name = ${this.name} AND expires_at >= clock_timestamp()`,
+      sql`SELECT owner, expires_at FROM ${this.table} WHERE name = ${this.name} AND expires_at >= clock_timestamp()`.idempotent(),
     );
     const row = rows[0];
     return row ? { owner: row.owner, expiresAt: row.expires_at } : undefined;

@@ -260,7 +260,7 @@ export class Ledger {
       sql`SELECT to_regclass(${`${quoteIdent(this.schema)}.migration_tables`}) IS NOT NULL AS tables,
                  to_regprocedure(${`${quoteIdent(this.schema)}.execute_step(text,text)`}) IS NOT NULL AS fn,
                  obj_description(to_regclass(${events}), 'pg_class') AS mark,
-                 (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = to_regclass(${events})) AS owner`,
+                 (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = to_regclass(${events})) AS owner`.idempotent(),
     );
     const tables = rows[0]?.tables === true;
     const current = tables && markedVersion(rows[0]?.mark) >= LEDGER_VERSION;
@@ -288,7 +288,7 @@ export class Ledger {
     for (let attempt = 0; ; attempt++) {
       try {
         // Tables at this version lacking only execute_step: add it alone, which needs CREATE on the schema, not ownership.
-        await this.client.query(seen.current ? executeStepOnly(this.schema) : ledgerDdl(this.schema));
+        await this.client.query((seen.current ? executeStepOnly(this.schema) : ledgerDdl(this.schema)).idempotent());
         this.known = this.complete = true;
         return;
       } catch (error) {
@@ -325,7 +325,7 @@ export class Ledger {
       run_id: string | null;
       recorded_only: boolean;
     }>(sql`SELECT revision, checksum, applied_at, duration_ms, actor, description, run_id, recorded_only
-           FROM ${this.table('applied_migrations')} ORDER BY applied_at, revision`);
+           FROM ${this.table('applied_migrations')} ORDER BY applied_at, revision`.idempotent());
     return rows.map((r) => ({
       revision: r.revision,
       checksum: r.checksum,
@@ -341,10 +341,10 @@ export class Ledger {
   /** The revision(s) in an Alembic `alembic_version` table on the search path, or undefined when there is none. */
   async alembicVersions(): Promise<string[] | undefined> {
     const { rows } = await this.client.query<{ found: boolean }>(
-      sql`SELECT to_regclass('alembic_version') IS NOT NULL AS found`,
+      sql`SELECT to_regclass('alembic_version') IS NOT NULL AS found`.idempotent(),
     );
     if (!rows[0]?.found) return undefined;
-    const versions = await this.client.query<{ version_num: string }>(sql`SELECT version_num FROM alembic_version ORDER BY version_num`);
+    const versions = await this.client.query<{ version_num: string }>(sql`SELECT version_num FROM alembic_version ORDER BY version_num`.idempotent());
     return versions.rows.map((r) => r.version_num);
   }
 
@@ -422,7 +422,11 @@ export class Ledger {
       ctes.push(sql`run AS (UPDATE ${this.table('migration_runs')} SET position = coalesce(${position}::integer, position),
         status = coalesce(${status}::text, status), error = ${error}, updated_at = now() WHERE run_id = ${entry.runId} AND ${gate})`);
     }
-    const { rows } = await executor.query<T>(sql`WITH ${sql.join(ctes, ',\n')} ${options.select ?? sql`SELECT ${gate} AS ok`}`.repeatedly());
+    const statement = sql`WITH ${sql.join(ctes, ',\n')} ${options.select ?? sql`SELECT ${gate} AS ok`}`.repeatedly();
+    // Without a `select` (which may run a step), and with every event keyed (a second insert is a no-op), the entry only
+    // sets values: writing it twice is harmless, so a lost response may be resent.
+    const idempotent = !options.select && events.every((e) => e.key != null);
+    const { rows } = await executor.query<T>(idempotent ? statement.idempotent() : statement);
     return rows[0];
   }
 
@@ -433,11 +437,12 @@ export class Ledger {
 
   async createRun(run: { runId: string; target: string; direction: Direction; plan: unknown; actor: string }): Promise<void> {
     await this.client.query(sql`INSERT INTO ${this.table('migration_runs')} (run_id, target, direction, status, plan, position, actor)
-      VALUES (${run.runId}, ${run.target}, ${run.direction}, 'in_progress', ${sql.json(run.plan)}::jsonb, 0, ${run.actor})`);
+      VALUES (${run.runId}, ${run.target}, ${run.direction}, 'in_progress', ${sql.json(run.plan)}::jsonb, 0, ${run.actor})
+      ON CONFLICT (run_id) DO NOTHING`.idempotent());
   }
 
   async setRunStatus(runId: string, status: RunStatus, error: string | null = null): Promise<void> {
-    await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET status = ${status}, error = ${error}, updated_at = now() WHERE run_id = ${runId}`);
+    await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET status = ${status}, error = ${error}, updated_at = now() WHERE run_id = ${runId}`.idempotent());
   }
 
   /** Marks a failed run as resumed now: budgets counted from the ledger (index build attempts) start again. */
@@ -459,14 +464,14 @@ export class Ledger {
              (array_agg(e.sqlstate ORDER BY e.id DESC) FILTER (WHERE e.status = 'failed'))[1] AS sqlstate
       FROM ${this.table('migration_events')} AS e JOIN ${this.table('migration_runs')} AS r ON r.run_id = e.run_id
       WHERE e.run_id = ${runId} AND e.revision = ${revision} AND e.direction = ${direction} AND e.step = ${step}
-        AND e.event_key LIKE 'build:%'`.withJsonRows());
+        AND e.event_key LIKE 'build:%'`.withJsonRows().idempotent());
     const r = rows[0];
     return { started: r?.started ?? 0, failed: r?.failed ?? 0, spent: r?.spent ?? 0, lastError: r?.error ?? null, lastSqlState: r?.sqlstate ?? null };
   }
 
   async getRun(runId: string): Promise<RunRow | undefined> {
     if (!(await this.exists())) return undefined;
-    const { rows } = await this.client.query<Record<string, unknown>>(sql`SELECT * FROM ${this.table('migration_runs')} WHERE run_id = ${runId}`);
+    const { rows } = await this.client.query<Record<string, unknown>>(sql`SELECT * FROM ${this.table('migration_runs')} WHERE run_id = ${runId}`.idempotent());
     return rows[0] && toRun(rows[0]);
   }
 
@@ -503,14 +508,14 @@ export class Ledger {
   async latestUnfinishedRun(): Promise<RunRow | undefined> {
     const { rows } = await this.client.query<Record<string, unknown>>(
       sql`SELECT * FROM ${this.table('migration_runs')} WHERE status IN ('in_progress', 'window_closed', 'failed')
-          ORDER BY started_at DESC, run_id DESC LIMIT 1`,
+          ORDER BY started_at DESC, run_id DESC LIMIT 1`.idempotent(),
     );
     return rows[0] && toRun(rows[0]);
   }
 
   async events(runId: string): Promise<EventRow[]> {
     const { rows } = await this.client.query<Record<string, unknown>>(
-      sql`SELECT run_id, revision, direction, step, status, error, sqlstate, duration_ms, event_key, at FROM ${this.table('migration_events')} WHERE run_id = ${runId} ORDER BY id`,
+      sql`SELECT run_id, revision, direction, step, status, error, sqlstate, duration_ms, event_key, at FROM ${this.table('migration_events')} WHERE run_id = ${runId} ORDER BY id`.idempotent(),
     );
     return rows.map((r) => ({
       runId: r['run_id'] as string,

@@ -39,6 +39,12 @@ export interface MigratorOptions {
   pollIntervalMs?: number;
   /** advance() stops when fewer than this many ms remain before the deadline (or the window closes). Default 15 000. */
   deadlineMarginMs?: number;
+  /**
+   * The longest one statement may run (the Data API's 45 s): a transactional unit starts only when its
+   * statements fit before the deadline at this much each (transactional-unit.ts). Default: the client's
+   * `statementTimeoutMs`, else 0 (pg and PGlite have no call limit).
+   */
+  statementTimeoutMs?: number;
   /** Clock and sleep, injectable for tests. */
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
@@ -62,6 +68,7 @@ export interface RunContext {
   indexBuildAttempts: number;
   pollIntervalMs: number;
   marginMs: number;
+  statementTimeoutMs: number;
 }
 
 export function createRunContext(options: MigratorOptions, graph: MigrationGraph, ledger: Ledger): RunContext {
@@ -82,11 +89,14 @@ export function createRunContext(options: MigratorOptions, graph: MigrationGraph
     indexBuildAttempts: options.indexBuildAttempts ?? 3,
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     marginMs: options.deadlineMarginMs ?? 15_000,
+    statementTimeoutMs: options.statementTimeoutMs ?? options.client.statementTimeoutMs ?? 0,
   };
 }
 
 /** What one advance call knows as it runs units. */
 export interface CallContext extends StandaloneContext {
+  /** The run's position when the call began: the unit there is the call's first (it may always start). */
+  firstPosition: number;
   /** Extensions available on the server, read once per call when a conditional step needs them. */
   extensions: Set<string> | undefined;
   /** Durations of migrations applied by this call in one transaction, recorded by its final ledger write. */
@@ -97,7 +107,7 @@ export interface CallContext extends StandaloneContext {
 export async function conditionMet(rc: RunContext, call: CallContext, step: Step): Promise<boolean> {
   if (!step.when) return true;
   if (!call.extensions) {
-    const { rows } = await rc.client.query<{ name: string }>(sql`SELECT name FROM pg_available_extensions`);
+    const { rows } = await rc.client.query<{ name: string }>(sql`SELECT name FROM pg_available_extensions`.idempotent());
     call.extensions = new Set(rows.map((r) => r.name));
   }
   return call.extensions.has(step.when.extensionAvailable);

@@ -33,6 +33,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sqlStateOf } from '../db/sqlstate.ts';
+import { withCallDeadline } from '../db/call-deadline.ts';
+import { isTransportFault } from '../db/data-api-errors.ts';
 import { ConfigError, MigrationFailedError, MigrationGraphError } from '../errors.ts';
 import { closesAt, isOpen, type OffpeakWindow } from '../window.ts';
 import { MigrationGraph } from './graph.ts';
@@ -47,6 +49,7 @@ import { parseStoredPlan, reconcileRun, sameMigrations, startRun, type StartOpti
 
 export type { StartOptions } from './run-plans.ts';
 import { runTransactionalUnit } from './transactional-unit.ts';
+import { retryIdempotent, runUnitReconciled } from './fault-reconcile.ts';
 import { verifyRun, type SkippedStep, type Verification } from './verification.ts';
 
 export type { MigratorOptions } from './run-context.ts';
@@ -312,17 +315,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
   }
 
   async function advance(runId: string, opts: AdvanceOptions = {}): Promise<AdvanceResult> {
-    return keeper.hold((held) => advanceHeld(runId, opts, held));
+    return withCallDeadline(opts.deadline, () => keeper.hold((held) => advanceHeld(runId, opts, held)));
   }
 
   async function runToCompletion(direction: Direction, target: string, opts: AdvanceOptions & StartOptions = {}): Promise<AdvanceResult> {
-    return keeper.hold(async (held) => {
+    return withCallDeadline(opts.deadline, () => keeper.hold(async (held) => {
       const { runId } = await startHeld(direction, target, { restart: opts.restart });
       for (;;) {
         const result = await advanceHeld(runId, opts, held);
         if (result.status !== 'in_progress' || opts.deadline || opts.window) return result;
       }
-    });
+    }));
   }
 
   async function stamp(target: string): Promise<string[]> {
@@ -395,7 +398,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     };
 
     // The first unit of a call may be one an earlier call or a killed run left running on the server.
-    const ctx: CallContext = { runId, deadline: opts.deadline, mayBeRunning: true, extensions: undefined, durations: [] };
+    const ctx: CallContext = { runId, deadline: opts.deadline, mayBeRunning: true, firstPosition: resumeAt, extensions: undefined, durations: [] };
     let position = resumeAt;
     try {
       while (position < stored.units.length) {
@@ -408,7 +411,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
         if (opts.deadline && opts.deadline.getTime() - t < marginMs) return await stop(position, 'in_progress', 'deadline');
 
         const unit = stored.units[position]!;
-        const outcome = await runUnit(ctx, unit, position);
+        // A lost response or a resuming database is reconciled from the ledger, not failed (fault-reconcile.ts).
+        const outcome = await runUnitReconciled(rc, ctx, position, (c) => runUnit(c, unit, position));
         if (outcome === 'deadline') return await stop(position, 'in_progress', 'deadline');
         ctx.mayBeRunning = false;
         position++;
@@ -432,7 +436,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
 
     const skipped = await skippedSoFar();
-    const verification = await verifyRun(rc, runId, stored, skipped);
+    const verification = await retryIdempotent(rc, () => verifyRun(rc, runId, stored, skipped));
     const ok = verification.ok;
     const error = ok ? null : `verification failed: ${verification.indexes.filter((i) => !i.valid).map((i) => `${i.schema}.${i.name} ${i.exists ? 'is INVALID' : 'is missing'}`).join(', ')}`;
     await ledger.journal(client, { runId, durations: ctx.durations, run: { status: ok ? 'done' : 'failed', error } });
@@ -504,6 +508,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const outcome = await standalone.run(ctx, m, unit.direction, index, step, journal);
       if (outcome === 'deadline') return 'deadline';
     } catch (error) {
+      if (isTransportFault(error)) throw error;
       throw await failStep(rc, runId, m, unit.direction, index, error);
     }
     const durationMs = nowMs() - t0;

@@ -9,10 +9,25 @@
  *   `lockAttempts`; any other error fails the step (MigrationFailedError).
  * - Step and migration durations are not known when the bookkeeping is written: done events carry none, and
  *   the applied row's duration_ms is rewritten by the advance call's final ledger write (`call.durations`).
+ * - A transport fault (lost response, resuming database) is not a step failure: it is rethrown as is, and the
+ *   advance loop reconciles it from the ledger (fault-reconcile.ts).
+ *
+ * Time budget (with a deadline; `statementTimeoutMs` is the transport's limit on one statement, 45 s on the
+ * Data API, 0 on pg and PGlite):
+ * - The unit starts only when `deadline − now ≥ statements × statementTimeoutMs + marginMs`; otherwise the
+ *   call stops before it ('deadline') and the next call runs it first. The FIRST unit of a call always starts:
+ *   it has the whole call, and a unit bigger than the rule allows would otherwise never run.
+ * - Between statements, the next one starts only before the deadline; past it the transaction is rolled back,
+ *   with its bookkeeping, rather than be killed with its locks held. (The deadline keeps one call's time before
+ *   the process's end: the Lambda handlers pass the invocation's end minus 75 s, the longest Data API call.) A later unit of the call then stops ('deadline'); the first unit of a call, which had the
+ *   whole call and still did not fit, fails the run: split the migration, or move the long statement to a
+ *   standalone step with a `verify`.
  */
 import type { SqlExecutor } from '../db/client.ts';
+import { isTransportFault } from '../db/data-api-errors.ts';
 import { LOCK_RETRY_SQLSTATES, sqlStateOf } from '../db/sqlstate.ts';
 import { sql } from '../db/sql.ts';
+import { MigrationFailedError } from '../errors.ts';
 import type { StepEvent } from './ledger.ts';
 import type { LoadedMigration, Step } from './model.ts';
 import type { PlanUnit } from './planner.ts';
@@ -29,19 +44,39 @@ export interface TransactionalUnit {
   isLast: boolean;
 }
 
-export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu: TransactionalUnit): Promise<'done'> {
+/** Thrown inside the transaction when the next statement would not end by the deadline: rolls it back. */
+class OutOfTime extends Error {
+  constructor(
+    readonly step: number,
+    readonly leftMs: number,
+  ) {
+    super('out of time before the deadline');
+  }
+}
+
+/** Milliseconds left before the call's deadline (Infinity without one). */
+const timeLeft = (rc: RunContext, call: CallContext) => (call.deadline ? call.deadline.getTime() - rc.nowMs() : Number.POSITIVE_INFINITY);
+
+export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu: TransactionalUnit): Promise<'done' | 'deadline'> {
   const { client, ledger, emit, nowMs } = rc;
   const { runId } = call;
   const { unit, position, migration: m, steps, isLast } = tu;
   const met = new Map<number, boolean>();
   for (const { index, step } of steps) met.set(index, await conditionMet(rc, call, step));
   const strong = steps.some(({ step, index }) => met.get(index) && step.lock === 'strong');
+  const metSteps = steps.filter(({ index }) => met.get(index));
+  const firstOfCall = position === call.firstPosition;
+  const neededMs = Math.max(1, metSteps.length) * rc.statementTimeoutMs + rc.marginMs;
   for (let attempt = 1; ; attempt++) {
     let current = steps[0]!.index;
+    const leftMs = timeLeft(rc, call);
+    if (!firstOfCall && leftMs < neededMs) {
+      emit({ event: 'time_budget_stop', runId, revision: m.revision, step: current, reason: 'not_started', neededMs, leftMs });
+      return 'deadline';
+    }
     const started = nowMs();
     try {
       const durations = new Map<number, number>();
-      const metSteps = steps.filter(({ index }) => met.get(index));
       const apply = async (executor: SqlExecutor) => {
         const events: StepEvent[] = steps.map(({ index, step }) =>
           met.get(index)
@@ -63,6 +98,8 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
         if (first) durations.set(first.index, nowMs() - t0);
         for (const { index, step } of rest) {
           current = index;
+          const left = timeLeft(rc, call);
+          if (left <= 0) throw new OutOfTime(index, left);
           emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'transactional' });
           const t1 = nowMs();
           await executor.query(stepSql(step));
@@ -81,6 +118,8 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
       if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs });
       return 'done';
     } catch (error) {
+      if (error instanceof OutOfTime) return await outOfTime(rc, call, tu, error, firstOfCall);
+      if (isTransportFault(error)) throw error;
       const state = sqlStateOf(error);
       if (state && LOCK_RETRY_SQLSTATES.has(state) && attempt < rc.lockAttempts) {
         const delayMs = Math.round(rc.backoff(attempt));
@@ -91,4 +130,22 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
       throw await failStep(rc, runId, m, unit.direction, current, error);
     }
   }
+}
+
+/**
+ * The transaction was rolled back before `error.step` for lack of time. A later unit of the call stops the
+ * call ('deadline': the next call runs it first, with the whole call before it); the call's first unit had
+ * that already, so it fails the run with what to do.
+ */
+async function outOfTime(rc: RunContext, call: CallContext, tu: TransactionalUnit, error: OutOfTime, firstOfCall: boolean): Promise<'deadline'> {
+  const { migration: m, unit } = tu;
+  rc.emit({ event: 'time_budget_stop', runId: call.runId, revision: m.revision, step: error.step, reason: 'rolled_back', neededMs: rc.statementTimeoutMs, leftMs: error.leftMs });
+  if (!firstOfCall) return 'deadline';
+  const cause = new MigrationFailedError(
+    `${m.file} (${m.revision}) ${unit.direction}: its transaction was rolled back before step ${error.step + 1}: the steps do not fit in one call ` +
+      `before its deadline${rc.statementTimeoutMs ? ` (each statement may take up to the ${Math.round(rc.statementTimeoutMs / 1000)} s statement timeout)` : ''}. ` +
+      'Split the migration, or move its long statement to a standalone step with a `verify` post-condition',
+    { revision: m.revision, step: error.step, direction: unit.direction, context: { file: m.file, leftMs: error.leftMs } },
+  );
+  throw await failStep(rc, call.runId, m, unit.direction, error.step, cause);
 }
