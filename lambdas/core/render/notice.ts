@@ -137,7 +137,7 @@ function sections(notice: Notice): Array<{ title: string; lines: string[] }> {
     case 'run_failed': {
       const where = [
         `step: ${notice.step}`,
-        ...(notice.revision ? [`migration: ${notice.revision}${notice.migrationStep !== undefined ? ` step ${notice.migrationStep}` : ''}`] : []),
+        ...(notice.revision ? [`migration: ${notice.revision}${notice.migrationStep !== undefined && notice.migrationStep >= 0 ? ` step ${notice.migrationStep + 1}` : ''}`] : []),
         ...(notice.sqlState ? [`SQLSTATE: ${notice.sqlState}`] : []),
         ...(notice.runId ? [`run: ${notice.runId}`] : []),
       ];

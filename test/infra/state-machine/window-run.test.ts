@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DatabaseUnavailableError } from '../../../lambdas/core/errors.ts';
+import { Lease } from '../../../lambdas/core/migrations/lease.ts';
+import { Ledger } from '../../../lambdas/core/migrations/ledger.ts';
+import { sql } from '../../../lambdas/core/db/sql.ts';
+import { createHarness, StateName as S, type Harness } from './harness.ts';
+import { indexes, table, uniqueCodes } from './scenario-migrations.ts';
+
+vi.mock('../../../migrations/_index.ts', () => ({
+  get migrations() {
+    return (globalThis as Record<string, unknown>)['__offpeakScenarioMigrations'] ?? [];
+  },
+}));
+
+/**
+ * The synthesized window-run state machine, executed (see harness.ts). Each scenario
+ * has its own ledger schema and application schema in this file's database, and
+ * asserts the final state, the notices sent and the ledger.
+ */
+let h: Harness;
+beforeAll(async () => {
+  vi.useFakeTimers({ toFake: ['Date'], now: new Date('2030-03-04T23:00:00Z') });
+  h = await createHarness();
+});
+afterAll(async () => {
+  vi.useRealTimers();
+  await h?.dispose();
+});
+
+const runs = async (schema: string) => (await h.api.db.client.query<{ run_id: string; status: string; position: number }>(sql`SELECT run_id, status, position FROM ${sql.ident(schema, 'migration_runs')} ORDER BY started_at`)).rows;
+const applied = async (schema: string) => (await new Ledger(h.api.db.client, schema).applied()).map((r) => r.revision);
+
+describe('window run, executed', () => {
+  it('nothing pending: plans, succeeds at "Nothing pending", sends nothing', async () => {
+    await h.deploy([], 'offpeak_nothing');
+    const x = await h.run();
+    expect(x.status).toBe('SUCCEEDED');
+    expect(x.path).toEqual([S.plan, S.anythingPending, S.nothingPending]);
+    expect(x.notices).toEqual([]);
+    expect(x.calls.migrate).toBe(0);
+  });
+
+  it('done in one advance: one run_done notice naming what the run applied; an INVALID index elsewhere does not fail it', async () => {
+    // Prepare: an INVALID index left by someone else, outside anything the run touches.
+    await h.api.db.client.query(sql`CREATE TABLE public.other (code text)`);
+    await h.api.db.client.query(sql`INSERT INTO public.other VALUES ('a'), ('a')`);
+    await expect(h.api.db.client.query(sql`CREATE UNIQUE INDEX CONCURRENTLY idx_other_code ON public.other (code)`)).rejects.toThrow();
+    await h.deploy([table('app_one'), indexes('app_one', 2)], 'offpeak_one');
+
+    const x = await h.run();
+
+    expect(x.status).toBe('SUCCEEDED');
+    expect(x.path.filter((s) => s === S.migrate)).toHaveLength(1);
+    expect(x.path.at(-1)).toBe(S.succeeded);
+    expect(x.notices).toHaveLength(1);
+    const notice = x.notices[0]!;
+    expect(notice.notice).toMatchObject({ kind: 'run_done', remaining: [] });
+    expect((notice.notice['applied'] as Array<{ revision: string }>).map((a) => a.revision)).toEqual(['202601010001', '202601010002']);
+    expect((notice.notice['verification'] as { problems: string[]; checkedIndexes: string[] }).problems).toEqual([]);
+    expect(notice.subject).toMatch(/window run done, 2 migration\(s\) applied/);
+    expect(notice.text).toContain('202601010002  index orders (2)');
+    expect(await applied('offpeak_one')).toEqual(['202601010001', '202601010002']);
+    expect((await runs('offpeak_one')).map((r) => r.status)).toEqual(['done']);
+  });
+
+  it('in_progress across several advances: loops Advance → Pause until done, one run, one notice', async () => {
+    await h.deploy([table('app_loop'), indexes('app_loop', 6)], 'offpeak_loop');
+    // Budgets that leave the runner a few Data API calls each (the fake clock moves 1 s per call).
+    const x = await h.run({ migrateBudgetMs: (attempt) => (attempt < 4 ? 75_000 + 15_000 + 5_000 : 900_000) });
+    expect(x.status).toBe('SUCCEEDED');
+    expect(x.calls.migrate).toBeGreaterThanOrEqual(3);
+    expect(x.path.filter((s) => s === S.pause).length).toBe(x.calls.migrate - 1);
+    expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
+    expect((await runs('offpeak_loop')).map((r) => r.status)).toEqual(['done']);
+    expect(await applied('offpeak_loop')).toEqual(['202601010001', '202601010002']);
+  });
+
+  it('the window closes mid-run: a window_closed notice with what remains; the next window resumes the same run', async () => {
+    await h.deploy([table('app_win'), indexes('app_win', 6)], 'offpeak_win');
+    // First window: the first advance runs out of Lambda time; then the window's end passes.
+    const first = await h.run({
+      migrateBudgetMs: () => 75_000 + 15_000 + 12_000,
+      afterMigrate: () => {
+        vi.setSystemTime(Date.now() + 3 * 3_600_000);
+      },
+    });
+    expect(first.status).toBe('SUCCEEDED');
+    expect(first.path.at(-1)).toBe(S.pausedUntilNextWindow);
+    expect(first.notices.map((n) => n.notice['kind'])).toEqual(['window_closed']);
+    const closed = first.notices[0]!.notice as { position: number; total: number; remaining: string[]; commands: { resume: string } };
+    expect(closed.position).toBeGreaterThan(0);
+    expect(closed.position).toBeLessThan(closed.total);
+    expect(closed.remaining).toContain('202601010002');
+    expect(closed.commands.resume).toMatch(/^aws stepfunctions start-execution --state-machine-arn arn:aws:states:/);
+    const [paused] = await runs('offpeak_win');
+    expect(paused!.status).toBe('window_closed');
+
+    // Next window: the plan sees the unfinished run, migrate resumes it, and it finishes.
+    const second = await h.run();
+    expect(second.status).toBe('SUCCEEDED');
+    expect(second.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
+    expect(second.notices[0]!.notice['runId']).toBe(paused!.run_id);
+    // The run_done notice names every revision of the run, also those applied in the first window.
+    expect((second.notices[0]!.notice['applied'] as Array<{ revision: string }>).map((a) => a.revision)).toEqual(['202601010001', '202601010002']);
+    expect((await runs('offpeak_win')).map((r) => r.status)).toEqual(['done']);
+  });
+
+  it('a step failing: one run_failed notice with the revision, SQLSTATE and the commands; handled, so no execution failure', async () => {
+    await h.deploy([table('app_fail', { duplicateCodes: true }), uniqueCodes('app_fail')], 'offpeak_fail');
+    const x = await h.run();
+    expect(x.status).toBe('SUCCEEDED');
+    expect(x.path.at(-1)).toBe(S.failedNotified);
+    expect(x.notices).toHaveLength(1);
+    const n = x.notices[0]!.notice as Record<string, unknown>;
+    expect(n).toMatchObject({ kind: 'run_failed', step: S.migrate, revision: '202601010002', migrationStep: 0, sqlState: '23505' });
+    expect(x.notices[0]!.text).toContain('migration: 202601010002 step 1\n  SQLSTATE: 23505');
+    expect(String(n['message'])).toMatch(/idx_orders_code_unique|could not create unique index|duplicate/i);
+    expect(x.notices[0]!.text).toMatch(/To roll back instead:\n {2}offpeak invoke rollback --to -1 --function Offpeak-MigrationsRollbackFunction-Test/);
+    expect(x.notices[0]!.text).not.toMatch(/\bat .*\.ts:\d+/);
+    expect((await runs('offpeak_fail')).map((r) => r.status)).toEqual(['failed']);
+    expect(await applied('offpeak_fail')).toEqual(['202601010001']);
+  });
+});
+
+describe('window run, executed: retries and notices', () => {
+  it('a held lease is retried, then acquired', async () => {
+    await h.deploy([table('app_lease'), indexes('app_lease', 1)], 'offpeak_lease');
+    await new Ledger(h.api.db.client, 'offpeak_lease').ensure();
+    const other = new Lease(h.api.db.client, { owner: 'cli:alice@laptop', schema: 'offpeak_lease', ttlMs: 3_600_000 });
+    await other.acquire();
+    const x = await h.run({
+      inject: async ({ handler, attempt }) => {
+        if (handler === 'migrate' && attempt === 3) await other.release();
+        return undefined;
+      },
+    });
+    expect(x.retried.filter((r) => r.state === S.migrate).map((r) => r.error)).toEqual(['LeaseHeldError', 'LeaseHeldError']);
+    expect(x.status).toBe('SUCCEEDED');
+    expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
+    expect(await applied('offpeak_lease')).toEqual(['202601010001', '202601010002']);
+  });
+
+  it('a transient DatabaseUnavailableError is retried', async () => {
+    await h.deploy([table('app_unavail')], 'offpeak_unavail');
+    const x = await h.run({
+      // What the Data API adapter throws once its own retries are spent (Aurora still resuming).
+      inject: ({ handler, attempt }) => (handler === 'migrate' && attempt === 1 ? new DatabaseUnavailableError('Data API ExecuteStatement: DatabaseResumingException: resuming') : undefined),
+    });
+    expect(x.retried).toEqual([{ state: S.migrate, error: 'DatabaseUnavailableError' }]);
+    expect(x.status).toBe('SUCCEEDED');
+    expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
+    expect(await applied('offpeak_unavail')).toEqual(['202601010001']);
+  });
+
+  it('a notice publish failing: retried, caught, and the run still succeeds', async () => {
+    await h.deploy([table('app_sns')], 'offpeak_sns');
+    const x = await h.run({ snsDown: true });
+    expect(x.status).toBe('SUCCEEDED');
+    expect(x.path).toContain(S.doneNoticeLost);
+    expect(x.path.at(-1)).toBe(S.succeeded);
+    expect(x.retried.filter((r) => r.state === S.notifyDone).length).toBeGreaterThanOrEqual(1);
+    expect(x.caught).toEqual([{ state: S.notifyDone, error: 'ReportPublishError' }]);
+    expect(x.publishAttempts).toBeGreaterThan(1);
+    expect(x.notices).toEqual([]);
+    expect((await runs('offpeak_sns')).map((r) => r.status)).toEqual(['done']);
+  });
+
+  it('a risky plan takes one snapshot, waits for it, deletes expired offpeak-* snapshots, then runs', async () => {
+    await h.deploy([table('app_risky'), indexes('app_risky', 1, { risk: 'high' })], 'offpeak_risky');
+    const day = 86_400_000;
+    h.snapshots.statuses = ['creating', 'creating', 'available'];
+    h.snapshots.existing = [
+      { DbClusterSnapshotIdentifier: 'offpeak-expired', SnapshotCreateTime: new Date(Date.now() - 30 * day).toISOString() },
+      { DbClusterSnapshotIdentifier: 'offpeak-recent', SnapshotCreateTime: new Date(Date.now() - 2 * day).toISOString() },
+      { DbClusterSnapshotIdentifier: 'manual-before-upgrade', SnapshotCreateTime: new Date(Date.now() - 90 * day).toISOString() },
+    ];
+    const x = await h.run();
+    expect(x.status).toBe('SUCCEEDED');
+    expect(h.snapshots.created).toHaveLength(1);
+    expect(h.snapshots.created[0]).toMatch(/^offpeak-[0-9a-f-]{36}$/);
+    expect(x.path.filter((s) => s === S.waitForSnapshot)).toHaveLength(3);
+    expect(h.snapshots.deleted).toEqual(['offpeak-expired']);
+    expect(x.path.indexOf(S.startRun)).toBeGreaterThan(x.path.indexOf(S.deleteOldSnapshots));
+    expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
+    expect(await applied('offpeak_risky')).toEqual(['202601010001', '202601010002']);
+  });
+});
