@@ -6,8 +6,10 @@ import {
   StatementTimeoutException,
   TransactionNotFoundException,
 } from '@aws-sdk/client-rds-data';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
+import { sleep, until } from '../../support/wait.ts';
 import { execute, post, rejection } from './helpers.ts';
 import { lacks } from '../../support/prerequisites.ts';
 
@@ -22,7 +24,36 @@ beforeAll(async () => {
 });
 afterAll(() => api?.dispose());
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Holds a session advisory lock on a connection of its own (PostgreSQL only), so a statement that
+ * takes the same lock stays running until `release()`: the tests wait on that event, never on a
+ * sleep that must outlast the statement.
+ */
+async function holdLock(key: number): Promise<{ waiting(): Promise<boolean>; idleAborted(): Promise<boolean>; release(): Promise<void>; end(): Promise<void> }> {
+  const holder = new pg.Client({ connectionString: api.db.url! });
+  await holder.connect();
+  await holder.query('SELECT pg_advisory_lock($1)', [key]);
+  const count = async (text: string) => Number((await holder.query<{ n: string }>(text)).rows[0]!.n);
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await holder.query('SELECT pg_advisory_unlock($1)', [key]);
+  };
+  return {
+    waiting: async () => (await count(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = ${key} AND NOT granted`)) > 0,
+    idleAborted: async () => (await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction (aborted)'`)) > 0,
+    release,
+    /** Releases the lock if still held and closes the connection. */
+    async end() {
+      await release();
+      await holder.end();
+    },
+  };
+}
+/** A statement that waits for advisory lock `key` and then inserts (id, note). */
+const lockedInsert = (id: number, note: string, key: number) =>
+  `INSERT INTO items (id, note) SELECT ${id}, '${note}' FROM (SELECT pg_advisory_xact_lock(${key})) AS l`;
 
 async function begin(): Promise<string> {
   const out = await api.sdk.send(new BeginTransactionCommand({ resourceArn: api.resourceArn, secretArn: api.secretArn, database: api.database }));
@@ -183,13 +214,15 @@ describe('transactions', () => {
   it.skipIf(lacks('postgresql'))(
     'rejects a second call while the transaction is running one (real PostgreSQL only: PGlite runs statements on the JS thread)',
     async () => {
-      // Prepare
+      // Prepare: the first call stays running, waiting for a lock this test holds
+      const lock = await holdLock(9101);
       const tx = await begin();
-      const slow = execute(api, { sql: 'SELECT pg_sleep(0.5)', transactionId: tx });
-      await sleep(150);
+      const slow = execute(api, { sql: `SELECT pg_advisory_xact_lock(9101)`, transactionId: tx });
+      await until('the first call to wait for the lock', lock.waiting);
 
       // Act
       const second = await rejection(execute(api, { sql: 'SELECT 1', transactionId: tx }));
+      await lock.end();
       await slow;
       await commit(tx);
 
@@ -209,44 +242,59 @@ describe('statement timeout', () => {
     });
 
   it('fails a statement over the timeout with StatementTimeoutException', async () => {
-    // Act
-    const started = Date.now();
-    const error = await rejection(slowInsert(20, false));
-    const elapsed = Date.now() - started;
-    await sleep(800);
-
-    // Assess
-    expect(error).toBeInstanceOf(StatementTimeoutException);
-    expect((error as StatementTimeoutException).dbConnectionId).toEqual(expect.any(Number));
     if (api.db.kind === 'pg') {
-      // Cancelled with PostgreSQL's own cancel at the deadline: it never completes.
-      expect(elapsed).toBeLessThan(statementTimeoutMs + 350);
-      expect(error.message).toMatch(/was cancelled/);
-      expect(await exists(20)).toBe(false);
+      // Prepare: the statement waits for a lock this test holds, so it cannot finish before the reply
+      const lock = await holdLock(9102);
+      try {
+        // Act
+        const error = await rejection(execute(api, { sql: lockedInsert(20, 'slow', 9102) }));
+        // The lock is still held, so the statement can only stop waiting by being cancelled.
+        await until('the statement to be cancelled', async () => !(await lock.waiting()));
+        await lock.release();
+
+        // Assess: the call came back while the statement could not have finished (the lock was held),
+        // and the statement was cancelled, so releasing the lock inserted nothing
+        expect(error).toBeInstanceOf(StatementTimeoutException);
+        expect((error as StatementTimeoutException).dbConnectionId).toEqual(expect.any(Number));
+        expect(error.message).toMatch(/was cancelled/);
+        expect(await exists(20)).toBe(false);
+      } finally {
+        await lock.end();
+      }
     } else {
-      // PGlite cannot cancel: the statement runs to the end, then the call reports the timeout.
+      // PGlite cannot cancel: the statement (longer than the timeout) runs to the end, then the call reports the timeout.
+      const error = await rejection(slowInsert(20, false));
+      expect(error).toBeInstanceOf(StatementTimeoutException);
+      expect((error as StatementTimeoutException).dbConnectionId).toEqual(expect.any(Number));
       expect(error.message).toMatch(/cannot cancel/);
       expect(await exists(20)).toBe(true);
     }
   });
 
   it('with continueAfterTimeout, fails the call at the deadline but lets the statement finish', async () => {
-    // Act
-    const started = Date.now();
-    const error = await rejection(slowInsert(21, true));
-    const elapsed = Date.now() - started;
-    const visibleAtReply = api.db.kind === 'pg' ? await exists(21) : undefined;
-    await sleep(800);
-
-    // Assess
-    expect(error).toBeInstanceOf(StatementTimeoutException);
     if (api.db.kind === 'pg') {
-      // Replied at the deadline while the statement was still running on its connection.
-      expect(elapsed).toBeLessThan(statementTimeoutMs + 350);
-      expect(visibleAtReply).toBe(false);
-      expect(error.message).toMatch(/keeps running/);
+      // Prepare
+      const lock = await holdLock(9103);
+      try {
+        // Act
+        const error = await rejection(execute(api, { sql: lockedInsert(21, 'slow', 9103), continueAfterTimeout: true }));
+        const waitingAtReply = await lock.waiting();
+        const visibleAtReply = await exists(21);
+        await lock.release();
+
+        // Assess: replied at the deadline while the statement still waited on its connection; it then finished
+        expect(error).toBeInstanceOf(StatementTimeoutException);
+        expect(error.message).toMatch(/keeps running/);
+        expect({ waitingAtReply, visibleAtReply }).toEqual({ waitingAtReply: true, visibleAtReply: false });
+        await until('the continued statement to insert its row', () => exists(21));
+      } finally {
+        await lock.end();
+      }
+    } else {
+      const error = await rejection(slowInsert(21, true));
+      expect(error).toBeInstanceOf(StatementTimeoutException);
+      expect(await exists(21)).toBe(true);
     }
-    expect(await exists(21)).toBe(true);
   });
 
   it.skipIf(lacks('postgresql'))(
@@ -256,15 +304,13 @@ describe('statement timeout', () => {
       const tx = await begin();
       await insert(22, tx);
 
-      // Act: the duplicate id fails on the server after the call has already timed out
-      const timedOut = await rejection(
-        execute(api, {
-          sql: `INSERT INTO items (id, note) SELECT 1, 'dup' FROM pg_sleep(${(statementTimeoutMs + 300) / 1000})`,
-          transactionId: tx,
-          continueAfterTimeout: true,
-        }),
-      );
-      await sleep(600);
+      // Act: the duplicate id fails on the server after the call has already timed out (it waits
+      // for a lock this test releases only after the reply)
+      const lock = await holdLock(9104);
+      const timedOut = await rejection(execute(api, { sql: lockedInsert(1, 'dup', 9104), transactionId: tx, continueAfterTimeout: true }));
+      await lock.release();
+      await until('the continued statement to fail and leave its transaction aborted', lock.idleAborted);
+      await lock.end();
       const onCommit = await rejection(commit(tx));
 
       // Assess

@@ -14,13 +14,12 @@ import { ledgerMismatches, resetSeed, seed, seedHead } from './seed-ledger.ts';
 export const DEFAULT_CHILD_LEASE_TTL_MS = 1000;
 export const DOWN_TARGET = '202508230001';
 /**
- * Kills are drawn from this share of the measured run: not the first 10 % (the child is still taking the
- * lease and planning, so a kill there tests little) nor the last 20 % (later runs are often faster than
- * the first, with warm caches, and would finish before the kill).
+ * A kill lands right after a seeded-random runner event of the measured run, then a seeded 0-19 ms
+ * later (so it also lands inside statements), never on a clock share of a measured duration: under
+ * load a run's duration varies by seconds, its events do not. Never after the last event (the run
+ * would finish first) nor before the first (the child would still be starting).
  */
-const KILL_WINDOW = { from: 0.1, to: 0.8 } as const;
-const killMoment = (rand: () => number, elapsedMs: number) =>
-  Math.round((KILL_WINDOW.from + rand() * (KILL_WINDOW.to - KILL_WINDOW.from)) * elapsedMs);
+const killPoint = (rand: () => number, events: number) => ({ afterEvents: 1 + Math.floor(rand() * Math.max(1, events - 1)), delayMs: Math.floor(rand() * 20) });
 
 export type ChildTarget = { url: string } | { dataApi: { endpoint: string; resourceArn: string; secretArn: string; database: string } };
 
@@ -29,8 +28,10 @@ export interface ChildRun {
   killed: boolean;
   /** The child's last runner event before it ended (where it was killed). */
   lastEvent: string | undefined;
-  /** ms from the child's first line (ready) to its end. */
+  /** ms from the child's first line (ready) to its end (for the log only). */
   elapsedMs: number;
+  /** Runner events the child wrote before it ended. */
+  events: number;
   code: number | null;
   stderr: string;
 }
@@ -54,12 +55,12 @@ export async function bundleSeedChild(): Promise<string> {
 }
 
 /**
- * Runs the bundled child (direction, target) and, when `killAfterMs` is given, SIGKILLs it that many ms
- * after it reports ready (unless it finished first).
+ * Runs the bundled child (direction, target) and, when `kill` is given, SIGKILLs it `delayMs` after its
+ * `afterEvents`-th runner event (unless it finished first).
  */
 export function runSeedChild(
   bundle: string,
-  input: { target: ChildTarget; direction: Direction; revision: string; leaseTtlMs: number; killAfterMs?: number },
+  input: { target: ChildTarget; direction: Direction; revision: string; leaseTtlMs: number; kill?: { afterEvents: number; delayMs: number } },
 ): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const args = JSON.stringify({ ...input.target, direction: input.direction, target: input.revision, leaseTtlMs: input.leaseTtlMs });
@@ -69,6 +70,7 @@ export function runSeedChild(
     let readyAt: number | undefined;
     let lastEvent: string | undefined;
     let killed = false;
+    let events = 0;
     let timer: NodeJS.Timeout | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += String(chunk);
@@ -78,13 +80,14 @@ export function runSeedChild(
         buffer = buffer.slice(nl + 1);
         if (line.event === 'child_ready') {
           readyAt = Date.now();
-          if (input.killAfterMs !== undefined) {
-            timer = setTimeout(() => {
-              killed = child.kill('SIGKILL');
-            }, input.killAfterMs);
-          }
         } else if (line.event !== 'child_result') {
           lastEvent = `${line.event}${line.revision ? ` ${line.revision}` : ''}${line.step !== undefined ? `#${line.step}` : ''}`;
+          events++;
+          if (input.kill && events === input.kill.afterEvents) {
+            timer = setTimeout(() => {
+              killed = child.kill('SIGKILL');
+            }, input.kill.delayMs);
+          }
         }
       }
     });
@@ -92,7 +95,7 @@ export function runSeedChild(
     child.on('error', reject);
     child.on('close', (code) => {
       if (timer) clearTimeout(timer);
-      resolve({ killed, lastEvent, elapsedMs: readyAt === undefined ? 0 : Date.now() - readyAt, code, stderr });
+      resolve({ killed, lastEvent, elapsedMs: readyAt === undefined ? 0 : Date.now() - readyAt, events, code, stderr });
     });
   });
 }
@@ -125,13 +128,14 @@ export interface Kill {
   lane: number;
   trial: number;
   direction: 'up' | 'down';
-  at: number;
+  /** Where the kill was aimed: after this many runner events, plus a delay. */
+  at: { afterEvents: number; delayMs: number };
   run: ChildRun;
 }
 
 /**
- * One lane, on its own database: measures one uninterrupted upgrade and downgrade (the window the kills
- * are drawn from), then runs its trials: kill the upgrade, rerun it, check; kill the downgrade, rerun it, check.
+ * One lane, on its own database: counts the runner events of an uninterrupted upgrade and downgrade (the
+ * kills are drawn among them), then runs its trials: kill the upgrade, rerun it, check; kill the downgrade, rerun it, check.
  */
 export async function crashLane(lane: {
   index: number;
@@ -161,43 +165,38 @@ export async function crashLane(lane: {
     expect(await ledgerMismatches(direct)).toEqual([]);
     return { up, down };
   };
-  // The kill window is the faster of two uninterrupted runs: the first runs cold (PGlite behind the server
-  // ran the seed upgrade in 895 ms, then finished before kills drawn at 580 ms), so a window measured on it
-  // alone put most kills after the end.
-  const cold = await measure();
-  await resetSeed(direct);
-  const warm = await measure();
-  const fullUp = { elapsedMs: Math.min(cold.up.elapsedMs, warm.up.elapsedMs) };
-  const fullDown = { elapsedMs: Math.min(cold.down.elapsedMs, warm.down.elapsedMs) };
+  const full = await measure();
+  const fullUp = full.up;
+  const fullDown = full.down;
 
   const kills: Kill[] = [];
   for (let trial = 0; trial < trials; trial++) {
     // Act (up): kill the upgrade somewhere in its duration, then rerun it
     await resetSeed(direct);
-    const upAt = killMoment(rand, fullUp.elapsedMs);
-    const up = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs, killAfterMs: upAt });
+    const upAt = killPoint(rand, fullUp.events);
+    const up = await runSeedChild(bundle, { target, direction: 'up', revision: 'head', leaseTtlMs, kill: upAt });
     kills.push({ lane: index, trial, direction: 'up', at: upAt, run: up });
     const upResult = await converge(rerun, 'up', 'head');
 
     // Assess (up)
-    const context = `seed ${seedValue}, lane ${index}, trial ${trial}, up killed at ${upAt} ms after ${up.lastEvent ?? 'start'}`;
+    const context = `seed ${seedValue}, lane ${index}, trial ${trial}, up killed ${upAt.delayMs} ms after event ${upAt.afterEvents} (last seen: ${up.lastEvent ?? 'none'})`;
     expect(upResult.status, context).toBe('done');
     expect((await ledgerMismatches(direct)).map((p) => `${p} (${context})`)).toEqual([]);
     expect(await currentRevisions(direct), context).toEqual([seedHead]);
 
     // Act (down): kill the downgrade, then rerun it
-    const downAt = killMoment(rand, fullDown.elapsedMs);
-    const down = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs, killAfterMs: downAt });
+    const downAt = killPoint(rand, fullDown.events);
+    const down = await runSeedChild(bundle, { target, direction: 'down', revision: DOWN_TARGET, leaseTtlMs, kill: downAt });
     kills.push({ lane: index, trial, direction: 'down', at: downAt, run: down });
     const downResult = await converge(rerun, 'down', DOWN_TARGET);
 
     // Assess (down)
-    const downContext = `seed ${seedValue}, lane ${index}, trial ${trial}, down killed at ${downAt} ms after ${down.lastEvent ?? 'start'}`;
+    const downContext = `seed ${seedValue}, lane ${index}, trial ${trial}, down killed ${downAt.delayMs} ms after event ${downAt.afterEvents} (last seen: ${down.lastEvent ?? 'none'})`;
     expect(downResult.status, downContext).toBe('done');
     expect((await ledgerMismatches(direct)).map((p) => `${p} (${downContext})`)).toEqual([]);
     expect(await currentRevisions(direct), downContext).toEqual([DOWN_TARGET]);
   }
-  console.info(`lane ${index}: full up ${fullUp.elapsedMs} ms, full down ${fullDown.elapsedMs} ms`);
+  console.info(`lane ${index}: full up ${fullUp.events} events in ${fullUp.elapsedMs} ms, full down ${fullDown.events} events in ${fullDown.elapsedMs} ms`);
   return kills;
 }
 
@@ -213,7 +212,7 @@ export function summarize(kills: Kill[], seedValue: number): number {
   const midRun = kills.filter((k) => k.run.killed && k.run.lastEvent !== undefined);
   console.info(
     `crash trials (seed ${seedValue}): ${midRun.length}/${kills.length} killed mid-run; last events: ` +
-      kills.map((k) => `${k.direction}@${k.at}:${k.run.killed ? (k.run.lastEvent ?? 'before start') : 'finished'}`).join(', '),
+      kills.map((k) => `${k.direction}@${k.at.afterEvents}+${k.at.delayMs}ms:${k.run.killed ? (k.run.lastEvent ?? 'before start') : 'finished'}`).join(', '),
   );
   return midRun.length;
 }

@@ -17,7 +17,8 @@ const TRANSACTION_IDLE_TIMEOUT_MS = 2000;
 describe('SIGKILL at a random moment of the seed upgrade and downgrade, through the Data API server', () => {
   let api: TestDataApi;
   let bundle: string;
-  const seedValue = Number(process.env['OFFPEAK_CRASH_SEED'] ?? Date.now() % 100_000);
+  // A fixed seed, so a run is repeatable; set OFFPEAK_CRASH_SEED to explore others (every message names the seed).
+  const seedValue = Number(process.env['OFFPEAK_CRASH_SEED'] ?? 20_261_203);
 
   beforeAll(async () => {
     [api, bundle] = await Promise.all([startTestDataApi({ statementTimeoutMs: 1000, transactionIdleTimeoutMs: TRANSACTION_IDLE_TIMEOUT_MS }), bundleSeedChild()]);

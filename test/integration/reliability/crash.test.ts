@@ -10,7 +10,8 @@ const LANES = 4;
 // SIGKILL needs a separate process talking to a server: PGlite lives inside the test process.
 describe.skipIf(lacks('postgresql'))('SIGKILL at a random moment of the seed upgrade and downgrade (PostgreSQL)', () => {
   let bundle: string;
-  const seedValue = Number(process.env['OFFPEAK_CRASH_SEED'] ?? Date.now() % 100_000);
+  // A fixed seed, so a run is repeatable; set OFFPEAK_CRASH_SEED to explore others (every message names the seed).
+  const seedValue = Number(process.env['OFFPEAK_CRASH_SEED'] ?? 20_261_203);
 
   beforeAll(async () => {
     bundle = await bundleSeedChild();

@@ -4,7 +4,7 @@ import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { harness, indexes } from '../migrations/helpers.ts';
-import { until } from './wait.ts';
+import { until } from '../../support/wait.ts';
 import { lacks } from '../../support/prerequisites.ts';
 
 /**

@@ -4,7 +4,7 @@ import { sql } from '../../../lambdas/core/db/sql.ts';
 import { runCli } from '../../support/cli.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { ledgerMismatches, seedHead } from './seed-ledger.ts';
-import { sleep, until } from './wait.ts';
+import { sleep, until } from '../../support/wait.ts';
 
 const DOWN_TARGET = '202508230001';
 

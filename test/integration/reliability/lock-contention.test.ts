@@ -5,7 +5,7 @@ import { createIndex, defineMigration, dropIndex, sqlStep } from '../../../lambd
 import { type TestDatabase } from '../../support/database.ts';
 import { runnerTransports, type RunnerTransport } from '../../support/runner-transports.ts';
 import { harness, indexes, uniqueName } from '../migrations/helpers.ts';
-import { sleep, until } from './wait.ts';
+import { sleep, until } from '../../support/wait.ts';
 import { lacks } from '../../support/prerequisites.ts';
 
 // A long transaction on another connection needs a server: PGlite has one connection.
