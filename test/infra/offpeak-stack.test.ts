@@ -2,7 +2,11 @@ import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, settingsFromContext } from '../../infra/config.ts';
+import { clusterLocation, DEFAULT_SETTINGS, judgePlaceholder, settingsFromContext, validateSettings } from '../../infra/config.ts';
+import { resolveHealthOptions } from '../../lambdas/core/health/options.ts';
+import { planEventSchema } from '../../lambdas/handlers/schemas.ts';
+import { indexPrefix as runtimeIndexPrefix, unusedDays as runtimeUnusedDays } from '../../lambdas/runtime/config.ts';
+import { snapshotRetentionFor } from '../../lambdas/runtime/setting-rules.ts';
 import { StateName } from '../../infra/constructs/migration-runner.ts';
 import { EnvName } from '../../lambdas/runtime/env-names.ts';
 import { synthOffpeak, TEST_SETTINGS, type Synthesized } from './synth.ts';
@@ -462,5 +466,99 @@ describe('settings from context', () => {
     expect(() => settingsFromContext(new App({ context: { windowMinutes: '0' } }))).toThrow(/windowMinutes must be a whole number/);
     expect(() => settingsFromContext(new App({ context: { alertEmails: 'dba' } }))).toThrow(/"dba" is not an email address/);
     expect(() => synthOffpeak({ ...TEST_SETTINGS, windowCron: '0 2 * * 1-5' })).toThrow(/not an EventBridge Scheduler cron/);
+  });
+});
+
+describe('refusing what cannot work', () => {
+  it('synthesizes the placeholder with a warning, and refuses it once an account is known', () => {
+    expect(judgePlaceholder(DEFAULT_SETTINGS, undefined)).toMatchObject({ kind: 'warn' });
+    expect(judgePlaceholder(DEFAULT_SETTINGS, '111122223333')).toEqual({ kind: 'error', message: expect.stringMatching(/no cluster configured for account 111122223333: pass -c clusterArn=/) });
+    expect(judgePlaceholder(TEST_SETTINGS, '111122223333')).toEqual({ kind: 'ok' });
+  });
+
+  it('deploys where the cluster is: account and region come from its ARN', () => {
+    expect(clusterLocation(CLUSTER)).toEqual({ partition: 'aws', region: 'eu-west-1', account: '111122223333' });
+  });
+
+  it('refuses a credentials secret in another account or region than the cluster', () => {
+    expect(() => validateSettings({ ...TEST_SETTINGS, secretArn: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf' })).toThrow(
+      /secretArn is in 111122223333\/us-east-1 but the cluster is in 111122223333\/eu-west-1/,
+    );
+  });
+
+  it('checks every runtime setting with the rule the Lambdas use: what synthesizes is what they accept', () => {
+    for (const unusedDays of [1, 14, 89, 90, 200, 365]) {
+      expect(() => validateSettings({ ...TEST_SETTINGS, unusedDays })).not.toThrow();
+      const env = { OFFPEAK_UNUSED_DAYS: String(unusedDays) };
+      expect(runtimeUnusedDays(env)).toBe(unusedDays);
+      // Retention follows the window, so the health options the handlers build are valid.
+      expect(() => resolveHealthOptions({ unusedDays, retentionDays: snapshotRetentionFor(unusedDays) })).not.toThrow();
+    }
+    for (const unusedDays of [0, 366]) {
+      expect(() => validateSettings({ ...TEST_SETTINGS, unusedDays })).toThrow(/unusedDays/);
+      expect(() => runtimeUnusedDays({ OFFPEAK_UNUSED_DAYS: String(unusedDays) })).toThrow(/OFFPEAK_UNUSED_DAYS: unusedDays = "\d+" is not valid/);
+    }
+    expect(() => validateSettings({ ...TEST_SETTINGS, indexPrefix: 'Idx-' })).toThrow(/indexPrefix = "Idx-" is not valid/);
+    expect(() => runtimeIndexPrefix({ OFFPEAK_INDEX_PREFIX: 'Idx-' })).toThrow(/indexPrefix = "Idx-" is not valid/);
+  });
+
+  it('gives analyze the unused window too (its snapshot retention follows it)', () => {
+    const env = (fn('IndexHealthAnalyze').props['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    expect(env[EnvName.unusedDays]).toBe('14');
+  });
+});
+
+describe('deployment hygiene', () => {
+  it('logs the state machine under /aws/vendedlogs/states/', () => {
+    const logs = resourceNamed(synth.template, 'AWS::Logs::LogGroup', 'MigrationsWindowRunLogs').props;
+    expect(logs['LogGroupName']).toBe('/aws/vendedlogs/states/OffpeakTest-window-run');
+  });
+
+  it('defaults every schedule to UTC', () => {
+    expect(DEFAULT_SETTINGS.timeZone).toBe('UTC');
+    const { template } = synthOffpeak({ ...TEST_SETTINGS, timeZone: DEFAULT_SETTINGS.timeZone });
+    for (const s of Object.values(resourcesOf(template, 'AWS::Scheduler::Schedule'))) expect(s.Properties['ScheduleExpressionTimezone']).toBe('UTC');
+  });
+
+  it('sends async failures of the nightly functions and slack-notify to the alarmed queue after two retries', () => {
+    const queue = `<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'AsyncFailureQueue').id}.Arn>`;
+    const configs = Object.values(resourcesOf(synth.template, 'AWS::Lambda::EventInvokeConfig')).map((c) => ({
+      fn: render(c.Properties['FunctionName']),
+      retries: c.Properties['MaximumRetryAttempts'],
+      onFailure: render((c.Properties['DestinationConfig'] as { OnFailure: { Destination: unknown } }).OnFailure.Destination),
+    }));
+    expect(configs.map((c) => c.fn).sort()).toEqual(['IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify'].map((n) => `<${fn(n).id}>`).sort());
+    for (const c of configs) expect(c).toMatchObject({ retries: 2, onFailure: queue });
+  });
+
+  it('lets slack-notify decrypt its secret with a customer-managed key when one is given, only through Secrets Manager', () => {
+    const key = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { template, nagErrors } = synthOffpeak({ ...TEST_SETTINGS, slackSecretKeyArn: key });
+    expect(nagErrors).toEqual([]);
+    const role = render(resourceNamed(template, 'AWS::Lambda::Function', 'AlertsSlackNotify').props['Role']).replace(/^<(.*)\.Arn>$/, '$1');
+    const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).filter((p) => (p.Properties['Roles'] as unknown[]).map(render).includes(`<${role}>`));
+    const statements = policies.flatMap((p) => (p.Properties['PolicyDocument'] as { Statement: Array<Record<string, unknown>> }).Statement);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: 'kms:Decrypt', Resource: key, Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } } }),
+    );
+    expect(() => validateSettings({ ...TEST_SETTINGS, slackWebhookSecretArn: undefined, slackSecretKeyArn: key })).toThrow(/slackSecretKeyArn is set but slackWebhookSecretArn is not/);
+  });
+
+  it('grants only the four Data API calls offpeak makes (no BatchExecuteStatement)', () => {
+    const all = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((r) => statementsOfRole(synth.template, r).flatMap((s) => s.actions));
+    expect(all).not.toContain('rds-data:BatchExecuteStatement');
+  });
+
+  it('runs the doctor after each deploy through a CDK trigger, unless switched off', () => {
+    const triggers = Object.values(resourcesOf(synth.template, 'Custom::Trigger'));
+    expect(triggers).toHaveLength(1);
+    expect(render(triggers[0]!.Properties['HandlerArn'])).toMatch(new RegExp(`^<${fn('DoctorFunction').id.replace(/[0-9A-F]{8}$/, '')}.*Version`));
+    const { template } = synthOffpeak({ ...TEST_SETTINGS, doctorOnDeploy: false });
+    expect(Object.keys(resourcesOf(template, 'Custom::Trigger'))).toEqual([]);
+    expect(settingsFromContext(new App({ context: { doctorOnDeploy: 'false' } })).doctorOnDeploy).toBe(false);
+  });
+
+  it('accepts a console "Start execution" with its default input', () => {
+    expect(planEventSchema.safeParse({ input: { Comment: 'Insert your JSON here' }, startedAt: '2030-03-04T23:00:00Z' }).success).toBe(true);
   });
 });
