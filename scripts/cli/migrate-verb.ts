@@ -7,6 +7,7 @@ import { withMigrator } from './session.ts';
 import { OutsideWindowError } from '../../lambdas/core/errors.ts';
 import type { Direction } from '../../lambdas/core/migrations/ledger.ts';
 import type { AdvanceResult } from '../../lambdas/core/migrations/runner.ts';
+import { describeRunningBuild } from '../../lambdas/core/migrations/running-builds.ts';
 import { isOpen, nextOpening } from '../../lambdas/core/window.ts';
 
 const options = {
@@ -39,6 +40,7 @@ function printResult(out: Output, result: AdvanceResult, direction: Direction): 
   if (result.status === 'failed') out.line(`failed: ${result.error?.message ?? 'unknown error'}; fix the cause and run the same command again to resume (run ${result.runId})`);
   if (result.status === 'window_closed') {
     out.line(`the off-peak window closed before ${result.next ? `${result.next.revision} (${result.next.description})` : 'the end'}; run the same command in the next window to resume (run ${result.runId})`);
+    for (const b of result.runningBuilds ?? []) out.line(`  still building: ${describeRunningBuild(b)}`);
   }
 }
 

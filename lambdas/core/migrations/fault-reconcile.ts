@@ -40,7 +40,7 @@ async function ledgerPosition(rc: RunContext, runId: string, fault: unknown): Pr
  * Runs the plan unit at `position` (`run` gets the call context to use), absorbing transport faults: after
  * each one, the ledger says whether the unit committed ('done') or must run again.
  */
-export async function runUnitReconciled<T extends 'done' | 'deadline'>(
+export async function runUnitReconciled<T extends string>(
   rc: RunContext,
   call: CallContext,
   position: number,

@@ -81,6 +81,15 @@ export interface JournalEntry {
   run?: { position?: number; status?: RunStatus; error?: string | null };
 }
 
+export interface JournalOptions {
+  /** Gates every write of the entry (see `journal`). */
+  when?: SqlQuery;
+  /** The statement's final SELECT (default: `ok`, the value of `when`). */
+  select?: SqlQuery;
+  /** The commit need not wait for the WAL flush (see `journal`). */
+  asyncCommit?: boolean;
+}
+
 export interface RunRow {
   runId: string;
   target: string;
@@ -356,11 +365,17 @@ export class Ledger {
    * a round trip of its own, e.g. "done only if the index is valid"; `select` lets a read of the state
    * (or a `set_config`) ride on the write.
    */
-  async journal<T = { ok: boolean }>(
-    executor: SqlExecutor,
-    entry: JournalEntry,
-    options: { when?: SqlQuery; select?: SqlQuery; asyncCommit?: boolean } = {},
-  ): Promise<T | undefined> {
+  async journal<T = { ok: boolean }>(executor: SqlExecutor, entry: JournalEntry, options: JournalOptions = {}): Promise<T | undefined> {
+    const statement = this.journalStatement(entry, options);
+    // Without a `select` (which may run a step), and with every event keyed (a second insert is a no-op), the entry only
+    // sets values: writing it twice is harmless, so a lost response may be resent.
+    const idempotent = !options.select && (entry.events ?? []).every((e) => e.key != null);
+    const { rows } = await executor.query<T>(idempotent ? statement.idempotent() : statement);
+    return rows[0];
+  }
+
+  /** The statement `journal` runs, for a caller that sends it another way (e.g. `executeLong`, when `select` runs a long step). */
+  journalStatement(entry: JournalEntry, options: JournalOptions = {}): SqlQuery {
     const gate = sql`(SELECT g.ok FROM gate AS g)`;
     // asyncCommit: an autocommit write whose commit need not wait for the WAL flush. Only for entries the
     // catalog can re-derive after a crash; any later ordinary commit (a run always ends with one) flushes it too.
@@ -422,12 +437,7 @@ export class Ledger {
       ctes.push(sql`run AS (UPDATE ${this.table('migration_runs')} SET position = coalesce(${position}::integer, position),
         status = coalesce(${status}::text, status), error = ${error}, updated_at = now() WHERE run_id = ${entry.runId} AND ${gate})`);
     }
-    const statement = sql`WITH ${sql.join(ctes, ',\n')} ${options.select ?? sql`SELECT ${gate} AS ok`}`.repeatedly();
-    // Without a `select` (which may run a step), and with every event keyed (a second insert is a no-op), the entry only
-    // sets values: writing it twice is harmless, so a lost response may be resent.
-    const idempotent = !options.select && events.every((e) => e.key != null);
-    const { rows } = await executor.query<T>(idempotent ? statement.idempotent() : statement);
-    return rows[0];
+    return sql`WITH ${sql.join(ctes, ',\n')} ${options.select ?? sql`SELECT ${gate} AS ok`}`.repeatedly();
   }
 
   /** `execute_step(statement, lockTimeout)` as an expression, for a journal entry's `select`. */
@@ -445,9 +455,15 @@ export class Ledger {
     await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET status = ${status}, error = ${error}, updated_at = now() WHERE run_id = ${runId}`.idempotent());
   }
 
+  /** Whether an event with this key was written (e.g. a `done` that commits only with its statement). */
+  async eventExists(key: string): Promise<boolean> {
+    const { rows } = await this.client.query<{ found: boolean }>(sql`SELECT EXISTS (SELECT 1 FROM ${this.table('migration_events')} WHERE event_key = ${key}) AS found`.idempotent());
+    return rows[0]?.found === true;
+  }
+
   /** Marks a failed run as resumed now: budgets counted from the ledger (index build attempts) start again. */
   async markResumed(runId: string): Promise<void> {
-    await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET resumed_at = now(), updated_at = now() WHERE run_id = ${runId}`);
+    await this.client.query(sql`UPDATE ${this.table('migration_runs')} SET resumed_at = now(), updated_at = now() WHERE run_id = ${runId}`.idempotent());
   }
 
   /**

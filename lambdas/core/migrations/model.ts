@@ -76,6 +76,14 @@ export interface SqlStep extends StepBase {
   tables?: string[];
   /** Set by `loadMigrationsFromDir`: the tables the parser finds the statement changing, as [schema, table]. */
   parsedTables?: Array<[string, string]>;
+  /**
+   * Standalone steps only: `SELECT …` returning one row whose one column is true when the step's work is done.
+   * The runner asks it when the statement's own outcome is unknown (it ran past its Data API call and ended,
+   * or a killed run left it) and journals the step `done` only if it says true. A standalone step that may run
+   * past its call should have one: without it such a step ends `unknown` and fails the run. Not part of the
+   * checksum, so one can be added to a migration already applied or under way.
+   */
+  verify?: string;
 }
 
 export interface CreateIndexStep extends StepBase {
@@ -283,11 +291,30 @@ export function dropIndex(spec: {
 /** A raw SQL step. Say how it runs and how it locks; there is no automatic inverse. */
 export function sqlStep(
   statement: string,
-  options: { mode?: StepMode; lock?: LockLevel; description?: string; when?: StepCondition; tables?: string[]; lint?: { disable: LintOverride[] } } = {},
+  options: {
+    mode?: StepMode;
+    lock?: LockLevel;
+    description?: string;
+    when?: StepCondition;
+    tables?: string[];
+    /** See `SqlStep.verify`. */
+    verify?: string;
+    lint?: { disable: LintOverride[] };
+  } = {},
 ): SqlStep {
   const text = statement.trim().replace(/;\s*$/, '');
   // A declared table that is not a name fails here, naming it, not at the end of a run.
   options.tables?.forEach(parseTableName);
+  const verify = options.verify?.trim().replace(/;\s*$/, '');
+  if (options.verify !== undefined) {
+    const where = `sqlStep ${JSON.stringify(text.split('\n')[0]!.slice(0, 60))}`;
+    if ((options.mode ?? 'transactional') !== 'standalone') {
+      throw new ValidationError(`${where}: verify is for standalone steps (a transactional step's outcome is known when its transaction commits); drop it or set mode: 'standalone'`);
+    }
+    if (!verify || !/^(select|with|values)\b/i.test(verify)) {
+      throw new ValidationError(`${where}: verify must be one SELECT statement returning one row with one boolean column, true when the step is done, e.g. verify: "SELECT EXISTS (SELECT 1 FROM pg_enum WHERE enumlabel = 'archived')"`);
+    }
+  }
   return {
     kind: 'sql',
     sql: text,
@@ -296,6 +323,7 @@ export function sqlStep(
     description: options.description ?? text.split('\n')[0]!.slice(0, 80),
     ...(options.when ? { when: options.when } : {}),
     ...(options.tables?.length ? { tables: options.tables } : {}),
+    ...(verify ? { verify } : {}),
     ...(options.lint ? { lint: options.lint } : {}),
   };
 }

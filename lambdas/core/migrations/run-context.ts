@@ -137,8 +137,11 @@ export function finishEntry(rc: RunContext, unit: PlanUnit, durationMs: number) 
 /** Journals a failed step (best effort: the failure is what matters) and returns the run's error. */
 export async function failStep(rc: RunContext, runId: string, m: LoadedMigration, direction: Direction, step: number, error: unknown): Promise<MigrationFailedError> {
   const message = errorText(error);
-  await rc.ledger.journal(rc.client, { runId, events: [{ revision: m.revision, direction, step, status: 'failed', error: message }] }).catch(() => {});
-  rc.emit({ event: 'step_failed', runId, revision: m.revision, direction, step, error: message, sqlState: sqlStateOf(error) });
+  const sqlState = sqlStateOf(error) ?? null;
+  // A room that journaled the failure itself (with its cause, or as `unknown`) says so: no second event.
+  const journaled = error instanceof MigrationFailedError && error.context['journaled'] === true;
+  if (!journaled) await rc.ledger.journal(rc.client, { runId, events: [{ revision: m.revision, direction, step, status: 'failed', error: message, sqlState }] }).catch(() => {});
+  rc.emit({ event: 'step_failed', runId, revision: m.revision, direction, step, error: message, sqlState: sqlState ?? sqlStateOf(error instanceof MigrationFailedError ? error.cause : undefined) });
   if (error instanceof MigrationFailedError) return error;
   return new MigrationFailedError(`${m.file} (${m.revision}) ${direction} step ${step + 1} failed: ${message}`, {
     revision: m.revision,

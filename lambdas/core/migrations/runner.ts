@@ -40,7 +40,8 @@ import { closesAt, isOpen, type OffpeakWindow } from '../window.ts';
 import { MigrationGraph } from './graph.ts';
 import { Lease, DEFAULT_LEASE_TTL_MS } from './lease.ts';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.ts';
-import { createStandaloneSteps, type StepJournal } from './standalone.ts';
+import { createStandaloneSteps, type StandaloneOutcome, type StepJournal } from './standalone.ts';
+import { runningBuilds, type RunningBuild } from './running-builds.ts';
 import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRow, type Direction, type RunStatus, type StepEvent } from './ledger.ts';
 import type { LoadedMigration } from './model.ts';
 import { adoptedRevisions, buildPlan, previewStatements, renderPreview, stepTables, unitSteps, type Plan, type PlanUnit, type PreviewStatement } from './planner.ts';
@@ -82,6 +83,8 @@ export interface AdvanceResult {
   skipped: SkippedStep[];
   /** Present when the run finished. */
   verification?: Verification;
+  /** When the window closed: every index build still running in the database, its progress and what blocks it. */
+  runningBuilds?: RunningBuild[];
   error?: { message: string; revision?: string; step?: number; sqlState?: string };
 }
 
@@ -394,11 +397,14 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const runStatus: RunStatus = status === 'window_closed' ? 'window_closed' : 'in_progress';
       await ledger.journal(client, { runId, durations: ctx.durations, run: { status: runStatus, error: null } });
       emit({ event: 'run_stopped', runId, status: runStatus, reason });
-      return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar() } satisfies AdvanceResult;
+      // A build is never cancelled at the window's close: say which run on, how far, and what holds them up.
+      const builds = status === 'window_closed' ? { runningBuilds: await runningBuilds(client) } : {};
+      return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar(), ...builds } satisfies AdvanceResult;
     };
 
     // The first unit of a call may be one an earlier call or a killed run left running on the server.
-    const ctx: CallContext = { runId, deadline: opts.deadline, mayBeRunning: true, firstPosition: resumeAt, extensions: undefined, durations: [] };
+    const windowCloses = opts.window ? (closesAt(opts.window, rc.now()) ?? undefined) : undefined;
+    const ctx: CallContext = { runId, deadline: opts.deadline, windowCloses, mayBeRunning: true, firstPosition: resumeAt, extensions: undefined, durations: [] };
     let position = resumeAt;
     try {
       while (position < stored.units.length) {
@@ -414,6 +420,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         // A lost response or a resuming database is reconciled from the ledger, not failed (fault-reconcile.ts).
         const outcome = await runUnitReconciled(rc, ctx, position, (c) => runUnit(c, unit, position));
         if (outcome === 'deadline') return await stop(position, 'in_progress', 'deadline');
+        if (outcome === 'window_closed') return await stop(position, 'window_closed', 'window_closed');
         ctx.mayBeRunning = false;
         position++;
         if (unit.kind === 'record') base.recorded.push(unit.revision);
@@ -452,7 +459,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     };
   }
 
-  async function runUnit(ctx: CallContext, unit: PlanUnit, position: number): Promise<'done' | 'deadline'> {
+  async function runUnit(ctx: CallContext, unit: PlanUnit, position: number): Promise<StandaloneOutcome> {
     const { runId } = ctx;
     if (unit.kind === 'record') {
       const m = graph.get(unit.revision);
@@ -506,7 +513,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     };
     try {
       const outcome = await standalone.run(ctx, m, unit.direction, index, step, journal);
-      if (outcome === 'deadline') return 'deadline';
+      if (outcome !== 'done') return outcome;
     } catch (error) {
       if (isTransportFault(error)) throw error;
       throw await failStep(rc, runId, m, unit.direction, index, error);

@@ -129,8 +129,12 @@ describe.skipIf(lacks('postgresql'))('index builds followed past the Data API st
     const result = await h.migrator.runToCompletion('up', 'head');
 
     // Assess: the Data API cannot say how the build ended; the catalog shows it INVALID, which is the one attempt.
+    // The duplicate lookup over slow(code) outlasts the 1 s call too, so the message says where the ERROR line is
+    // and gives the lookup to run by hand.
     expect(result.status).toBe('failed');
-    expect(result.error?.message).toContain('still not valid after 1 attempts');
+    expect(result.error?.message).toContain('could not be built after 1 attempt:');
+    expect(result.error?.message).toContain("PostgreSQL's log (on Aurora: the cluster's exported `postgresql` log group");
+    expect(result.error?.message).toMatch(/duplicate keys, if any, show with: SELECT .* GROUP BY .* HAVING count\(\*\) > 1 LIMIT 1/);
     expect(builds).toBe(1);
     expect(h.events.some((e) => e.event === 'index_progress')).toBe(true);
     expect(await indexes(api.db.client, ns)).toEqual([]);
