@@ -1,4 +1,4 @@
-import { defineMigration, sqlStep } from '../lambdas/core/migrations/model.ts';
+import { defineMigration, sqlStep } from 'offpeak';
 
 /**
  * The app's schema as it stood before the team's index work: a Telegram-bot

@@ -1,4 +1,4 @@
-import { createIndex, defineMigration } from '../lambdas/core/migrations/model.ts';
+import { createIndex, defineMigration } from 'offpeak';
 
 /** Operator message sending for the Telegram bot: open a taken-over dialog, load its tail, find online operators. */
 export default defineMigration({

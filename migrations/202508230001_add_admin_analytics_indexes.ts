@@ -1,4 +1,4 @@
-import { createIndex, defineMigration } from '../lambdas/core/migrations/model.ts';
+import { createIndex, defineMigration } from 'offpeak';
 
 /** Admin dashboard analytics: sign-ups, dialogs and revenue per day. Only analytics queries are affected. */
 export default defineMigration({

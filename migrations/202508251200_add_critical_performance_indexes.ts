@@ -1,4 +1,4 @@
-import { createIndex, defineMigration } from '../lambdas/core/migrations/model.ts';
+import { createIndex, defineMigration } from 'offpeak';
 
 /**
  * The DatabaseOptimizer findings: 41 indexes across the app's tables, all built

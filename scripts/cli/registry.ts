@@ -43,9 +43,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/runs.ts')).runsAbandonCommand,
   },
   { name: 'heads', summary: 'show the head revisions of the migration files', load: async () => (await import('./commands/heads.ts')).headsCommand },
-  { name: 'history', summary: 'list the migrations, newest first (--verbose for details)', load: async () => (await import('./commands/history.ts')).historyCommand },
-  { name: 'show', summary: 'show one migration: metadata, rollback plan, and every step with its SQL', load: async () => (await import('./commands/show.ts')).showCommand },
+  { name: 'history', summary: 'list the migrations, newest first, branch and merge points marked (-r A:B, -i, --verbose)', load: async () => (await import('./commands/history.ts')).historyCommand },
+  { name: 'show', summary: 'show one migration (REV, head or current): metadata, rollback plan, and every step with its SQL', load: async () => (await import('./commands/show.ts')).showCommand },
   { name: 'new', summary: 'write migrations/YYYYMMDDHHMM_short_name.ts on top of the current head', load: async () => (await import('./commands/new.ts')).newCommand },
+  { name: 'revision', summary: 'alembic spelling of new: revision -m "add user index" (no --autogenerate)', load: async () => (await import('./commands/new.ts')).revisionCommand },
+  { name: 'merge', summary: 'write a merge migration (no steps) joining the heads, or the given revisions', load: async () => (await import('./commands/merge.ts')).mergeCommand },
   {
     name: 'check',
     summary: 'validate the migrations: graph, one statement per step, registry; with a target, checksums',

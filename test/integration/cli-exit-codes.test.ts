@@ -2,9 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquirePgliteLock } from '../../lambdas/core/db/pglite-lock.ts';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../support/database.ts';
+import { testDatabaseUrl } from '../support/database.ts';
 import { startTestDataApi } from '../support/data-api.ts';
-import { runCli, scratchDir, type CliRun } from '../support/cli.ts';
+import { openCliTarget, runCli, scratchDir, type CliTarget, type CliRun } from '../support/cli.ts';
 
 /**
  * The documented exit codes (docs/cli.md), verb by verb, and the `--json` error document every failing exit
@@ -24,16 +24,12 @@ function failure(run: CliRun): JsonFailure {
 }
 
 const scratch = scratchDir('exit-codes');
-let db: TestDatabase | undefined;
+let db: CliTarget;
 let target: string[];
 
 beforeAll(async () => {
-  if (testDatabaseUrl) {
-    db = await createTestDatabase();
-    target = ['--database-url', db.url!];
-  } else {
-    target = ['--pglite-dir', join(scratch.path, 'db')];
-  }
+  db = await openCliTarget(scratch.path);
+  target = db.args;
 }, 60_000);
 
 afterAll(async () => {
@@ -165,7 +161,7 @@ describe('exit 5: cannot reach or log in to the database, with the cause', () =>
 
   describe.skipIf(!testDatabaseUrl)('on a real server', () => {
     const withUrl = (change: (u: URL) => void) => {
-      const u = new URL(db!.url!);
+      const u = new URL(db.url!);
       change(u);
       return u.toString();
     };

@@ -258,7 +258,7 @@ describe('new and check keep migrations/_index.ts in sync', () => {
 
     // Assess
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('missing argument <rev>');
+    expect(missing.stderr).toContain('missing argument <head|heads|current|REV>');
     expect(unknownOption.code).toBe(2);
     expect(unknownOption.stderr).toContain('unknown option --bogus');
     expect(unknownOption.stderr).toContain('usage: offpeak upgrade');

@@ -30,7 +30,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, option
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
-/** A scratch directory inside the repo (migration files import the model by a relative path). */
+/** A scratch directory inside the repo (migration files import 'offpeak', which resolves inside this package). */
 export function scratchDir(prefix: string): { path: string; dispose(): void } {
   const base = join(repoRoot, '.offpeak', 'test');
   mkdirSync(base, { recursive: true });
@@ -48,7 +48,6 @@ export interface SyntheticMigration {
 
 /** Writes a migration: one table (transactional) … its index comes in a second, standalone migration shape. */
 export function writeMigration(dir: string, m: SyntheticMigration & { body?: string }): string {
-  const modelImport = join(repoRoot, 'lambdas/core/migrations/model.ts');
   const file = m.file ?? `${m.revision}_${m.table ?? 'm'}.ts`;
   const table = m.table ?? `t_${m.revision}`;
   const body =
@@ -59,7 +58,7 @@ export function writeMigration(dir: string, m: SyntheticMigration & { body?: str
   down: [sqlStep('DROP TABLE IF EXISTS public.${table}')],`;
   writeFileSync(
     join(dir, file),
-    `import { createIndex, defineMigration, sqlStep } from '${modelImport}';
+    `import { createIndex, defineMigration, sqlStep } from 'offpeak';
 void createIndex;
 export default defineMigration({
   revision: '${m.revision}',
@@ -71,4 +70,20 @@ export default defineMigration({
 `,
   );
   return join(dir, file);
+}
+
+export interface CliTarget {
+  /** The CLI's target options: a scratch PostgreSQL database with TEST_DATABASE_URL, else an on-disk PGlite. */
+  args: string[];
+  /** The PostgreSQL URL, when the target is one. */
+  url: string | undefined;
+  dispose(): Promise<void>;
+}
+
+/** This test file's database for the CLI, in `dir` when it is PGlite (created by the first verb that writes). */
+export async function openCliTarget(dir: string): Promise<CliTarget> {
+  const { createTestDatabase, testDatabaseUrl } = await import('./database.ts');
+  if (!testDatabaseUrl) return { args: ['--pglite-dir', join(dir, 'db')], url: undefined, dispose: async () => {} };
+  const db = await createTestDatabase();
+  return { args: ['--database-url', db.url!], url: db.url!, dispose: () => db.dispose() };
 }

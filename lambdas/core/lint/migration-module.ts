@@ -169,7 +169,7 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
   if (migration.irreversible !== undefined && !migration.irreversible.trim()) {
     add({ rule: 'rollback/irreversible-reason', message: 'marked irreversible without a reason', hint: ruleHint('rollback/irreversible-reason') }, lineOf(source, /irreversible\s*:/, at));
   }
-  if (migration.down.length === 0 && migration.irreversible === undefined) {
+  if (migration.down.length === 0 && migration.irreversible === undefined && migration.up.length > 0) {
     add({ rule: 'rollback/down-required', message: 'down is empty and the migration is not marked irreversible', hint: ruleHint('rollback/down-required') }, lineOf(source, /\bdown\s*:/, at));
   } else if (migration.irreversible !== undefined && migration.risk !== 'low') {
     add(

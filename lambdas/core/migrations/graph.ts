@@ -160,7 +160,7 @@ export class MigrationGraph {
     const heads = this.heads();
     if (heads.length > 1) {
       throw new MigrationGraphError(
-        `several heads: ${heads.map((h) => label(this.nodes.get(h)!)).join(', ')}; write a merge migration (downRevision: [${heads.map((h) => `'${h}'`).join(', ')}]) or upgrade to one revision`,
+        `several heads: ${heads.map((h) => label(this.nodes.get(h)!)).join(', ')}; merge them with \`offpeak merge heads\` (a merge migration with downRevision: [${heads.map((h) => `'${h}'`).join(', ')}] and no steps), or name one (\`upgrade heads\`, \`upgrade REV\`, \`new NAME --head REV\`)`,
         { context: { heads, files: heads.map((h) => this.nodes.get(h)!.file) } },
       );
     }
@@ -234,22 +234,33 @@ export class MigrationGraph {
    * migration whose checksum changed.
    */
   verifyLedger(rows: readonly LedgerRevision[]): void {
+    const [first] = this.ledgerProblems(rows);
+    if (first) throw first;
+  }
+
+  /** What `verifyLedger` refuses, every problem, for status commands that show them as warnings. */
+  ledgerProblems(rows: readonly LedgerRevision[]): MigrationGraphError[] {
+    const problems: MigrationGraphError[] = [];
     for (const row of rows) {
       const m = this.all.get(row.revision);
       if (!m) {
         if (this.replacedBy.has(row.revision)) continue; // replaced and deleted: the squash stands for it
-        throw new MigrationGraphError(
-          `revision ${row.revision} is applied in the database but no migration file declares it: restore its file, or downgrade with the file in place before deleting it`,
-          { context: { revision: row.revision } },
+        problems.push(
+          new MigrationGraphError(
+            `revision ${row.revision} is applied in the database but no migration file declares it: restore its file, or downgrade with the file in place before deleting it`,
+            { context: { revision: row.revision } },
+          ),
         );
-      }
-      if (m.checksum !== row.checksum) {
-        throw new ChecksumMismatchError(
-          `${m.file} (${m.revision}) changed after it was applied (checksum ${row.checksum.slice(0, 12)} in the ledger, ${m.checksum.slice(0, 12)} now): restore the applied version and put the change in a new migration`,
-          { context: { file: m.file, revision: m.revision, applied: row.checksum, current: m.checksum } },
+      } else if (m.checksum !== row.checksum) {
+        problems.push(
+          new ChecksumMismatchError(
+            `${m.file} (${m.revision}) changed after it was applied (checksum ${row.checksum.slice(0, 12)} in the ledger, ${m.checksum.slice(0, 12)} now): restore the applied version and put the change in a new migration`,
+            { context: { file: m.file, revision: m.revision, applied: row.checksum, current: m.checksum } },
+          ),
         );
       }
     }
+    return problems;
   }
 
   /**
@@ -289,6 +300,13 @@ export class MigrationGraph {
     const relative = /^-(\d+)$/.exec(spec);
     if (relative) {
       const n = Number(relative[1]);
+      const appliedHeads = this.appliedHeads(applied);
+      if (appliedHeads.length > 1) {
+        throw new MigrationGraphError(
+          `downgrade -${n} is ambiguous: ${appliedHeads.length} heads are applied (${appliedHeads.map((h) => label(this.nodes.get(h)!)).join(', ')}); give the revision to go back to (everything applied above it is reverted) or base`,
+          { context: { spec, heads: appliedHeads } },
+        );
+      }
       if (n > reversed.length) {
         throw new MigrationGraphError(`cannot downgrade -${n}: only ${reversed.length} migration(s) are applied`, { context: { spec } });
       }

@@ -169,7 +169,9 @@ export function defineMigration(input: MigrationInput): Migration {
   if (input.risk !== 'low' && !input.rollbackPlan?.trim()) {
     throw new ValidationError(`${where}: a ${input.risk}-risk migration needs a rollbackPlan`);
   }
-  if (!Array.isArray(input.up) || input.up.length === 0) throw new ValidationError(`${where}: up must have at least one step`);
+  // An empty `up` loads, so `offpeak new` can scaffold on top of a scaffold not yet written; `check` and the
+  // planner refuse it unless the migration is a merge (several down revisions), which may have no steps.
+  if (!Array.isArray(input.up)) throw new ValidationError(`${where}: up must be a list of steps`);
 
   let down: Step[];
   let irreversible: string | undefined;

@@ -59,11 +59,21 @@ export function adoptedRevisions(graph: MigrationGraph, state: LedgerState): str
   return graph.order.filter((r) => want.has(r));
 }
 
+/** Why a migration with no up steps may not run: only a merge (several down revisions) may be empty. */
+export function emptyMigrationProblem(m: Pick<LoadedMigration, 'up' | 'downRevisions'>): string | undefined {
+  if (m.up.length > 0 || m.downRevisions.length > 1) return undefined;
+  return 'up must have at least one step (only a merge migration may have none): write its steps before upgrading';
+}
+
 function expand(m: LoadedMigration, direction: Direction): PlanUnit[] {
   if (direction === 'down' && m.irreversible !== undefined) {
     throw new MigrationGraphError(`${m.file} (${m.revision}) is irreversible: ${m.irreversible}`, {
       context: { file: m.file, revision: m.revision },
     });
+  }
+  if (direction === 'up') {
+    const empty = emptyMigrationProblem(m);
+    if (empty) throw new MigrationGraphError(`${m.file} (${m.revision}): ${empty}`, { context: { file: m.file, revision: m.revision } });
   }
   const steps = direction === 'up' ? m.up : m.down;
   if (m.transactional[direction]) return [{ kind: 'migration', revision: m.revision, direction, checksum: m.checksum }];

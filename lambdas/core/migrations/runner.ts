@@ -37,6 +37,7 @@ import { withCallDeadline } from '../db/call-deadline.ts';
 import { isTransportFault } from '../db/data-api-errors.ts';
 import { ConfigError, MigrationFailedError, MigrationGraphError } from '../errors.ts';
 import { closesAt, isOpen, type OffpeakWindow } from '../window.ts';
+import { migrationFileNameProblem } from './file-name.ts';
 import { MigrationGraph } from './graph.ts';
 import { Lease, DEFAULT_LEASE_TTL_MS } from './lease.ts';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.ts';
@@ -96,6 +97,8 @@ export interface StatusReport {
   pending: string[];
   /** 'alembic' when `current` comes from alembic_version because the ledger is empty. */
   adoptedFrom: 'alembic' | null;
+  /** Applied files edited or missing, an unknown alembic_version revision: shown, not refused (`check` refuses them). */
+  warnings: string[];
 }
 
 export interface HistoryEntry {
@@ -181,10 +184,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return { rows: applied, state: { applied: applied.map((r) => r.revision), alembic } };
   }
 
+  /** A status command shows the state whatever it finds: edited or missing applied files are warnings here (check refuses them). */
   async function status(): Promise<StatusReport> {
     const { rows, state } = await ledgerState();
-    graph.verifyLedger(rows);
-    const adopted = adoptedRevisions(graph, state);
+    const warnings = graph.ledgerProblems(rows).map((e) => e.message);
+    let adopted: string[] = [];
+    try {
+      adopted = adoptedRevisions(graph, state);
+    } catch (error) {
+      if (!(error instanceof MigrationGraphError)) throw error;
+      warnings.push(error.message);
+    }
     const { applied } = graph.appliedState(adopted.length ? adopted : state.applied);
     const current = adopted.length ? [...(state.alembic ?? [])] : currentFromLedger(state.applied);
     const want = graph.ancestors(graph.heads());
@@ -193,6 +203,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       heads: graph.heads(),
       pending: graph.order.filter((r) => want.has(r) && !applied.has(r)),
       adoptedFrom: adopted.length ? 'alembic' : null,
+      warnings,
     };
   }
 
@@ -207,7 +218,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
   async function history(): Promise<HistoryEntry[]> {
     const { rows, state } = await ledgerState();
     const byRevision = new Map(rows.map((r) => [r.revision, r]));
-    const adopted = adoptedRevisions(graph, state);
+    let adopted: string[] = [];
+    try {
+      adopted = adoptedRevisions(graph, state);
+    } catch (error) {
+      if (!(error instanceof MigrationGraphError)) throw error; // status() reports it; history shows the files
+    }
     const { applied } = graph.appliedState(adopted.length ? adopted : state.applied);
     const heads = new Set(graph.heads());
     return [...graph.order].reverse().map((rev) => {
@@ -239,7 +255,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
     if (heads.length > 1) warnings.push(`several heads: ${heads.map((h) => `${graph.get(h).file} (${h})`).join(', ')}; \`upgrade head\` will refuse until a merge migration exists`);
     for (const m of graph.all.values()) {
       const base = m.file.split(/[\\/]/).pop() ?? m.file;
-      if (!/^\d{12}_[a-z0-9_]+\.ts$/.test(base)) warnings.push(`${m.file}: file name should be YYYYMMDDHHMM_short_name.ts`);
+      const nameProblem = migrationFileNameProblem(base);
+      if (nameProblem) warnings.push(`${m.file}: file name should be YYYYMMDDHHMM_short_name.ts: ${nameProblem}`);
       for (const [direction, steps] of [['up', m.up], ['down', m.down]] as const) {
         steps.forEach((s, i) => {
           if (s.kind === 'sql' && s.lock === 'strong' && stepTables(s).length === 0 && /^\s*(alter|create|drop|insert|update|delete|truncate)\s+/i.test(s.sql) && !/^\s*(create|drop)\s+(extension|schema|type|function|view)/i.test(s.sql)) {

@@ -68,7 +68,7 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
   const firstOfCall = position === call.firstPosition;
   const neededMs = Math.max(1, metSteps.length) * rc.statementTimeoutMs + rc.marginMs;
   for (let attempt = 1; ; attempt++) {
-    let current = steps[0]!.index;
+    let current = steps[0]?.index ?? -1; // a merge migration may have no steps: only its bookkeeping runs
     const leftMs = timeLeft(rc, call);
     if (!firstOfCall && leftMs < neededMs) {
       emit({ event: 'time_budget_stop', runId, revision: m.revision, step: current, reason: 'not_started', neededMs, leftMs });

@@ -10,6 +10,7 @@ import { withMigrator } from '../session.ts';
 import { OffpeakError } from '../../../lambdas/core/errors.ts';
 import { migrationFileNameProblem } from '../../../lambdas/core/migrations/file-name.ts';
 import type { MigrationGraph } from '../../../lambdas/core/migrations/graph.ts';
+import { emptyMigrationProblem } from '../../../lambdas/core/migrations/planner.ts';
 import { tableMismatches } from '../../../lambdas/core/migrations/parsed-tables.ts';
 
 const usage = 'check [--fix-registry] [--migrations DIR] [--database-url URL | Data API options] [--json]';
@@ -24,6 +25,8 @@ async function stepProblems(graph: MigrationGraph): Promise<Problem[]> {
   const { countStatements } = await import('../../../lambdas/core/db/statements.ts');
   const problems: Problem[] = [];
   for (const m of graph.all.values()) {
+    const empty = emptyMigrationProblem(m);
+    if (empty) problems.push({ file: m.file, message: `${m.file} (${m.revision}): ${empty}` });
     const nameProblem = migrationFileNameProblem(basename(m.file));
     if (nameProblem) problems.push({ file: m.file, message: `file name must be YYYYMMDDHHMM_short_name.ts: ${nameProblem}` });
     for (const [direction, steps] of [['up', m.up], ['down', m.down]] as const) {

@@ -1,56 +1,73 @@
-import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Command } from '../command.ts';
+import type { Command, CommandContext } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { commonOptions, helpRequested, migrationsDir, parseVerb } from '../args.ts';
 import { createOutput } from '../output.ts';
 import { loadGraph } from '../load-graph.ts';
-import { writeRegistry } from '../migration-registry.ts';
-import { renderMigrationTemplate } from '../migration-template.ts';
+import { parseRisk, slugify, writeScaffold } from '../scaffold.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
-import type { Risk } from '../../../lambdas/core/migrations/model.ts';
-import { migrationFileName, nextRevisionStamp, revisionStamp, revisionStampProblem, shortNameProblem } from '../../../lambdas/core/migrations/file-name.ts';
 
-const usage = 'new <short_name> [--risk low|medium|high] [--rev-id YYYYMMDDHHMM] [--migrations DIR] [--json]';
-const RISKS: readonly Risk[] = ['low', 'medium', 'high'];
+const options = { ...commonOptions, risk: { type: 'string' }, 'rev-id': { type: 'string' }, head: { type: 'string' } } as const;
+
+/** new and revision: one migration on top of the head (or --head REV when there are several). */
+async function scaffoldOnHead(
+  { argv, stdout, stderr, cwd }: CommandContext,
+  spec: { usage: string; name: (positionals: string[], values: { message?: string | undefined; autogenerate?: boolean | undefined }) => { name: string; description: string } },
+  extra: Record<string, { type: 'string' | 'boolean'; short?: string }> = {},
+): Promise<ExitCode> {
+  const { values, positionals } = parseVerb(argv, { usage: spec.usage, options: { ...options, ...extra }, positionals: { min: 0, max: 1 } });
+  if (helpRequested(values, spec.usage, stdout)) return ExitCode.ok;
+  const out = createOutput({ stdout, stderr }, values.json ?? false);
+  const { name, description } = spec.name(positionals, values as { message?: string; autogenerate?: boolean });
+  const risk = parseRisk(values.risk);
+  const dir = migrationsDir(values, cwd);
+  const graph = await loadGraph(dir);
+  const head = values.head === undefined ? graph.head() : graph.resolveRevision(values.head);
+  const made = await writeScaffold({ dir, cwd, graph, name, description, risk, revId: values['rev-id'], downRevisions: head === undefined ? [] : [head] });
+  out.result({ revision: made.revision, downRevision: head ?? null, file: made.file, risk, registry: made.registry });
+  out.line(`created ${made.file} (revision ${made.revision}, down revision ${head ?? '<base>'}, risk ${risk})`);
+  out.line(`updated ${made.registry}`);
+  out.line('next: write its up steps, then `offpeak check` and `offpeak upgrade head --sql` to preview');
+  return ExitCode.ok;
+}
+
+const newUsage = 'new <short_name> [--risk low|medium|high] [--rev-id YYYYMMDDHHMM] [--head REV] [--migrations DIR] [--json]';
 
 export const newCommand: Command = {
   name: 'new',
   summary: 'write migrations/YYYYMMDDHHMM_short_name.ts on top of the current head',
-  async run({ argv, stdout, stderr, cwd }) {
-    const options = { ...commonOptions, risk: { type: 'string' }, 'rev-id': { type: 'string' } } as const;
-    const { values, positionals } = parseVerb(argv, { usage, options, positionals: { min: 1, max: 1 } });
-    if (helpRequested(values, usage, stdout)) return ExitCode.ok;
-    const out = createOutput({ stdout, stderr }, values.json ?? false);
-    const name = positionals[0]!;
-    const nameProblem = shortNameProblem(name);
-    if (nameProblem) throw new ConfigError(nameProblem);
-    const risk = (values.risk ?? 'low') as Risk;
-    if (!RISKS.includes(risk)) throw new ConfigError(`--risk ${JSON.stringify(values.risk)} is not valid: use low, medium or high`);
-    const revIdOption = values['rev-id'];
-    const stampProblem = revIdOption === undefined ? undefined : revisionStampProblem(revIdOption);
-    if (stampProblem) throw new ConfigError(`--rev-id: ${stampProblem}; give YYYYMMDDHHMM (UTC)`);
+  run: (context) =>
+    scaffoldOnHead(context, {
+      usage: newUsage,
+      name: ([name]) => {
+        if (name === undefined) throw new ConfigError(`missing argument <short_name>\nusage: offpeak ${newUsage}`);
+        return { name, description: name.replaceAll('_', ' ') };
+      },
+    }),
+};
 
-    const dir = migrationsDir(values, cwd);
-    if (!existsSync(dir)) throw new ConfigError(`the migrations directory ${dir} does not exist: create it or pass --migrations DIR`);
-    const graph = await loadGraph(dir);
-    const downRevision = graph.head();
+const revisionUsage = 'revision -m MESSAGE [--risk low|medium|high] [--rev-id YYYYMMDDHHMM] [--head REV] [--migrations DIR] [--json]';
 
-    let revision = revIdOption ?? revisionStamp(new Date());
-    const taken = (rev: string) => graph.all.has(rev) || [...graph.all.values()].some((m) => m.file.split('/').pop()!.startsWith(`${rev}_`));
-    if (revIdOption !== undefined && taken(revision)) throw new ConfigError(`revision ${revision} already exists: choose another --rev-id`);
-    while (taken(revision)) revision = nextRevisionStamp(revision);
-
-    const file = join(dir, migrationFileName(revision, name));
-    const modelImport = relative(dir, fileURLToPath(new URL('../../../lambdas/core/migrations/model.ts', import.meta.url))).split(sep).join('/');
-    await writeFile(file, renderMigrationTemplate({ revision, downRevision, name, risk, modelImport }), { flag: 'wx' });
-    const registry = await writeRegistry(dir);
-    out.result({ revision, downRevision: downRevision ?? null, file: relative(cwd, file), risk, registry: relative(cwd, registry) });
-    out.line(`created ${relative(cwd, file)} (revision ${revision}, down revision ${downRevision ?? '<base>'}, risk ${risk})`);
-    out.line(`updated ${relative(cwd, registry)}`);
-    out.line('next: write its up steps, then `offpeak check` and `offpeak upgrade head --sql` to preview');
-    return ExitCode.ok;
-  },
+/** Alembic's spelling of `new`: `revision -m "add user index"` writes YYYYMMDDHHMM_add_user_index.ts. */
+export const revisionCommand: Command = {
+  name: 'revision',
+  summary: 'alembic spelling of new: revision -m "add user index" (no --autogenerate)',
+  run: (context) =>
+    scaffoldOnHead(
+      context,
+      {
+        usage: revisionUsage,
+        name: (positionals, values) => {
+          if (values.autogenerate) {
+            throw new ConfigError('--autogenerate is not supported: offpeak has no ORM models to compare; write the steps yourself (createIndex, dropIndex, sqlStep)');
+          }
+          if (positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])}: give the name as -m MESSAGE\nusage: offpeak ${revisionUsage}`);
+          const message = values.message?.trim();
+          if (!message) throw new ConfigError(`-m MESSAGE is required: what the migration does, e.g. -m "add user index"\nusage: offpeak ${revisionUsage}`);
+          const name = slugify(message);
+          if (!name) throw new ConfigError(`-m ${JSON.stringify(message)} has no letters or digits to name the file with`);
+          return { name, description: message };
+        },
+      },
+      { message: { type: 'string', short: 'm' }, autogenerate: { type: 'boolean' } },
+    ),
 };

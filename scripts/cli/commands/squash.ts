@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import type { Command } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { commonOptions, helpRequested, migrationsDir, parseVerb } from '../args.ts';
@@ -34,8 +33,7 @@ export const squashCommand: Command = {
     const dir = migrationsDir(values, cwd);
     if (!existsSync(dir)) throw new ConfigError(`the migrations directory ${dir} does not exist: pass --migrations DIR`);
     const graph = await loadGraph(dir);
-    const modelImport = relative(dir, fileURLToPath(new URL('../../../lambdas/core/migrations/model.ts', import.meta.url))).split(sep).join('/');
-    const squash = await buildSquash({ graph, to, revision, name, modelImport: modelImport.startsWith('.') ? modelImport : `./${modelImport}` });
+    const squash = await buildSquash({ graph, to, revision, name, modelImport: 'offpeak' });
 
     const file = join(dir, migrationFileName(revision, name));
     try {

@@ -1,5 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { createMigrator } from '../../../lambdas/core/migrations/runner.ts';
 import { squashCommand } from '../../../scripts/cli/commands/squash.ts';
 import { catalogDump, type CatalogDump } from '../../support/catalog-dump.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { scratchDir } from '../../support/cli.ts';
 
 /**
  * `offpeak squash` on the repo's own seed migrations, applied for real (PGlite by default,
@@ -29,12 +29,11 @@ let squashDir: string;
 let prunedDir: string;
 let reference: CatalogDump;
 
-/** Copies the seed migrations, pointing their model import at the repo (they import '../lambdas/...'). */
+/** Copies the seed migrations (they import 'offpeak', which resolves anywhere inside this package). */
 function copySeeds(dir: string): void {
   mkdirSync(dir, { recursive: true });
   for (const name of readdirSync(join(repo, 'migrations')).filter((n) => /^\d{12}_.*\.ts$/.test(n))) {
-    const text = readFileSync(join(repo, 'migrations', name), 'utf8').replaceAll("'../lambdas/", `'${repo}/lambdas/`);
-    writeFileSync(join(dir, name), text);
+    copyFileSync(join(repo, 'migrations', name), join(dir, name));
   }
 }
 
@@ -59,8 +58,8 @@ async function appliedInLedger(): Promise<string[]> {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  root = mkdtempSync(join(tmpdir(), 'offpeak-squash-'));
-  writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
+  // Inside the repository: the seed migrations import 'offpeak', which resolves within this package.
+  root = scratchDir('squash').path;
   originalsDir = join(root, 'originals');
   squashDir = join(root, 'squashed');
   prunedDir = join(root, 'pruned');
