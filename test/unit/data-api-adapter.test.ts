@@ -19,7 +19,7 @@ import {
   TransactionNotFoundException,
 } from '@aws-sdk/client-rds-data';
 import { withCallDeadline } from '../../lambdas/core/db/call-deadline.ts';
-import { isOutcomeUnknown } from '../../lambdas/core/db/data-api-errors.ts';
+import { isOutcomeUnknown, isTransportFault } from '../../lambdas/core/db/data-api-errors.ts';
 import { createDataApiClient, createRdsDataSdkClient } from '../../lambdas/core/db/data-api.ts';
 import { sql } from '../../lambdas/core/db/sql.ts';
 import { DatabaseError, DatabaseUnavailableError, StatementTimeoutError } from '../../lambdas/core/errors.ts';
@@ -236,6 +236,18 @@ describe('createDataApiClient under faults', () => {
     expect(mock.commandCalls(ExecuteStatementCommand).length).toBeGreaterThan(3);
     expect(clock).toBeLessThan(1_000_000 + 10_000);
     expect(clock).toBeGreaterThanOrEqual(1_000_000 + 10_000 - 2_000);
+  });
+
+  it('never resends an aborted call (an interrupt), even an idempotent one, and it is no transport fault to reconcile', async () => {
+    // Prepare
+    mock.on(ExecuteStatementCommand).rejects(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
+
+    // Act
+    const outcome = adapter().query(sql`SELECT 1 AS n`.idempotent());
+
+    // Assess
+    await expect(outcome).rejects.toSatisfy((e) => e instanceof DatabaseUnavailableError && !isTransportFault(e));
+    expect(mock.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
   });
 
   it('says which statement timeout it plans with (45 s unless set)', () => {

@@ -51,6 +51,8 @@ export function classifyDataApiFault(error: unknown): FaultKind | undefined {
   }
   if (error instanceof OffpeakError) return undefined;
   const e = (error ?? {}) as ServiceErrorShape;
+  // Aborted on purpose (an interrupt, an early timeout): never resent.
+  if (e.name === 'AbortError') return undefined;
   const code = typeof e.code === 'string' ? e.code : '';
   return NOT_SENT_CODES.has(code) ? 'unreachable' : 'outcome_unknown';
 }
@@ -61,7 +63,7 @@ export function classifyDataApiFault(error: unknown): FaultKind | undefined {
  * and the catalog instead of failing the run.
  */
 export function isTransportFault(error: unknown): boolean {
-  return error instanceof DatabaseUnavailableError;
+  return error instanceof DatabaseUnavailableError && error.context['aborted'] !== true;
 }
 
 /** True when the failed call may have run (its response was lost): see `isTransportFault`. */
@@ -88,9 +90,11 @@ export function mapDataApiError(error: unknown, operation: string): Error {
     const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'unknown';
     const outcome = NOT_SENT_CODES.has(code) ? 'not_sent' : 'unknown';
     const hint = outcome === 'unknown' ? ' (the statement may or may not have run: check before retrying a write)' : '';
+    // An aborted call (interrupt, early timeout) is no transport fault: the runner must not run the unit again.
+    const aborted = e.name === 'AbortError';
     return new DatabaseUnavailableError(`Data API ${operation} failed: ${message}${hint}`, {
       cause: error,
-      context: { operation, code, outcome },
+      context: { operation, code, outcome, ...(aborted ? { aborted } : {}) },
     });
   }
 

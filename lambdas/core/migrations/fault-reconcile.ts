@@ -38,17 +38,20 @@ async function ledgerPosition(rc: RunContext, runId: string, fault: unknown): Pr
 
 /**
  * Runs the plan unit at `position` (`run` gets the call context to use), absorbing transport faults: after
- * each one, the ledger says whether the unit committed ('done') or must run again.
+ * each one, the ledger says whether the unit committed ('done') or must run again. `check` runs before each
+ * retry (the lease keeper's: a run that lost its lease, or was interrupted, stops instead).
  */
 export async function runUnitReconciled<T extends string>(
   rc: RunContext,
   call: CallContext,
   position: number,
   run: (call: CallContext) => Promise<T>,
+  check: () => void = () => undefined,
 ): Promise<T | 'done'> {
   let ctx = call;
   for (let fault = 1; ; fault++) {
     try {
+      if (fault > 1) check();
       return await run(ctx);
     } catch (error) {
       if (!isTransportFault(error)) throw error;

@@ -435,7 +435,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
         const unit = stored.units[position]!;
         // A lost response or a resuming database is reconciled from the ledger, not failed (fault-reconcile.ts).
-        const outcome = await runUnitReconciled(rc, ctx, position, (c) => runUnit(c, unit, position));
+        const outcome = await runUnitReconciled(rc, ctx, position, (c) => runUnit(c, unit, position), () => held.check());
         if (outcome === 'deadline') return await stop(position, 'in_progress', 'deadline');
         if (outcome === 'window_closed') return await stop(position, 'window_closed', 'window_closed');
         ctx.mayBeRunning = false;
