@@ -251,6 +251,10 @@ export class MigrationRunner extends Construct {
     // Another run holds the lease (a CLI upgrade, or a crashed run whose lease has not expired yet: the
     // TTL outlasts the Data API's 3-minute transaction idle timeout). Wait it out instead of failing the run.
     migrate.addRetry({ errors: ['LeaseHeldError'], interval: Duration.minutes(1), maxAttempts: 5, backoffRate: 1 });
+    // The engine's word for "stopped, resumable": this run's lease was lost (a heartbeat found it expired or
+    // taken), or a call's outcome could not be established. The next advance resumes (and reconciles) from
+    // the ledger, so try again after a pause; once exhausted the failure notice names the error.
+    migrate.addRetry({ errors: ['LeaseLostError', 'OutcomeUnknownError'], interval: Duration.seconds(30), maxAttempts: 3, backoffRate: 2 });
 
     const notifyDone = this.notice(StateName.notifyDone, 'run_done');
     const morePending = new sfn.Choice(this, StateName.morePending)

@@ -74,12 +74,12 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
   if (result.status === 'done') {
     metrics.addMetric(MetricName.runsCompleted, MetricUnit.Count, 1);
     const held = planRevisions(run?.plan);
-    const rows = new Map((await migrator.ledger.applied()).map((r) => [r.revision, r]));
-    runApplied = held.map((revision) => ({
-      revision,
-      description: rows.get(revision)?.description ?? migrator.graph.get(revision).description,
-      durationMs: rows.get(revision)?.durationMs ?? null,
-    }));
+    // What this run applied, across every window it took: the ledger rows it wrote (its plan may have
+    // been re-made on resume, so the plan alone would miss what an earlier window applied).
+    runApplied = (await migrator.ledger.applied())
+      .filter((r) => r.runId === runId && !r.recordedOnly)
+      .sort((a, b) => a.appliedAt.getTime() - b.appliedAt.getTime())
+      .map((r) => ({ revision: r.revision, description: r.description, durationMs: r.durationMs }));
     // A run resumed from an earlier window holds the plan of then; migrations deployed since are still pending.
     remaining = [...new Set((await migrator.plan('up', 'heads')).units.map((u) => u.revision))];
     morePending = remaining.length > 0 && remaining.every((r) => !held.includes(r));

@@ -384,7 +384,12 @@ describe('window-run state machine', () => {
     });
     // a held lease (another run, or a crashed one's, which expires on its own) is waited out, not failed on
     expect(def.States[S.migrate]!.Retry).toContainEqual({ ErrorEquals: ['LeaseHeldError'], IntervalSeconds: 60, MaxAttempts: 5, BackoffRate: 1 });
+    // the engine's "stopped, resumable" errors: the next advance resumes from the ledger
+    expect(def.States[S.migrate]!.Retry).toContainEqual({ ErrorEquals: ['LeaseLostError', 'OutcomeUnknownError'], IntervalSeconds: 30, MaxAttempts: 3, BackoffRate: 2 });
     expect(def.States[S.pause]).toMatchObject({ Type: 'Wait', Seconds: 10 });
+    // in_progress and an interrupted advance (the engine's early stop) both loop to the next advance
+    const loop = (def.States[S.runStatus]!.Choices ?? []).find((c) => c.Next === S.pause) as unknown as { Or: Array<{ StringEquals: string }> };
+    expect(loop.Or.map((c) => c.StringEquals).sort()).toEqual(['in_progress', 'interrupted']);
   });
 
   it('hands every notice to the notify function with the whole state', () => {
