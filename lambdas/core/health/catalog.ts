@@ -224,9 +224,9 @@ export const IndexFlag = {
 export interface KeyElement {
   /** A column number, or `e<hash>` of the expression as pg_get_indexdef prints it. */
   what: string;
-  /** Non-default operator class oid, or ''. */
+  /** Operator class oid. */
   opclass: string;
-  /** Collation oid when it differs from the column's, or ''. */
+  /** Collation oid (0 when not collatable). */
   collation: string;
   /** pg_index.indoption bits (1 DESC, 2 NULLS FIRST). */
   option: number;
@@ -347,20 +347,15 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
         i.indisclustered, ${nullsNotDistinct} AS nnd, ic.relkind = 'I' AS partitioned,
         coalesce((SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = i.indexrelid), 0) AS parent,
         pg_get_expr(i.indpred, i.indrelid) AS pred,
-        i.indnkeyatts, i.indnatts, i.indkey,
+        i.indnkeyatts, i.indnatts, i.indkey, i.indexprs IS NOT NULL AS has_exprs,
         ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree') AS btree,
-        -- What the checks compare, element by element: am; key columns (column number or expression
-        -- hash, then o<opclass> / c<collation> only where not the default, d<indoption> when set);
-        -- INCLUDE columns; predicate hash. Defaults left out keep 10,000 rows small.
-        concat(ic.relam, ';',
-          (SELECT string_agg(
-              CASE WHEN i.indkey[k] <> 0 THEN i.indkey[k]::text ELSE 'e' || left(md5(pg_get_indexdef(i.indexrelid, k + 1, false)), 12) END
-              || CASE WHEN EXISTS (SELECT 1 FROM pg_opclass o WHERE o.oid = i.indclass[k] AND o.opcdefault) THEN '' ELSE 'o' || i.indclass[k] END
-              || CASE WHEN i.indcollation[k] = 0 OR i.indcollation[k] = coalesce((SELECT a.attcollation FROM pg_attribute a
-                    WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k]), 0) THEN '' ELSE 'c' || i.indcollation[k] END
-              || CASE WHEN i.indoption[k] = 0 THEN '' ELSE 'd' || i.indoption[k] END, ',' ORDER BY k)
-            FROM generate_series(0, i.indnkeyatts - 1) k), ';',
-          (SELECT string_agg(i.indkey[k]::text, ',' ORDER BY i.indkey[k]) FROM generate_series(i.indnkeyatts, i.indnatts - 1) k), ';',
+        -- What the checks compare, element by element: am; the key and INCLUDE column numbers (0 for an
+        -- expression); the key columns' opclasses, collations and indoption bits; a hash per expression
+        -- as pg_get_indexdef prints it; a predicate hash. Raw catalog vectors: no per-column lookups.
+        concat_ws(';', ic.relam, replace(i.indkey::text, ' ', ','), replace(i.indclass::text, ' ', ','),
+          replace(i.indcollation::text, ' ', ','), replace(i.indoption::text, ' ', ','),
+          CASE WHEN i.indexprs IS NOT NULL THEN (SELECT string_agg(left(md5(pg_get_indexdef(i.indexrelid, k + 1, false)), 12), ',' ORDER BY k)
+            FROM generate_series(0, i.indnkeyatts - 1) k WHERE i.indkey[k] = 0) END,
           left(md5(pg_get_expr(i.indpred, i.indrelid)), 12)) AS sig,
         ${indexIdentityHash} AS ident
       FROM pg_index i
@@ -462,28 +457,40 @@ function indexesFamily(input: IndexQueryInput, after: number, page: PageOptions)
 function restoreDefinition(x: string): SqlQuery {
   const f = (column: string) => sql.raw(`${x}.${column}`);
   return sql`concat_ws(E'\x1f',
-      (SELECT CASE WHEN ${f('reltablespace')} = 0 THEN d.def
+      CASE WHEN ${f('reltablespace')} = 0 THEN pg_get_indexdef(${f('oid')}) ELSE (SELECT CASE
         WHEN ${f('pred')} IS NULL THEN d.def || ' TABLESPACE ' || quote_ident(t.spcname)
         ELSE left(d.def, length(d.def) - length(${f('pred')}) - 7) || ' TABLESPACE ' || quote_ident(t.spcname) || ' WHERE ' || ${f('pred')} END
-       FROM (SELECT pg_get_indexdef(${f('oid')}) AS def) d LEFT JOIN pg_tablespace t ON t.oid = ${f('reltablespace')}),
+       FROM (SELECT pg_get_indexdef(${f('oid')}) AS def) d, pg_tablespace t WHERE t.oid = ${f('reltablespace')}) END,
       (SELECT format('COMMENT ON INDEX %I.%I IS %L', ${f('nspname')}, ${f('name')}, c.description)
         FROM pg_description c WHERE c.objoid = ${f('oid')} AND c.classoid = 'pg_class'::regclass AND c.objsubid = 0),
       CASE WHEN ${f('indisclustered')} THEN format('ALTER TABLE %I.%I CLUSTER ON %I', ${f('nspname')}, ${f('tname')}, ${f('name')}) END,
-      (SELECT string_agg(format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s', ${f('nspname')}, ${f('name')}, a.attnum, a.attstattarget),
+      -- statistics targets can be set on expression columns only
+      CASE WHEN ${f('has_exprs')} THEN (SELECT string_agg(format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s', ${f('nspname')}, ${f('name')}, a.attnum, a.attstattarget),
           E'\x1f' ORDER BY a.attnum)
-        FROM pg_attribute a WHERE a.attrelid = ${f('oid')} AND a.attnum > 0 AND a.attstattarget IS NOT NULL AND a.attstattarget >= 0))`;
+        FROM pg_attribute a WHERE a.attrelid = ${f('oid')} AND a.attnum > 0 AND a.attstattarget IS NOT NULL AND a.attstattarget >= 0) END)`;
 }
 
 function parseSignature(text: string): IndexSignature {
-  const [am, keys, include, predicate] = text.split(';');
+  const [am, indkey, indclass, indcollation, indoption, expressions, predicate] = text.split(';');
+  const list = (field: string | undefined) => (field ?? '').split(',').filter(Boolean);
+  const columns = list(indkey);
+  const opclasses = list(indclass);
+  const collations = list(indcollation);
+  const options = list(indoption);
+  const hashes = list(expressions);
+  if (opclasses.length === 0 || opclasses.length > columns.length || collations.length !== opclasses.length || options.length !== opclasses.length) {
+    throw new TypeError(`unreadable index signature ${text}`);
+  }
+  let expression = 0;
   return {
     am: Number(am),
-    keys: (keys ?? '').split(',').filter(Boolean).map((token) => {
-      const m = /^(e[0-9a-f]+|\d+)(?:o(\d+))?(?:c(\d+))?(?:d(\d+))?$/.exec(token);
-      if (!m) throw new TypeError(`unreadable index key signature ${token}`);
-      return { what: m[1]!, opclass: m[2] ?? '', collation: m[3] ?? '', option: Number(m[4] ?? 0) };
-    }),
-    include: (include ?? '').split(',').filter(Boolean).map(Number),
+    keys: opclasses.map((opclass, k) => ({
+      what: columns[k] === '0' ? `e${hashes[expression++] ?? '?'}` : columns[k]!,
+      opclass,
+      collation: collations[k]!,
+      option: Number(options[k]),
+    })),
+    include: columns.slice(opclasses.length).map(Number).sort((x, y) => x - y),
     predicate: predicate ?? '',
   };
 }
