@@ -48,6 +48,8 @@ export function describeEvent(e: MigrationEvent): string | null {
       return `analyzed ${e.tables.length} table(s) in ${formatDuration(e.durationMs)}`;
     case 'run_stopped':
       return `run ${e.runId} stopped: ${e.status}${e.reason === 'done' || e.reason === 'failed' ? '' : ` (${e.reason}); run the same command again to resume`}`;
+    case 'lease_taken_over':
+      return `took the migration lease over from ${e.from}: that run is gone`;
     case 'lease_heartbeat_failed':
       return `lease heartbeat failed (retrying): ${e.error}`;
     case 'lease_release_failed':

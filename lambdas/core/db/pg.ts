@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { QueryResult, Row, SqlClient, SqlExecutor, LongStatementOutcome } from './client.ts';
 import { isTypedValue, type SqlQuery, type SqlValue } from './sql.ts';
@@ -86,6 +86,10 @@ export interface PgClientOptions {
   connectionString: string;
   /** Pool size; transactions and concurrent callers each hold one connection. */
   max?: number;
+  /**
+   * application_name of every connection. Default `offpeak:<random hex>`, unique per client: the migration
+   * lease proves its holder alive by it (lease.ts), so a run that finds no backend with it takes over at once.
+   */
   applicationName?: string;
   /**
    * executeLong returns `still_running` (with `finished`) once a statement has run this long, leaving it to
@@ -100,7 +104,7 @@ export function createPgClient(options: PgClientOptions): SqlClient {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.max ?? 4,
-    application_name: options.applicationName ?? 'offpeak',
+    application_name: options.applicationName ?? `offpeak:${randomBytes(8).toString('hex')}`,
   });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => {});

@@ -6,6 +6,7 @@ import type { Direction, RunStatus } from './ledger.ts';
 
 export type MigrationEvent =
   | { event: 'lease_acquired'; owner: string; expiresAt: Date }
+  | { event: 'lease_taken_over'; owner: string; from: string }
   | { event: 'lease_heartbeat_failed'; owner: string; error: string }
   | { event: 'lease_release_failed'; owner: string; error: string }
   | { event: 'run_started'; runId: string; direction: Direction; target: string; units: number; resumed: boolean }

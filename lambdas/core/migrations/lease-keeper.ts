@@ -2,8 +2,8 @@
  * The lease keeper: holds the migration lease (lease.ts) around a write, renewing it on a timer.
  *
  * - `hold(fn)` ensures the ledger, acquires the lease (LeaseHeldError, with the real holder, when another
- *   run has it), runs `fn`, and releases the lease on every path, success or error.
- * - Heartbeats run every ttl/3 (not on PGlite: one connection, and one process by construction). A failed
+ *   run has it; a takeover from a holder proven gone is reported as `lease_taken_over`), runs `fn`, and releases the lease on every path, success or error.
+ * - Heartbeats run every ttl/3, at most 5 s (not on PGlite: one connection, and one process by construction). A failed
  *   heartbeat is reported (`lease_heartbeat_failed`) and retried at the next tick. The lease counts as lost
  *   when a heartbeat finds it expired or taken (LeaseLostError from `renew`), or when heartbeats have failed
  *   for a whole TTL (LeaseLostError with the last failure as its cause). `check()` throws that error; the
@@ -25,6 +25,13 @@ export interface HeldLease {
 
 const RELEASE_ATTEMPTS = 4;
 
+/**
+ * A third of the TTL, and at most 5 s: through the Data API a fresh heartbeat is what proves the holder alive
+ * between its transactions (APP_PROOF_STALE_MS is three beats), and on pg it keeps one of the holder's
+ * tagged connections from idling out of the pool.
+ */
+export const heartbeatIntervalMs = (ttlMs: number) => Math.max(200, Math.min(5000, ttlMs / 3));
+
 export class LeaseKeeper {
   readonly lease: Lease;
   private readonly rc: RunContext;
@@ -38,6 +45,7 @@ export class LeaseKeeper {
     const { rc, lease } = this;
     await rc.ledger.ensure();
     const info = await lease.acquire();
+    if (info.takenOverFrom) rc.emit({ event: 'lease_taken_over', owner: lease.owner, from: info.takenOverFrom });
     rc.emit({ event: 'lease_acquired', owner: lease.owner, expiresAt: info.expiresAt });
 
     let lost: LeaseLostError | undefined;
@@ -60,7 +68,7 @@ export class LeaseKeeper {
       timer = setInterval(() => {
         if (inFlight || lost) return;
         inFlight = beat().finally(() => (inFlight = undefined));
-      }, Math.max(200, lease.ttlMs / 3));
+      }, heartbeatIntervalMs(lease.ttlMs));
       timer.unref?.();
     }
     try {

@@ -15,7 +15,8 @@
  *   failed run was last resumed (budgets such as index build attempts count from then).
  * - `migration_tables(revision, schema_name, table_name, applied_at)`: one row per table each applied
  *   migration touched (read by the health checks to find stale statistics). Keep name and columns.
- * - `lease(name PK, owner, expires_at, heartbeat_at, acquired_at)`: see lease.ts.
+ * - `lease(name PK, owner, expires_at, heartbeat_at, acquired_at, proof_kind, proof_id, proof_pid, proof_backend_start,
+ *   taken_over_from)`: see lease.ts.
  *
  * `journal(executor, entry)` writes events, applied rows, touched tables and the run position in ONE
  * statement (data-modifying CTEs), so a transactional migration's bookkeeping commits with its steps
@@ -167,7 +168,12 @@ const DDL = (s: string): SqlQuery[] => {
       owner text NOT NULL,
       expires_at timestamptz NOT NULL,
       heartbeat_at timestamptz NOT NULL,
-      acquired_at timestamptz NOT NULL)`,
+      acquired_at timestamptz NOT NULL,
+      proof_kind text,
+      proof_id text,
+      proof_pid integer,
+      proof_backend_start timestamptz,
+      taken_over_from text)`,
     // Created last (in one statement with the rest, so this only matters to ledgers of older offpeak versions):
     // its presence means the whole ledger exists (see `exists`).
     sql`CREATE TABLE IF NOT EXISTS ${t('migration_tables')} (
@@ -183,7 +189,7 @@ const DDL = (s: string): SqlQuery[] => {
  * The ledger's shape version, kept as the comment on migration_events. A ledger with an older mark (or none:
  * offpeak before versions) is upgraded by `ensure`. Bump it whenever DDL or UPGRADES change.
  */
-export const LEDGER_VERSION = 2;
+export const LEDGER_VERSION = 3;
 const versionMark = (version: number) => `offpeak ledger v${version}`;
 const markedVersion = (mark: string | null | undefined): number => Number(/^offpeak ledger v(\d+)$/.exec(mark ?? '')?.[1] ?? 0);
 
@@ -203,6 +209,10 @@ const UPGRADES = (s: string): string[] => {
   END IF`,
     `CREATE UNIQUE INDEX IF NOT EXISTS migration_events_event_key ON ${events} (event_key)`,
     `ALTER TABLE ${t('migration_runs')} ADD COLUMN IF NOT EXISTS resumed_at timestamptz`,
+    // v3: the lease records how to prove its holder alive (lease.ts), and whom it was taken over from.
+    `ALTER TABLE ${t('lease')} ADD COLUMN IF NOT EXISTS proof_kind text, ADD COLUMN IF NOT EXISTS proof_id text,
+    ADD COLUMN IF NOT EXISTS proof_pid integer, ADD COLUMN IF NOT EXISTS proof_backend_start timestamptz,
+    ADD COLUMN IF NOT EXISTS taken_over_from text`,
   ];
 };
 

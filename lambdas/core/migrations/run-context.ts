@@ -69,9 +69,14 @@ export interface RunContext {
   pollIntervalMs: number;
   marginMs: number;
   statementTimeoutMs: number;
+  /**
+   * Through the Data API: the application_name each transaction of the run sets (SET LOCAL), which the lease
+   * records as its holder's proof (lease.ts). Undefined elsewhere (pg tags its connections; PGlite needs none).
+   */
+  applicationName: string | undefined;
 }
 
-export function createRunContext(options: MigratorOptions, graph: MigrationGraph, ledger: Ledger): RunContext {
+export function createRunContext(options: MigratorOptions, graph: MigrationGraph, ledger: Ledger, applicationName?: string): RunContext {
   const retryBaseMs = options.retryBaseMs ?? 250;
   const now = options.now ?? (() => new Date());
   return {
@@ -90,6 +95,7 @@ export function createRunContext(options: MigratorOptions, graph: MigrationGraph
     pollIntervalMs: options.pollIntervalMs ?? 1000,
     marginMs: options.deadlineMarginMs ?? 15_000,
     statementTimeoutMs: options.statementTimeoutMs ?? options.client.statementTimeoutMs ?? 0,
+    applicationName,
   };
 }
 

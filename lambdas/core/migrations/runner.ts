@@ -39,7 +39,7 @@ import { ConfigError, MigrationFailedError, MigrationGraphError } from '../error
 import { closesAt, isOpen, type OffpeakWindow } from '../window.ts';
 import { migrationFileNameProblem } from './file-name.ts';
 import { MigrationGraph } from './graph.ts';
-import { Lease, DEFAULT_LEASE_TTL_MS } from './lease.ts';
+import { Lease, DEFAULT_LEASE_TTL_MS, leaseProof } from './lease.ts';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.ts';
 import { createStandaloneSteps, type StandaloneOutcome, type StepJournal } from './standalone.ts';
 import { runningBuilds, type RunningBuild } from './running-builds.ts';
@@ -171,10 +171,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const graph = MigrationGraph.build(options.migrations);
   const schema = options.schema ?? DEFAULT_LEDGER_SCHEMA;
   const ledger = new Ledger(client, schema);
-  const rc = createRunContext(options, graph, ledger);
+  const proof = leaseProof(client);
+  const rc = createRunContext(options, graph, ledger, proof.kind === 'app' ? proof.id : undefined);
   const { emit, nowMs, marginMs } = rc;
   const owner = options.owner ?? `${rc.actor}#${randomUUID().slice(0, 8)}`;
-  const lease = new Lease(client, { owner, ttlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, schema });
+  const lease = new Lease(client, { owner, ttlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, schema, proof });
   const keeper = new LeaseKeeper(rc, lease);
   const standalone = createStandaloneSteps({ ...rc, lease });
 

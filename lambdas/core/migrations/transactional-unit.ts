@@ -67,6 +67,9 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
   const metSteps = steps.filter(({ index }) => met.get(index));
   const firstOfCall = position === call.firstPosition;
   const neededMs = Math.max(1, metSteps.length) * rc.statementTimeoutMs + rc.marginMs;
+  // Through the Data API the transaction carries the run's application_name (SET LOCAL, riding on the first
+  // statement, evaluated before the step): the lease's proof that this run may still hold locks.
+  const tag = rc.applicationName ? sql`set_config('application_name', ${rc.applicationName}, true) AS app, ` : sql``;
   for (let attempt = 1; ; attempt++) {
     let current = steps[0]?.index ?? -1; // a merge migration may have no steps: only its bookkeeping runs
     const leftMs = timeLeft(rc, call);
@@ -93,7 +96,7 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
         await ledger.journal(
           executor,
           { runId, events, ...(isLast ? finishEntry(rc, unit, 0) : {}), run: { position: position + 1 } },
-          first ? { select: sql`SELECT ${ledger.executeStep(first.step.sql, lockTimeout)} AS ok` } : {},
+          first ? { select: sql`SELECT ${tag}${ledger.executeStep(first.step.sql, lockTimeout)} AS ok` } : {},
         );
         if (first) durations.set(first.index, nowMs() - t0);
         for (const { index, step } of rest) {

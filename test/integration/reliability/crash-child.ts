@@ -21,7 +21,7 @@ export const DOWN_TARGET = '202508230001';
  */
 const killPoint = (rand: () => number, events: number) => ({ afterEvents: 1 + Math.floor(rand() * Math.max(1, events - 1)), delayMs: Math.floor(rand() * 20) });
 
-export type ChildTarget = { url: string } | { dataApi: { endpoint: string; resourceArn: string; secretArn: string; database: string } };
+export type ChildTarget = { url: string } | { pgliteDir: string } | { dataApi: { endpoint: string; resourceArn: string; secretArn: string; database: string } };
 
 export interface ChildRun {
   /** True when the child was killed before it finished. */
