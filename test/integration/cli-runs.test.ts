@@ -58,5 +58,5 @@ describe('offpeak runs', () => {
     expect((JSON.parse(restarted.stdout) as { runId: string }).runId).not.toBe(againRun);
     expect(restarted.stderr).toContain(`abandoned run(s) ${againRun}: abandoned by a --restart of upgrade head`);
     expect(unknown).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown run no-such-run') });
-  });
+  }, 240_000); // seven CLI runs, each opening the embedded database
 });

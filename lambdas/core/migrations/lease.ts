@@ -6,9 +6,9 @@
  *   … WHERE expired OR same owner … RETURNING). It works over the Data API, which keeps no session for
  *   an advisory lock. When another owner holds an unexpired lease it throws `LeaseHeldError` (one more
  *   read to say who holds it and until when).
- * - `renew()` (heartbeat) extends the lease only while this owner holds it unexpired; otherwise it throws
- *   `LeaseLostError` (it never re-takes a lease it released or let expire).
- * - `release()` expires the lease if this owner holds it.
+ * - `renew()` (heartbeat) extends the lease only while this owner holds it; otherwise it throws
+ *   `LeaseLostError` (it never re-takes a lease it released or that another owner took).
+ * - `release()` expires the lease if this owner holds it (and marks it released, heartbeat_at = -infinity, so a late renew cannot revive it).
  * - Every statement is idempotent (marked so): over the Data API a lost response is resent, so a lost
  *   release never leaves the lease held, and a lost acquire or renew that did run simply runs again.
  * - Expiry uses the database clock (now()), so client clock skew does not matter. A crashed run's
@@ -158,15 +158,16 @@ export class Lease {
   }
 
   /**
-   * Heartbeat: extends the lease, only while this owner still holds it unexpired. It never takes the lease
-   * back after a release or an expiry (another run may have started and finished meanwhile); then it throws
-   * LeaseLostError, naming the holder when there is one.
+   * Heartbeat: extends the lease only while this owner still holds it. It never takes the lease back after
+   * this owner released it, or after another owner took it (and perhaps released it again); then it throws
+   * LeaseLostError, naming the holder when there is one. A lease that expired while a heartbeat was late
+   * (a busy server) and that nobody took meanwhile is still this owner's: nobody ran in between.
    */
   async renew(): Promise<LeaseInfo> {
     const ttl = `${Math.max(1, Math.round(this.ttlMs))} milliseconds`;
     const { rows } = await this.client.query<{ owner: string; expires_at: Date }>(
       sql`UPDATE ${this.table} SET expires_at = clock_timestamp() + ${ttl}::interval, heartbeat_at = clock_timestamp()
-          WHERE name = ${this.name} AND owner = ${this.owner} AND expires_at >= clock_timestamp()
+          WHERE name = ${this.name} AND owner = ${this.owner} AND heartbeat_at <> '-infinity'
           RETURNING owner, expires_at`.idempotent(),
     );
     const row = rows[0];
@@ -181,7 +182,7 @@ export class Lease {
 
   async release(): Promise<void> {
     await this.client.query(
-      sql`UPDATE ${this.table} SET expires_at = clock_timestamp() WHERE name = ${this.name} AND owner = ${this.owner}`.idempotent(),
+      sql`UPDATE ${this.table} SET expires_at = clock_timestamp(), heartbeat_at = '-infinity' WHERE name = ${this.name} AND owner = ${this.owner}`.idempotent(),
     );
   }
 

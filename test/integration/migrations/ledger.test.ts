@@ -43,6 +43,26 @@ describe('lease', () => {
     await expect(first.renew()).rejects.toThrow(/second holds it/);
   });
 
+  it('never revives a released lease on a late heartbeat, and extends one that expired untaken', async () => {
+    // Prepare
+    const schema = uniqueName('offpeak_l');
+    await new Ledger(db.client, schema).ensure();
+    const lease = new Lease(db.client, { owner: 'only', schema, ttlMs: 60_000 });
+    await lease.acquire();
+    await db.client.query(sql`UPDATE ${sql.ident(schema, 'lease')} SET expires_at = now() - interval '1 second'`);
+
+    // Act
+    const extended = await lease.renew();
+    await lease.release();
+    const late = await lease.renew().catch((e: unknown) => e);
+    const holder = await lease.holder();
+
+    // Assess
+    expect(extended.owner).toBe('only');
+    expect(late).toBeInstanceOf(LeaseLostError);
+    expect(holder).toBeUndefined();
+  });
+
   it('makes a second migrator fail with LeaseHeldError while a run holds the lease', async () => {
     // Prepare
     const ns = uniqueName('app');
