@@ -42,6 +42,10 @@ export interface Backend {
   readonly kind: 'pg' | 'pglite';
   /** True when statements run in parallel on separate connections (pg), false for PGlite's single connection. */
   readonly concurrent: boolean;
-  open(database: string | undefined): Promise<Session>;
+  /**
+   * A session for one call, or for a transaction (held until release). A backend that
+   * cannot serve it may refuse at once with a ServiceError rather than make the caller wait.
+   */
+  open(database: string | undefined, purpose: 'call' | 'transaction'): Promise<Session>;
   close(): Promise<void>;
 }

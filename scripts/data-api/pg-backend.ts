@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Backend, RawResult, RawValue, Session } from './backend.ts';
-import { ServiceError } from './service-error.ts';
+import { databaseUnavailable, ServiceError } from './service-error.ts';
 
 /** Every type comes back as PostgreSQL's text, unparsed: conversion happens in results.ts. */
 const rawTypes = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
@@ -48,9 +48,11 @@ export function createPgBackend(databaseUrl: string, options: { maxConnections?:
         client = await pool.connect();
       } catch (error) {
         if ((error as { code?: string }).code === '3D000') {
-          throw new ServiceError('DatabaseNotFoundException', 404, `Database ${database ?? defaultDatabase} does not exist`, { cause: error });
+          // PostgreSQL's own refusal, as a database error. DatabaseNotFoundException is the model's
+          // "The DB cluster doesn't have a DB instance", not a wrong database name.
+          throw new ServiceError('DatabaseErrorException', 400, `FATAL: ${(error as Error).message}; SQLState: 3D000`, { cause: error });
         }
-        throw new ServiceError('DatabaseUnavailableException', 504, `Database is unavailable: ${(error as Error).message}`, { cause: error });
+        throw databaseUnavailable(`Database is unavailable: ${(error as Error).message}`, error);
       }
       const connectionId = (client as unknown as { processID: number }).processID;
       let released = false;

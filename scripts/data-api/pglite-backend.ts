@@ -1,5 +1,6 @@
 import { types, type PGlite } from '@electric-sql/pglite';
 import type { Backend, RawResult, RawValue, Session } from './backend.ts';
+import { databaseUnavailable } from './service-error.ts';
 
 const identity = (text: string) => text;
 
@@ -36,28 +37,51 @@ const textSerializers = new Proxy(
 
 /**
  * PGlite is one connection and runs statements on the JavaScript thread. A
- * session holds it exclusively from open to release, so a call from outside an
- * open transaction waits until that transaction ends. Statements cannot be
- * cancelled: PGlite has no second connection and no timer interrupts.
+ * session holds it exclusively from open to release. Calls outside transactions
+ * take turns (each is short). An open Data API transaction holds the connection
+ * until it commits, rolls back or idles out, so any other call meanwhile (an
+ * autocommit call, another BeginTransaction) is refused at once with
+ * DatabaseUnavailableException naming the limitation, rather than waiting up to the
+ * idle timeout: running it on the one connection would put it inside that transaction,
+ * and a second embedded instance would not see the transaction's database.
+ * Statements cannot be cancelled: PGlite has no second connection and no timer interrupts.
  */
 export function createPgliteBackend(db: PGlite, options: { closeDb?: boolean } = {}): Backend {
-  let tail: Promise<void> = Promise.resolve();
   const rawParsers = rawParsersFor(db);
+  let held = false;
+  /** A transaction holds the connection or is queued for it. */
+  let transactions = 0;
+  const waiters: Array<{ purpose: 'call' | 'transaction'; grant: () => void }> = [];
 
-  async function lock(): Promise<() => void> {
-    let unlock!: () => void;
-    const held = new Promise<void>((resolve) => (unlock = resolve));
-    const previous = tail;
-    tail = previous.then(() => held);
-    await previous;
-    return unlock;
+  const heldByTransaction = () =>
+    databaseUnavailable(
+      'The embedded PGlite database is a single connection, and an open Data API transaction holds it: ' +
+        'a call outside that transaction (another BeginTransaction included) cannot run until it commits or rolls back. ' +
+        'Make the call inside the transaction, end the transaction first, or serve a PostgreSQL URL (--database-url) to test concurrent transactions.',
+    );
+
+  async function acquire(purpose: 'call' | 'transaction' | 'close'): Promise<void> {
+    if (purpose !== 'close' && transactions > 0) throw heldByTransaction();
+    if (purpose === 'transaction') transactions++;
+    if (!held) {
+      held = true;
+      return;
+    }
+    await new Promise<void>((grant) => waiters.push({ purpose: purpose === 'transaction' ? 'transaction' : 'call', grant }));
+  }
+
+  function handOn(purpose: 'call' | 'transaction') {
+    if (purpose === 'transaction') transactions--;
+    const next = waiters.shift();
+    if (next) next.grant();
+    else held = false;
   }
 
   return {
     kind: 'pglite',
     concurrent: false,
-    async open() {
-      const unlock = await lock();
+    async open(_database, purpose) {
+      await acquire(purpose);
       let released = false;
       const session: Session = {
         connectionId: 1,
@@ -79,6 +103,7 @@ export function createPgliteBackend(db: PGlite, options: { closeDb?: boolean } =
         release(reset) {
           if (released) return;
           released = true;
+          const unlock = () => handOn(purpose);
           if (!reset) return unlock();
           db.exec('DISCARD ALL').then(unlock, async () => {
             // Left inside a transaction block (a bare BEGIN): end it so the next caller starts clean.
@@ -91,7 +116,7 @@ export function createPgliteBackend(db: PGlite, options: { closeDb?: boolean } =
       return session;
     },
     async close() {
-      await lock();
+      await acquire('close');
       if (options.closeDb) await db.close();
     },
   };

@@ -3,11 +3,41 @@ import { parseArrayText } from './pg-array.ts';
 import { unsupportedResult } from './service-error.ts';
 import { caseSensitiveTypes, precisionAndScale, signedTypes, type TypeInfo } from './types.ts';
 
+/**
+ * An int8 beyond 2^53, which a JavaScript number would round: kept as its digits and
+ * written into the JSON reply as a bare number (see `exactJson`), as the service's
+ * Java serializer writes a long. JavaScript clients still round it when they parse;
+ * others (Java, Python, Go) get every digit.
+ */
+const exactMark = `\uE000${Math.random().toString(36).slice(2, 10)}\uE000`;
+const exactPattern = new RegExp(`"${exactMark}(-?\\d+)${exactMark}"`, 'g');
+
+export class ExactLong {
+  constructor(readonly digits: string) {}
+  toJSON() {
+    return `${exactMark}${this.digits}${exactMark}`;
+  }
+}
+
+/** JSON.stringify, with every ExactLong written as its digits. */
+export function exactJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text.includes(exactMark) ? text.replace(exactPattern, '$1') : text;
+}
+
+function long(text: string): number | ExactLong {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : new ExactLong(text);
+}
+
+/** A timetz's local time, its offset dropped as the service drops it (`12:34:56.5+02:30` → `12:34:56.5`). */
+const dropOffset = (text: string) => text.replace(/[+-]\d\d(:\d\d){0,2}$/, '');
+
 /** The service's Field union, exactly one member set. */
 export type Field =
   | { isNull: true }
   | { booleanValue: boolean }
-  | { longValue: number }
+  | { longValue: number | ExactLong }
   | { doubleValue: number }
   | { stringValue: string }
   | { blobValue: string }
@@ -15,7 +45,7 @@ export type Field =
 
 export type ArrayValue =
   | { booleanValues: Array<boolean | null> }
-  | { longValues: Array<number | null> }
+  | { longValues: Array<number | ExactLong | null> }
   | { doubleValues: Array<number | null> }
   | { stringValues: Array<string | null> };
 
@@ -59,20 +89,22 @@ export class Converter {
       case 'bool':
         return { booleanValue: text === 't' };
       case 'long':
-        return this.options.longReturnType === 'STRING' ? { stringValue: text } : { longValue: Number(text) };
+        return this.options.longReturnType === 'STRING' ? { stringValue: text } : { longValue: long(text) };
       case 'double': {
         const n = Number(text);
         return Number.isFinite(n) ? { doubleValue: n } : { stringValue: text };
       }
       case 'decimal':
         if (this.options.decimalReturnType === 'DOUBLE_OR_LONG' && /^-?\d+(\.\d+)?$/.test(text)) {
-          return /^-?\d+$/.test(text) ? { longValue: Number(text) } : { doubleValue: Number(text) };
+          return /^-?\d+$/.test(text) ? { longValue: long(text) } : { doubleValue: Number(text) };
         }
         return { stringValue: text };
       case 'blob':
         return { blobValue: hexToBase64(text) };
       case 'timestamptz':
         return { stringValue: timestamptzToUtc(text) };
+      case 'timetz':
+        return { stringValue: dropOffset(text) };
       case 'unsupported':
         throw unsupportedResult(`The result contains the unsupported data type ${type.name}.`);
       default:
@@ -82,7 +114,7 @@ export class Converter {
 
   private array(text: string, type: TypeInfo): ArrayValue {
     const element = this.types(type.element!);
-    if (element.name === 'uuid' || element.kind === 'unsupported' || element.kind === 'blob' || element.element !== undefined) {
+    if (element.kind === 'unsupported' || element.kind === 'blob' || element.element !== undefined) {
       throw unsupportedResult(`The result contains the unsupported data type ${type.name}.`);
     }
     const items = parseArrayText(text, element.name === 'box' ? ';' : ',');
@@ -95,11 +127,13 @@ export class Converter {
       case 'bool':
         return { booleanValues: each((s) => s === 't') };
       case 'long':
-        return { longValues: each(Number) };
+        return { longValues: each(long) };
       case 'double':
         return { doubleValues: each(Number) };
       case 'timestamptz':
         return { stringValues: each(timestamptzToUtc) };
+      case 'timetz':
+        return { stringValues: each(dropOffset) };
       default:
         return { stringValues: flat };
     }

@@ -4,8 +4,9 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Backend } from './backend.ts';
 import { createPgBackend } from './pg-backend.ts';
 import { createPgliteBackend } from './pglite-backend.ts';
+import { FaultInjector, noFaults, parseFaults, parseFaultsBody, type FaultSpec } from './faults.ts';
 import { DataApiService } from './service.ts';
-import { badRequest, internalError, ServiceError } from './service-error.ts';
+import { internalError, serializationError, ServiceError } from './service-error.ts';
 
 export interface DataApiServerOptions {
   /** Serve this PostgreSQL (pooled, one dedicated connection per transaction). */
@@ -18,12 +19,24 @@ export interface DataApiServerOptions {
   statementTimeoutMs?: number;
   transactionIdleTimeoutMs?: number;
   maxResponseBytes?: number;
+  /** Default 24 hours, the service's maximum transaction lifetime. */
+  transactionMaxLifetimeMs?: number;
+  /** Default 10 MB, formattedRecords' documented limit. */
+  maxFormattedRecordsBytes?: number;
+  /** Faults to inject (`resuming=0.05,lost=0.02,…`, see faults.ts); also settable at run time via POST /_offpeak/faults. */
+  faults?: string | FaultSpec;
+  /** Seed of the faults' random draws (default: random, reported by the admin endpoint and `faults`). */
+  seed?: number;
+  /** Clock for the faults' idle periods (tests inject one). */
+  clock?: () => number;
   log?: (event: Record<string, unknown>) => void;
 }
 
 export interface DataApiServer {
   endpoint: string;
   port: number;
+  /** The fault injector (set faults programmatically, read the seed). */
+  faults: FaultInjector;
   close(): Promise<void>;
 }
 
@@ -45,7 +58,7 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxRequestBytes) {
-        reject(new ServiceError('BadRequestException', 413, `Request body is larger than the ${maxRequestBytes} bytes the Data API accepts`));
+        reject(new ServiceError('ValidationException', 413, `Request body is larger than the ${maxRequestBytes} bytes the Data API accepts`));
         req.resume();
         return;
       }
@@ -84,13 +97,46 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       statementTimeoutMs: options.statementTimeoutMs ?? 45_000,
       transactionIdleTimeoutMs: options.transactionIdleTimeoutMs ?? 180_000,
       maxResponseBytes: options.maxResponseBytes ?? 1_048_576,
+      transactionMaxLifetimeMs: options.transactionMaxLifetimeMs ?? 24 * 60 * 60 * 1000,
+      maxFormattedRecordsBytes: options.maxFormattedRecordsBytes ?? 10_000_000,
     },
     log,
   );
+  const faultSpec = typeof options.faults === 'string' ? parseFaults(options.faults) : (options.faults ?? noFaults());
+  const faults = new FaultInjector(faultSpec, options.seed ?? Math.floor(Math.random() * 2 ** 31), options.clock);
+
+  async function parseJson(req: IncomingMessage): Promise<unknown> {
+    const text = await readBody(req);
+    try {
+      return text.trim() === '' ? {} : JSON.parse(text);
+    } catch (error) {
+      throw serializationError(`The request body is not valid JSON: ${(error as Error).message}`, error);
+    }
+  }
+
+  /** GET /_offpeak/faults shows the faults, POST sets them: `{"faults": "resuming=0.05,…", "seed": 7}`. */
+  async function admin(req: IncomingMessage, res: ServerResponse) {
+    if (req.method === 'POST') {
+      const { spec, seed } = parseFaultsBody(await parseJson(req));
+      faults.set(spec, seed);
+      log({ event: 'faults_set', ...faults.describe() });
+    } else if (req.method !== 'GET') {
+      throw new ServiceError('UnknownOperationException', 405, 'Use GET or POST on /_offpeak/faults');
+    }
+    send(res, 200, JSON.stringify(faults.describe()));
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const started = Date.now();
     const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/_offpeak/faults') {
+      try {
+        await admin(req, res);
+      } catch (caught) {
+        sendError(res, caught instanceof ServiceError ? caught : internalError(caught));
+      }
+      return;
+    }
     const operation = req.method === 'POST' ? operations[path as keyof typeof operations] : undefined;
     try {
       if (!operation) {
@@ -100,16 +146,19 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
           `No operation at ${req.method} ${path}. The Data API serves POST ${Object.keys(operations).join(', ')}.`,
         );
       }
-      const text = await readBody(req);
-      let body: unknown;
-      try {
-        body = text.trim() === '' ? {} : JSON.parse(text);
-      } catch (error) {
-        throw badRequest(`The request body is not valid JSON: ${(error as Error).message}`, error);
-      }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The request body must be a JSON object');
+      const body = await parseJson(req);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw serializationError('The request body must be a JSON object');
+      const fault = faults.before(body as Record<string, unknown>);
+      if (fault) throw fault;
       const response = await service[operation](body as Record<string, unknown>);
-      send(res, 200, service.encode(response));
+      const encoded = service.encode(response);
+      if (faults.loseReply()) {
+        // The call ran (and committed, outside a transaction); the caller never hears of it.
+        log({ event: 'data_api_request', operation, status: 0, fault: 'lost', durationMs: Date.now() - started });
+        req.socket.destroy();
+        return;
+      }
+      send(res, 200, encoded);
       log({ event: 'data_api_request', operation, status: 200, durationMs: Date.now() - started });
     } catch (caught) {
       const error = caught instanceof ServiceError ? caught : internalError(caught);
@@ -137,6 +186,7 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   return {
     endpoint: `http://${host}:${address.port}`,
     port: address.port,
+    faults,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

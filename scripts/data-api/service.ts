@@ -1,15 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend, RawField, RawResult, Session } from './backend.ts';
 import { bindParameters, type BoundStatement } from './parameters.ts';
-import { columnMetadata, Converter, type ColumnInfo, type ResultOptions } from './results.ts';
-import { badRequest, internalError, ServiceError, transactionNotFound, unsupportedResult } from './service-error.ts';
+import { batchRequest, beginRequest, endRequest, executeRequest } from './request.ts';
+import { columnMetadata, Converter, exactJson, type ColumnInfo } from './results.ts';
+import {
+  internalError,
+  ServiceError,
+  transactionBusy,
+  transactionNotFound,
+  unsupportedResult,
+  type TransactionGoneReason,
+} from './service-error.ts';
 import { checkSingleStatement, databaseError, runTimed } from './statement.ts';
 import { builtinTypes, catalogType, type TypeInfo } from './types.ts';
 
 export interface ServiceLimits {
   statementTimeoutMs: number;
   transactionIdleTimeoutMs: number;
+  /** A transaction is ended this long after BeginTransaction whatever its activity (the service's 24 hours). */
+  transactionMaxLifetimeMs: number;
   maxResponseBytes: number;
+  /** Cap of formattedRecords (formatRecordsAs: JSON), documented as 10 MB. */
+  maxFormattedRecordsBytes: number;
 }
 
 interface OpenTransaction {
@@ -17,58 +29,19 @@ interface OpenTransaction {
   session: Session;
   database: string | undefined;
   busy: boolean;
-  /** A statement failed, so PostgreSQL has aborted the transaction: COMMIT would roll back. */
-  failed: boolean;
   idleTimer: NodeJS.Timeout | undefined;
+  lifetimeTimer: NodeJS.Timeout | undefined;
 }
 
 type Body = Record<string, unknown>;
 
-/** COMMIT of a transaction in which a statement failed: PostgreSQL rolls it back, so say so rather than "committed". */
-const abortedTransaction = () =>
-  new ServiceError(
-    'DatabaseErrorException',
-    400,
-    'ERROR: current transaction is aborted, commands ignored until end of transaction block: a statement in it failed, so it was rolled back; SQLState: 25P02',
-  );
-
-function optionalString(body: Body, key: string): string | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw badRequest(`${key} must be a string`);
-  return v;
-}
-
-function requiredString(body: Body, key: string): string {
-  const v = optionalString(body, key);
-  if (v === undefined || v === '') throw badRequest(`${key} is required`);
-  return v;
-}
-
-function optionalBoolean(body: Body, key: string): boolean {
-  const v = body[key];
-  if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') throw badRequest(`${key} must be a boolean`);
-  return v;
-}
-
-function resultOptions(body: Body): ResultOptions {
-  const o = body['resultSetOptions'];
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object') throw badRequest('resultSetOptions must be an object');
-  const { decimalReturnType, longReturnType } = o as Record<string, unknown>;
-  if (decimalReturnType !== undefined && decimalReturnType !== 'STRING' && decimalReturnType !== 'DOUBLE_OR_LONG') {
-    throw badRequest('resultSetOptions.decimalReturnType must be STRING or DOUBLE_OR_LONG');
-  }
-  if (longReturnType !== undefined && longReturnType !== 'LONG' && longReturnType !== 'STRING') {
-    throw badRequest('resultSetOptions.longReturnType must be LONG or STRING');
-  }
-  return { decimalReturnType, longReturnType } as ResultOptions;
-}
+/** How many ended transaction ids are remembered, so a later call on one says why it is gone. */
+const rememberedEndings = 10_000;
 
 /** The Data API's five operations over a Backend, with the service's transaction and timeout rules. */
 export class DataApiService {
   private readonly transactions = new Map<string, OpenTransaction>();
+  private readonly ended = new Map<string, TransactionGoneReason>();
   private readonly typeCache = new Map<string, Map<number, TypeInfo>>();
   private closing = false;
 
@@ -78,18 +51,12 @@ export class DataApiService {
     private readonly log: (event: Record<string, unknown>) => void = () => undefined,
   ) {}
 
-  private common(body: Body) {
-    requiredString(body, 'resourceArn');
-    requiredString(body, 'secretArn');
-    return { database: optionalString(body, 'database') || undefined, transactionId: optionalString(body, 'transactionId') };
-  }
-
   // ------------------------------------------------------------ transactions
 
   private take(transactionId: string): OpenTransaction {
     const tx = this.transactions.get(transactionId);
-    if (!tx) throw transactionNotFound(transactionId);
-    if (tx.busy) throw badRequest('Transaction is still running a query');
+    if (!tx) throw transactionNotFound(transactionId, this.ended.get(transactionId) ?? 'expired');
+    if (tx.busy) throw transactionBusy();
     tx.busy = true;
     clearTimeout(tx.idleTimer);
     return tx;
@@ -107,27 +74,63 @@ export class DataApiService {
     tx.idleTimer = setTimeout(() => {
       if (tx.busy || !this.transactions.has(tx.id)) return;
       this.log({ event: 'transaction_idle_timeout', transactionId: tx.id, idleMs: this.limits.transactionIdleTimeoutMs });
-      void this.end(tx, 'ROLLBACK').catch(() => undefined);
+      void this.end(tx, 'ROLLBACK', 'expired').catch(() => undefined);
     }, this.limits.transactionIdleTimeoutMs);
     tx.idleTimer.unref();
   }
 
-  /** Ends the transaction on its connection and returns the connection; the id is forgotten first, so it can't be reused. */
-  private async end(tx: OpenTransaction, command: 'COMMIT' | 'ROLLBACK'): Promise<void> {
-    this.transactions.delete(tx.id);
-    clearTimeout(tx.idleTimer);
+  /** Forgets the id (remembering why), then ends the transaction on its connection and returns the connection. */
+  private async end(tx: OpenTransaction, command: 'COMMIT' | 'ROLLBACK', reason: TransactionGoneReason): Promise<void> {
+    this.forget(tx, reason);
     try {
       const result = await tx.session.query(command, []);
-      if (command === 'COMMIT' && result.command === 'ROLLBACK') throw abortedTransaction();
+      if (command === 'COMMIT' && result.command === 'ROLLBACK') {
+        throw new ServiceError('DatabaseErrorException', 400, 'ERROR: the transaction was rolled back, not committed; SQLState: 25P02');
+      }
     } finally {
       tx.session.release(true);
     }
   }
 
-  async beginTransaction(body: Body) {
-    const { database } = this.common(body);
+  private forget(tx: OpenTransaction, reason: TransactionGoneReason) {
+    this.transactions.delete(tx.id);
+    clearTimeout(tx.idleTimer);
+    clearTimeout(tx.lifetimeTimer);
+    if (this.ended.size >= rememberedEndings) this.ended.delete(this.ended.keys().next().value!);
+    this.ended.set(tx.id, reason);
+  }
+
+  /**
+   * An error inside a transaction ends it, as on AWS: the troubleshooting guide's "Transaction
+   * has been aborted due to an error from a previous call". PostgreSQL would keep it open in
+   * its aborted state; the service rolls it back and forgets the id, so the next call on it
+   * (commit included) gets TransactionNotFoundException with that cause.
+   */
+  private abort(tx: OpenTransaction, settled: Promise<void>) {
+    if (!this.transactions.has(tx.id)) return;
+    this.forget(tx, 'aborted');
+    this.log({ event: 'transaction_aborted', transactionId: tx.id });
+    void settled.then(() => this.rollbackForgotten(tx));
+  }
+
+  private async rollbackForgotten(tx: OpenTransaction) {
+    try {
+      await tx.session.query('ROLLBACK', []);
+    } catch {
+      // The connection is reset (or destroyed) on release either way.
+    } finally {
+      tx.session.release(true);
+    }
+  }
+
+  private refuseWhileClosing() {
     if (this.closing) throw new ServiceError('ServiceUnavailableError', 503, 'The server is shutting down');
-    const session = await this.backend.open(database);
+  }
+
+  async beginTransaction(body: Body) {
+    const { database } = beginRequest(body);
+    this.refuseWhileClosing();
+    const session = await this.backend.open(database, 'transaction');
     try {
       await session.query('BEGIN', []);
     } catch (error) {
@@ -135,21 +138,25 @@ export class DataApiService {
       throw databaseError(error) ?? internalError(error);
     }
     const id = randomBytes(36).toString('base64');
-    const tx: OpenTransaction = { id, session, database, busy: false, failed: false, idleTimer: undefined };
+    const tx: OpenTransaction = { id, session, database, busy: false, idleTimer: undefined, lifetimeTimer: undefined };
     this.transactions.set(id, tx);
     this.armIdleTimer(tx);
+    tx.lifetimeTimer = setTimeout(() => {
+      if (!this.transactions.has(id)) return;
+      this.log({ event: 'transaction_max_lifetime', transactionId: id, lifetimeMs: this.limits.transactionMaxLifetimeMs });
+      // A statement still running is cancelled by PostgreSQL's own rollback of the connection on release.
+      if (tx.busy) this.abort(tx, Promise.resolve());
+      else void this.end(tx, 'ROLLBACK', 'expired').catch(() => undefined);
+      this.ended.set(id, 'expired');
+    }, this.limits.transactionMaxLifetimeMs);
+    tx.lifetimeTimer.unref();
     return { transactionId: id };
   }
 
   async commitTransaction(body: Body) {
-    this.common(body);
-    const tx = this.take(requiredString(body, 'transactionId'));
-    if (tx.failed) {
-      await this.end(tx, 'ROLLBACK');
-      throw abortedTransaction();
-    }
+    const tx = this.take(endRequest(body).transactionId);
     try {
-      await this.end(tx, 'COMMIT');
+      await this.end(tx, 'COMMIT', 'ended');
     } catch (error) {
       if (error instanceof ServiceError) throw error;
       throw databaseError(error) ?? internalError(error);
@@ -158,10 +165,9 @@ export class DataApiService {
   }
 
   async rollbackTransaction(body: Body) {
-    this.common(body);
-    const tx = this.take(requiredString(body, 'transactionId'));
+    const tx = this.take(endRequest(body).transactionId);
     try {
-      await this.end(tx, 'ROLLBACK');
+      await this.end(tx, 'ROLLBACK', 'ended');
     } catch (error) {
       throw databaseError(error) ?? internalError(error);
     }
@@ -183,20 +189,20 @@ export class DataApiService {
     if (transactionId !== undefined) {
       const tx = this.take(transactionId);
       try {
-        const result = await work(tx.session, track, tx);
-        tx.failed = false;
-        return result;
+        return await work(tx.session, track, tx);
       } catch (error) {
-        if (error instanceof ServiceError && error.name === 'DatabaseErrorException') tx.failed = true;
-        // A cancelled statement aborts the transaction; one left running (continueAfterTimeout) reports its own outcome later.
-        if (error instanceof ServiceError && error.name === 'StatementTimeoutException' && error.extra['cancelled'] === true) tx.failed = true;
+        // A statement that failed, or one cancelled at its timeout, ends the transaction. One left
+        // running (continueAfterTimeout) keeps it busy and reports its own outcome later (onLateFailure).
+        const failed = error instanceof ServiceError && error.name === 'DatabaseErrorException';
+        const cancelled = error instanceof ServiceError && error.name === 'StatementTimeoutException' && error.extra['cancelled'] === true;
+        if (failed || cancelled) this.abort(tx, settled);
         throw error;
       } finally {
         this.giveBack(tx, settled);
       }
     }
-    if (this.closing) throw new ServiceError('ServiceUnavailableError', 503, 'The server is shutting down');
-    const session = await this.backend.open(database);
+    this.refuseWhileClosing();
+    const session = await this.backend.open(database, 'call');
     try {
       return await work(session, track, undefined);
     } finally {
@@ -209,33 +215,27 @@ export class DataApiService {
   // ------------------------------------------------------------ statements
 
   async executeStatement(body: Body) {
-    const { database, transactionId } = this.common(body);
-    const sqlText = requiredString(body, 'sql');
-    const includeResultMetadata = optionalBoolean(body, 'includeResultMetadata');
-    const continueAfterTimeout = optionalBoolean(body, 'continueAfterTimeout');
-    const format = optionalString(body, 'formatRecordsAs') ?? 'NONE';
-    if (format !== 'NONE' && format !== 'JSON') throw badRequest('formatRecordsAs must be NONE or JSON');
-    const options = resultOptions(body);
-    const bound = bindParameters(sqlText, body['parameters']);
+    const request = executeRequest(body);
+    const { database, transactionId, formatRecordsAs } = request;
+    const bound = bindParameters(request.sql, request.parameters);
     const checked = await checkSingleStatement(bound);
 
     return this.withSession(transactionId, database, async (session, track, tx) => {
-      const result = await this.run(session, bound, continueAfterTimeout, track, tx);
+      const deadline = Date.now() + this.limits.statementTimeoutMs;
+      const result = await this.run(session, bound, { deadline, continueAfterTimeout: request.continueAfterTimeout, track, tx });
       const dbKey = tx?.database ?? database ?? '';
       const types = await this.resolveTypes(session, dbKey, result.fields);
-      const converter = new Converter(types, options);
+      const converter = new Converter(types, request.resultOptions);
       const response: Record<string, unknown> = {
         numberOfRecordsUpdated: checked.counts ? (result.rowCount ?? 0) : 0,
         generatedFields: [],
       };
       if (result.fields.length > 0) {
-        if (format === 'JSON') {
-          response['formattedRecords'] = JSON.stringify(
-            result.rows.map((row) => Object.fromEntries(row.map((t, i) => [result.fields[i]!.name, converter.json(t, result.fields[i]!.dataTypeID)]))),
-          );
+        if (formatRecordsAs === 'JSON') {
+          response['formattedRecords'] = this.formatted(result, converter);
         } else {
           response['records'] = result.rows.map((row) => row.map((t, i) => converter.field(t, result.fields[i]!.dataTypeID)));
-          if (includeResultMetadata) {
+          if (request.includeResultMetadata) {
             const columns = await this.columnInfo(session, result.fields);
             response['columnMetadata'] = result.fields.map((f) => {
               const type = types(f.dataTypeID);
@@ -248,20 +248,37 @@ export class DataApiService {
     });
   }
 
+  /** formattedRecords: one JSON object per row keyed by column label, so two columns with one label cannot be told apart. */
+  private formatted(result: RawResult, converter: Converter): string {
+    const names = result.fields.map((f) => f.name);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate !== undefined) {
+      throw unsupportedResult(
+        `The result has more than one column labelled "${duplicate}", which formatRecordsAs JSON cannot return as object keys. Give each column a distinct alias (AS).`,
+      );
+    }
+    const text = exactJson(result.rows.map((row) => Object.fromEntries(row.map((t, i) => [names[i]!, converter.json(t, result.fields[i]!.dataTypeID)]))));
+    if (Buffer.byteLength(text) > this.limits.maxFormattedRecordsBytes) {
+      throw unsupportedResult(
+        `The JSON-formatted result is larger than the ${this.limits.maxFormattedRecordsBytes}-byte limit of formattedRecords. Return fewer rows (LIMIT) and page through them.`,
+      );
+    }
+    return text;
+  }
+
   async batchExecuteStatement(body: Body) {
-    const { database, transactionId } = this.common(body);
-    const sqlText = requiredString(body, 'sql');
-    const sets = body['parameterSets'];
-    if (sets !== undefined && sets !== null && !Array.isArray(sets)) throw badRequest('parameterSets must be a list of parameter lists');
-    const parameterSets = (sets as unknown[] | undefined) ?? [];
-    const bound = parameterSets.length === 0 ? [bindParameters(sqlText, [])] : parameterSets.map((p) => bindParameters(sqlText, p));
+    const request = batchRequest(body);
+    const { database, transactionId, parameterSets } = request;
+    const bound = parameterSets.length === 0 ? [bindParameters(request.sql, [])] : parameterSets.map((p) => bindParameters(request.sql, p));
     await checkSingleStatement(bound[0]!);
 
     return this.withSession(transactionId, database, async (session, track, tx) => {
+      // The statement timeout applies to the whole call, not to each parameter set.
+      const deadline = Date.now() + this.limits.statementTimeoutMs;
       // Outside a transaction the whole batch is one implicit transaction: all sets apply, or none.
       if (!tx) await session.query('BEGIN', []);
       try {
-        for (const b of bound) await this.run(session, b, false, track, tx);
+        for (const b of bound) await this.run(session, b, { deadline, continueAfterTimeout: false, track, tx });
         if (!tx) await session.query('COMMIT', []);
       } catch (error) {
         if (!tx) await session.query('ROLLBACK', []).catch(() => undefined);
@@ -274,17 +291,17 @@ export class DataApiService {
   private async run(
     session: Session,
     bound: BoundStatement,
-    continueAfterTimeout: boolean,
-    track: (p: Promise<void>) => void,
-    tx: OpenTransaction | undefined,
+    options: { deadline: number; continueAfterTimeout: boolean; track: (p: Promise<void>) => void; tx: OpenTransaction | undefined },
   ): Promise<RawResult> {
+    const { tx } = options;
     try {
       return await runTimed(session, this.backend.concurrent, bound.text, bound.values, {
+        deadline: options.deadline,
         timeoutMs: this.limits.statementTimeoutMs,
-        continueAfterTimeout,
-        track,
-        onLateFailure: () => {
-          if (tx) tx.failed = true;
+        continueAfterTimeout: options.continueAfterTimeout,
+        track: options.track,
+        onLateFailure: (settled) => {
+          if (tx) this.abort(tx, settled);
         },
       });
     } catch (error) {
@@ -332,10 +349,13 @@ export class DataApiService {
     return info;
   }
 
-  /** Checks a reply against the response size limit. */
-  encode(response: unknown): string {
-    const text = JSON.stringify(response);
-    if (Buffer.byteLength(text) > this.limits.maxResponseBytes) {
+  /**
+   * The reply as JSON (int8 beyond 2^53 written exactly), checked against the response size
+   * limit. A JSON-format reply is bounded by formattedRecords' own 10 MB instead.
+   */
+  encode(response: Record<string, unknown>): string {
+    const text = exactJson(response);
+    if (response['formattedRecords'] === undefined && Buffer.byteLength(text) > this.limits.maxResponseBytes) {
       throw unsupportedResult('Database returned more than the allowed response size limit');
     }
     return text;
@@ -344,7 +364,7 @@ export class DataApiService {
   /** Rolls back every open transaction and closes the backend. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.transactions.values()].map((tx) => this.end(tx, 'ROLLBACK').catch(() => undefined)));
+    await Promise.all([...this.transactions.values()].map((tx) => this.end(tx, 'ROLLBACK', 'expired').catch(() => undefined)));
     await this.backend.close();
   }
 }

@@ -86,12 +86,15 @@ export function databaseError(error: unknown, bound?: BoundStatement): ServiceEr
 }
 
 export interface TimedOptions {
+  /** The statement timeout, for messages. */
   timeoutMs: number;
+  /** When the call's time is up (Date.now() scale): a batch shares one deadline across its parameter sets. */
+  deadline: number;
   continueAfterTimeout: boolean;
   /** Told when the statement has really finished on its connection (later than the reply after a continued timeout). */
   track(settled: Promise<void>): void;
   /** Called if a statement left running past its timeout fails later (it has aborted its transaction). */
-  onLateFailure?(): void;
+  onLateFailure?(settled: Promise<void>): void;
 }
 
 /**
@@ -103,17 +106,16 @@ export interface TimedOptions {
  * reported afterwards (and the statement's effect stays).
  */
 export async function runTimed(session: Session, concurrent: boolean, text: string, values: Parameters<Session['query']>[1], options: TimedOptions): Promise<RawResult> {
-  const started = Date.now();
   const running = session.query(text, values);
   const settled = running.then(() => undefined, () => undefined);
   options.track(settled);
 
   if (!concurrent) {
     const result = await running;
-    const elapsed = Date.now() - started;
-    if (elapsed > options.timeoutMs) {
+    const over = Date.now() - options.deadline;
+    if (over > 0) {
       throw statementTimeout(
-        `The statement ran ${elapsed} ms, over the ${options.timeoutMs} ms statement timeout. ` +
+        `The call ran ${over} ms past the ${options.timeoutMs} ms statement timeout. ` +
           'This embedded database cannot cancel statements, so it ran to completion.',
         session.connectionId,
         false,
@@ -123,7 +125,7 @@ export async function runTimed(session: Session, concurrent: boolean, text: stri
   }
 
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
+  const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, options.deadline - Date.now()))));
   try {
     const winner = await Promise.race([running, deadline]);
     if (winner !== 'timeout') return winner;
@@ -132,7 +134,7 @@ export async function runTimed(session: Session, concurrent: boolean, text: stri
   }
 
   if (options.continueAfterTimeout) {
-    running.catch(() => options.onLateFailure?.());
+    running.catch(() => options.onLateFailure?.(settled));
     throw statementTimeout(
       `The statement ran over the ${options.timeoutMs} ms statement timeout; it keeps running on the database (continueAfterTimeout).`,
       session.connectionId,

@@ -2,7 +2,7 @@
  * How each PostgreSQL type travels through the Data API: which Field member
  * carries it, and the JDBC metadata the service reports (it sits on pgJDBC).
  */
-export type ValueKind = 'bool' | 'long' | 'double' | 'decimal' | 'string' | 'blob' | 'timestamptz' | 'unsupported';
+export type ValueKind = 'bool' | 'long' | 'double' | 'decimal' | 'string' | 'blob' | 'timestamptz' | 'timetz' | 'unsupported';
 
 export interface TypeInfo {
   name: string;
@@ -56,7 +56,8 @@ export const builtinTypes = new Map<number, TypeInfo>([
   [701, scalar('float8', 'double', Jdbc.double)],
   [718, scalar('circle', 'unsupported', Jdbc.other)],
   [790, scalar('money', 'unsupported', Jdbc.double)],
-  [829, scalar('macaddr', 'string', Jdbc.other)],
+  // Unsupported on AWS though pgJDBC reads them (issue 13: macaddr and the range types come back as errors there).
+  [829, scalar('macaddr', 'unsupported', Jdbc.other)],
   [869, scalar('inet', 'string', Jdbc.other)],
   [1042, scalar('bpchar', 'string', Jdbc.char)],
   [1043, scalar('varchar', 'string', Jdbc.varchar)],
@@ -65,12 +66,16 @@ export const builtinTypes = new Map<number, TypeInfo>([
   [1114, scalar('timestamp', 'string', Jdbc.timestamp)],
   [1184, scalar('timestamptz', 'timestamptz', Jdbc.timestamp)],
   [1186, scalar('interval', 'string', Jdbc.other)],
-  [1266, scalar('timetz', 'string', Jdbc.time)],
+  // The Data API returns a timetz as its local time: the offset is dropped.
+  [1266, scalar('timetz', 'timetz', Jdbc.time)],
   [1700, scalar('numeric', 'decimal', Jdbc.numeric)],
   [2205, scalar('regclass', 'string', Jdbc.other)],
   [2278, scalar('void', 'string', Jdbc.other)],
   [2950, scalar('uuid', 'string', Jdbc.other)],
   [3802, scalar('jsonb', 'string', Jdbc.other)],
+  [3908, scalar('tsrange', 'unsupported', Jdbc.other)],
+  [3912, scalar('daterange', 'unsupported', Jdbc.other)],
+  [3926, scalar('int8range', 'unsupported', Jdbc.other)],
 ]);
 
 const arrays: Array<[number, number]> = [

@@ -17,6 +17,8 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
 export interface TestDataApi {
   db: TestDatabase;
   endpoint: string;
+  /** The server's fault injector. */
+  faults: import('../../scripts/data-api/faults.ts').FaultInjector;
   /** Real client: dummy credentials, us-east-1, no retries. */
   sdk: RDSDataClient;
   resourceArn: string;
@@ -30,7 +32,12 @@ export interface TestDataApi {
 export interface TestDataApiOptions {
   statementTimeoutMs?: number;
   transactionIdleTimeoutMs?: number;
+  transactionMaxLifetimeMs?: number;
   maxResponseBytes?: number;
+  /** Injected faults (scripts/data-api/faults.ts), seed and clock. */
+  faults?: string;
+  seed?: number;
+  clock?: () => number;
 }
 
 export const testResourceArn = 'arn:aws:rds:us-east-1:123456789012:cluster:offpeak-local';
@@ -57,6 +64,7 @@ export async function startTestDataApi(options: TestDataApiOptions = {}): Promis
     return {
       db,
       endpoint: server.endpoint,
+      faults: server.faults,
       sdk,
       resourceArn: testResourceArn,
       secretArn: testSecretArn,

@@ -85,8 +85,8 @@ describe('parameters', () => {
                    :j::jsonb AS j, pg_typeof(:j)::text AS jt, :u AS u, pg_typeof(:u)::text AS ut`,
       parameters: [
         { name: 'd', value: { stringValue: '2024-02-29' }, typeHint: 'DATE' },
-        { name: 't', value: { stringValue: '13:45:30.123456' }, typeHint: 'TIME' },
-        { name: 'ts', value: { stringValue: '2024-02-29 13:45:30.123456' }, typeHint: 'TIMESTAMP' },
+        { name: 't', value: { stringValue: '13:45:30.123' }, typeHint: 'TIME' },
+        { name: 'ts', value: { stringValue: '2024-02-29 13:45:30.123' }, typeHint: 'TIMESTAMP' },
         { name: 'n', value: { stringValue: '12345678901234567890.123456789' }, typeHint: 'DECIMAL' },
         { name: 'j', value: { stringValue: '{"b": [1, 2], "a": null}' }, typeHint: 'JSON' },
         { name: 'u', value: { stringValue: '6f1c2e8a-3b4d-4e5f-9a8b-7c6d5e4f3a2b' }, typeHint: 'UUID' },
@@ -96,8 +96,8 @@ describe('parameters', () => {
     // Assess
     expect(out.records?.[0]?.map((f) => f.stringValue)).toEqual([
       '2024-02-29', 'date',
-      '13:45:30.123456', 'time without time zone',
-      '2024-02-29 13:45:30.123456', 'timestamp without time zone',
+      '13:45:30.123', 'time without time zone',
+      '2024-02-29 13:45:30.123', 'timestamp without time zone',
       '12345678901234567890.123456789', 'numeric',
       '{"a": null, "b": [1, 2]}', 'json',
       '6f1c2e8a-3b4d-4e5f-9a8b-7c6d5e4f3a2b', 'uuid',
@@ -160,14 +160,15 @@ describe('parameters', () => {
     expect(out.records?.[0]?.map((f) => f.stringValue ?? f.longValue)).toEqual([':a', "':a", ':a', 1, 'v', 'v']);
   });
 
-  it('rejects array parameters like the service', async () => {
+  it('an array parameter → ValidationException "Array parameters are not supported." [API model: SqlParameter.value · high]', async () => {
     // Act
     const error = await rejection(
       execute(api, { sql: 'SELECT :a AS a', parameters: [{ name: 'a', value: { arrayValue: { longValues: [1, 2] } } }] }),
     );
 
     // Assess
-    expect(error.name).toBe('BadRequestException');
+    expect(error.name).toBe('ValidationException');
+    expect(error.$metadata?.httpStatusCode).toBe(400);
     expect(error.message).toBe('Array parameters are not supported.');
   });
 
@@ -176,7 +177,7 @@ describe('parameters', () => {
     const error = await rejection(execute(api, { sql: 'SELECT :missing AS a' }));
 
     // Assess
-    expect(error.name).toBe('BadRequestException');
+    expect(error.name).toBe('ValidationException');
     expect(error.message).toMatch(/:missing/);
   });
 });
@@ -252,7 +253,6 @@ describe('results', () => {
   it.each([
     ["SELECT '12.50'::money AS m", 'money'],
     ["SELECT point(1, 2) AS p", 'point'],
-    ["SELECT ARRAY['6f1c2e8a-3b4d-4e5f-9a8b-7c6d5e4f3a2b']::uuid[] AS u", '_uuid'],
     ['SELECT ARRAY[[1, 2], [3, 4]] AS m', 'multidimensional'],
   ])('refuses an unsupported result: %s', async (sql, what) => {
     // Act
@@ -339,24 +339,36 @@ describe('errors', () => {
     expect(error.$metadata?.httpStatusCode).toBe(400);
   });
 
-  it('answers malformed bodies with BadRequestException and a clear message', async () => {
+  it('request-shape errors → SerializationException / ValidationException, never the deprecated BadRequestException [API model: BadRequestException deprecated · medium]', async () => {
     // Act
     const notJson = await post(api, '/Execute', '{"sql": ');
-    const noSql = await post(api, '/Execute', JSON.stringify({ resourceArn: 'a', secretArn: 'b' }));
+    const arns = { resourceArn: api.resourceArn, secretArn: api.secretArn };
+    const noSql = await post(api, '/Execute', JSON.stringify(arns));
     const twoKinds = await post(api, '/Execute', JSON.stringify({
-      resourceArn: 'a', secretArn: 'b', sql: 'SELECT :x AS x', parameters: [{ name: 'x', value: { longValue: 1, stringValue: '1' } }],
+      ...arns, sql: 'SELECT :x AS x', parameters: [{ name: 'x', value: { longValue: 1, stringValue: '1' } }],
     }));
     const badHint = await post(api, '/Execute', JSON.stringify({
-      resourceArn: 'a', secretArn: 'b', sql: 'SELECT :x AS x', parameters: [{ name: 'x', value: { stringValue: '1' }, typeHint: 'MONEY' }],
+      ...arns, sql: 'SELECT :x AS x', parameters: [{ name: 'x', value: { stringValue: '1' }, typeHint: 'MONEY' }],
     }));
+    const wrongType = await post(api, '/Execute', JSON.stringify({ ...arns, sql: 'SELECT 1', includeResultMetadata: 'yes' }));
+    const badFormat = await post(api, '/Execute', JSON.stringify({ ...arns, sql: 'SELECT 1', formatRecordsAs: 'CSV' }));
     const unknownRoute = await post(api, '/ExecuteSql', '{}');
 
     // Assess
-    expect(notJson).toMatchObject({ status: 400, errorType: 'BadRequestException' });
+    expect(notJson).toMatchObject({ status: 400, errorType: 'SerializationException' });
     expect(notJson.body['message']).toMatch(/not valid JSON/);
-    expect(noSql).toMatchObject({ status: 400, errorType: 'BadRequestException', body: { message: 'sql is required' } });
+    expect(noSql).toMatchObject({
+      status: 400,
+      errorType: 'ValidationException',
+      body: { message: "1 validation error detected: Value null at 'sql' failed to satisfy constraint: Member must not be null" },
+    });
+    expect(twoKinds).toMatchObject({ status: 400, errorType: 'SerializationException' });
     expect(twoKinds.body['message']).toMatch(/exactly one of/);
-    expect(badHint.body['message']).toMatch(/typeHint must be one of DATE, TIME, TIMESTAMP, DECIMAL, JSON, UUID/);
+    expect(badHint).toMatchObject({ status: 400, errorType: 'ValidationException' });
+    expect(badHint.body['message']).toMatch(/'MONEY' at 'parameters.member.typeHint' failed to satisfy constraint: Member must satisfy enum value set: \[DATE, TIME, TIMESTAMP, DECIMAL, JSON, UUID\]/);
+    expect(wrongType).toMatchObject({ status: 400, errorType: 'SerializationException', body: { message: 'includeResultMetadata must be a boolean, got string' } });
+    expect(badFormat).toMatchObject({ status: 400, errorType: 'ValidationException' });
+    expect(badFormat.body['message']).toMatch(/at 'formatRecordsAs' failed to satisfy constraint: Member must satisfy enum value set: \[NONE, JSON\]/);
     expect(unknownRoute).toMatchObject({ status: 404, errorType: 'UnknownOperationException' });
     expect((await execute(api, { sql: 'SELECT 1 AS alive' })).records).toEqual([[{ longValue: 1 }]]);
   });

@@ -29,7 +29,7 @@ afterAll(() => api?.dispose());
  * takes the same lock stays running until `release()`: the tests wait on that event, never on a
  * sleep that must outlast the statement.
  */
-async function holdLock(key: number): Promise<{ waiting(): Promise<boolean>; idleAborted(): Promise<boolean>; release(): Promise<void>; end(): Promise<void> }> {
+async function holdLock(key: number): Promise<{ waiting(): Promise<boolean>; release(): Promise<void>; end(): Promise<void> }> {
   const holder = new pg.Client({ connectionString: api.db.url! });
   await holder.connect();
   await holder.query('SELECT pg_advisory_lock($1)', [key]);
@@ -42,7 +42,6 @@ async function holdLock(key: number): Promise<{ waiting(): Promise<boolean>; idl
   };
   return {
     waiting: async () => (await count(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = ${key} AND NOT granted`)) > 0,
-    idleAborted: async () => (await count(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction (aborted)'`)) > 0,
     release,
     /** Releases the lock if still held and closes the connection. */
     async end() {
@@ -162,21 +161,40 @@ describe('transactions', () => {
     expect(error).toBeInstanceOf(TransactionNotFoundException);
   });
 
-  it('never commits half a transaction after a failed statement', async () => {
+  it('an error in a transaction aborts it → TransactionNotFoundException "…aborted due to an error from a previous call" on the next call [troubleshooting: Transaction isn\'t found · high]', async () => {
     // Prepare
     const tx = await begin();
     await insert(7, tx);
     const failed = await rejection(insert(1, tx)); // duplicate key
 
     // Act
+    const onNext = await rejection(insert(9, tx));
     const onCommit = await rejection(commit(tx));
+    const onRollback = await rejection(rollback(tx));
 
     // Assess
     expect(failed).toBeInstanceOf(DatabaseErrorException);
     expect(failed.message).toMatch(/duplicate key value violates unique constraint "items_pkey"[\s\S]*SQLState: 23505$/);
-    expect(onCommit).toBeInstanceOf(DatabaseErrorException);
-    expect(onCommit.message).toMatch(/rolled back; SQLState: 25P02$/);
+    for (const error of [onNext, onCommit, onRollback]) {
+      expect(error).toBeInstanceOf(TransactionNotFoundException);
+      expect(error.$metadata?.httpStatusCode).toBe(404);
+      expect(error.message).toBe(`Transaction ${tx} is not found: Transaction has been aborted due to an error from a previous call`);
+    }
     expect(await exists(7)).toBe(false);
+    expect(await exists(9)).toBe(false);
+  });
+
+  it('a committed transaction id → TransactionNotFoundException "…resulted in a termination of your transaction" [troubleshooting: Transaction isn\'t found · high]', async () => {
+    // Prepare
+    const tx = await begin();
+    await commit(tx);
+
+    // Act
+    const error = await rejection(insert(10, tx));
+
+    // Assess
+    expect(error).toBeInstanceOf(TransactionNotFoundException);
+    expect(error.message).toBe(`Transaction ${tx} is not found: One previous call resulted in a termination of your transaction`);
   });
 
   it('keeps a transaction usable after a request rejected before it ran', async () => {
@@ -186,13 +204,13 @@ describe('transactions', () => {
 
     // Act
     const malformed = await post(api, '/Execute', JSON.stringify({
-      resourceArn: 'a', secretArn: 'b', transactionId: tx, sql: 'SELECT :x AS x', parameters: [{ name: 'x', value: {} }],
+      resourceArn: api.resourceArn, secretArn: api.secretArn, transactionId: tx, sql: 'SELECT :x AS x', parameters: [{ name: 'x', value: {} }],
     }));
     const multi = await rejection(execute(api, { sql: 'DELETE FROM items; SELECT 1', transactionId: tx }));
     await commit(tx);
 
     // Assess
-    expect(malformed).toMatchObject({ status: 400, errorType: 'BadRequestException' });
+    expect(malformed).toMatchObject({ status: 400, errorType: 'SerializationException' });
     expect(multi.name).toBe('ValidationException');
     expect(await exists(8)).toBe(true);
     expect(await exists(1)).toBe(true);
@@ -204,7 +222,6 @@ describe('transactions', () => {
 
     // Act
     const error = await rejection(execute(api, { sql: 'CREATE INDEX CONCURRENTLY idx_items_note ON items (note)', transactionId: tx }));
-    await rollback(tx);
 
     // Assess
     expect(error).toBeInstanceOf(DatabaseErrorException);
@@ -212,7 +229,7 @@ describe('transactions', () => {
   });
 
   it.skipIf(lacks('postgresql'))(
-    'rejects a second call while the transaction is running one (real PostgreSQL only: PGlite runs statements on the JS thread)',
+    'a second call while the transaction runs one → DatabaseErrorException "Transaction is still running a query", transaction intact [troubleshooting: DatabaseErrorException: Transaction is still running a query · high]',
     async () => {
       // Prepare: the first call stays running, waiting for a lock this test holds
       const lock = await holdLock(9101);
@@ -221,14 +238,18 @@ describe('transactions', () => {
       await until('the first call to wait for the lock', lock.waiting);
 
       // Act
-      const second = await rejection(execute(api, { sql: 'SELECT 1', transactionId: tx }));
+      const second = await rejection(insert(30, tx));
       await lock.end();
       await slow;
+      await insert(31, tx);
       await commit(tx);
 
       // Assess
-      expect(second.name).toBe('BadRequestException');
+      expect(second).toBeInstanceOf(DatabaseErrorException);
+      expect(second.$metadata?.httpStatusCode).toBe(400);
       expect(second.message).toBe('Transaction is still running a query');
+      expect(await exists(30)).toBe(false);
+      expect(await exists(31)).toBe(true);
     },
   );
 });
@@ -298,7 +319,7 @@ describe('statement timeout', () => {
   });
 
   it.skipIf(lacks('postgresql'))(
-    'refuses to commit a transaction whose continued statement failed after the timeout (real PostgreSQL only)',
+    'a continued statement that fails after the timeout aborts its transaction → TransactionNotFoundException on commit [troubleshooting: Transaction isn\'t found · high]',
     async () => {
       // Prepare
       const tx = await begin();
@@ -309,14 +330,17 @@ describe('statement timeout', () => {
       const lock = await holdLock(9104);
       const timedOut = await rejection(execute(api, { sql: lockedInsert(1, 'dup', 9104), transactionId: tx, continueAfterTimeout: true }));
       await lock.release();
-      await until('the continued statement to fail and leave its transaction aborted', lock.idleAborted);
+      let onCommit: Error | undefined;
+      await until('the continued statement to finish (commit no longer refused as busy)', async () => {
+        onCommit = await rejection(commit(tx));
+        return onCommit.message !== 'Transaction is still running a query';
+      });
       await lock.end();
-      const onCommit = await rejection(commit(tx));
 
       // Assess
       expect(timedOut).toBeInstanceOf(StatementTimeoutException);
-      expect(onCommit).toBeInstanceOf(DatabaseErrorException);
-      expect(onCommit.message).toMatch(/SQLState: 25P02$/);
+      expect(onCommit).toBeInstanceOf(TransactionNotFoundException);
+      expect(onCommit!.message).toBe(`Transaction ${tx} is not found: Transaction has been aborted due to an error from a previous call`);
       expect(await exists(22)).toBe(false);
     },
   );
