@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { expect } from 'vitest';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
-import { LeaseHeldError } from '../../../lambdas/core/errors.ts';
+import { DatabaseUnavailableError, LeaseHeldError } from '../../../lambdas/core/errors.ts';
 import type { Direction } from '../../../lambdas/core/migrations/ledger.ts';
 import { createMigrator, type AdvanceResult } from '../../../lambdas/core/migrations/runner.ts';
 import { repoRoot } from '../../support/cli.ts';
@@ -107,6 +107,12 @@ export async function converge(client: SqlClient, direction: Direction, target: 
     try {
       return await migrator.runToCompletion(direction, target);
     } catch (error) {
+      // Through the Data API server over PGlite, the dead run's open transaction holds the one connection
+      // until the server's idle timeout rolls it back; meanwhile calls are refused (DatabaseUnavailableException).
+      if (error instanceof DatabaseUnavailableError && attempt <= 100) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
       if (!(error instanceof LeaseHeldError) || attempt > 20) throw error;
       await new Promise((r) => setTimeout(r, Math.max(50, error.expiresAt.getTime() - Date.now() + 50)));
     }
