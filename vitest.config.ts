@@ -7,7 +7,10 @@ export default defineConfig({
     // so files can run in parallel; 2 cores in CI keep the pool small.
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Generous: a timeout is no assertion, and on the 2-core CI machine with other work running a
+    // seed upgrade through the CLI on PGlite takes minutes. Tests that wait for something poll for
+    // it (test/support/wait.ts) with deadlines of their own; none relies on a short test timeout.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
   },
 });

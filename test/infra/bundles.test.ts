@@ -21,7 +21,7 @@ beforeAll(async () => {
     const meta = result.metafile as Metafile;
     bundles.set(name, { code: readFileSync(outfile, 'utf8'), bytes: statSync(outfile).size, inputs: Object.keys(meta.inputs) });
   }
-}, 120_000);
+});
 
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 

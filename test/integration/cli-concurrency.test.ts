@@ -52,7 +52,7 @@ describe.skipIf(lacks('postgresql')).each(targets)('8 concurrent `upgrade head` 
   let target: Target;
   beforeAll(async () => {
     target = await open();
-  }, 120_000);
+  });
   afterAll(async () => {
     await target?.dispose();
   });
@@ -79,5 +79,5 @@ describe.skipIf(lacks('postgresql')).each(targets)('8 concurrent `upgrade head` 
     } finally {
       await client.end();
     }
-  }, 240_000);
+  });
 });

@@ -30,7 +30,7 @@ let target: string[];
 beforeAll(async () => {
   db = await openCliTarget(scratch.path);
   target = db.args;
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.dispose();
@@ -123,7 +123,7 @@ describe('exit 3: busy', () => {
     } finally {
       lock.release();
     }
-  }, 60_000);
+  });
 });
 
 describe('exit 4: outside the window', () => {
@@ -189,6 +189,6 @@ describe('exit 5: cannot reach or log in to the database, with the cause', () =>
       } finally {
         await api.dispose();
       }
-    }, 60_000);
+    });
   });
 });

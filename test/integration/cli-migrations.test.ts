@@ -52,7 +52,7 @@ beforeAll(async () => {
     otherTarget = ['--pglite-dir', join(pgliteDir.path, 'other')];
     hasVector = true;
   }
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.dispose();
@@ -116,7 +116,7 @@ describe('the seed migrations through the CLI', () => {
     expect(await indexNames()).toEqual(afterUp);
     expect(JSON.parse(noop.stdout)).toMatchObject({ status: 'done', total: 0, applied: [] });
     expect(JSON.parse((await runCli(['current', '--json', ...target])).stdout).current).toEqual(['803b93aca2d2']);
-  }, 120_000);
+  });
 
   it('refuses to downgrade below the irreversible baseline, naming the file, and changes nothing', async () => {
     // Act
@@ -127,7 +127,7 @@ describe('the seed migrations through the CLI', () => {
     expect(run.stderr).toContain('migrations/202508010000_baseline.ts');
     expect(run.stderr).toContain('irreversible');
     expect(JSON.parse((await runCli(['current', '--json', ...target])).stdout).current).toEqual(['803b93aca2d2']);
-  }, 60_000);
+  });
 
   it('passes check against the database, and history/show/heads describe the seed', async () => {
     // Act
@@ -147,7 +147,7 @@ describe('the seed migrations through the CLI', () => {
     expect(shown.up.every((s: { sql: string }) => /^CREATE (UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS idx_/.test(s.sql))).toBe(true);
     expect(shown.down.every((s: { sql: string }) => /^DROP INDEX CONCURRENTLY IF EXISTS public\.idx_/.test(s.sql))).toBe(true);
     expect(JSON.parse(heads.stdout).heads.map((h: { revision: string }) => h.revision)).toEqual(['803b93aca2d2']);
-  }, 60_000);
+  });
 });
 
 describe('bad input is refused with an error naming the file, and nothing is applied', () => {
@@ -206,7 +206,7 @@ describe('bad input is refused with an error naming the file, and nothing is app
     } finally {
       for (const d of dirs) d.dispose();
     }
-  }, 120_000);
+  });
 });
 
 describe('new and check keep migrations/_index.ts in sync', () => {
@@ -239,7 +239,7 @@ describe('new and check keep migrations/_index.ts in sync', () => {
     } finally {
       dir.dispose();
     }
-  }, 60_000);
+  });
 
   it('the repository registry lists every seed migration', async () => {
     // Act
@@ -248,7 +248,7 @@ describe('new and check keep migrations/_index.ts in sync', () => {
     // Assess
     expect(check.code, check.stdout).toBe(0);
     expect(check.stdout).toContain('_index.ts in sync');
-  }, 60_000);
+  });
 
   it('bad usage names the problem and the fix, with exit code 2', async () => {
     // Act

@@ -15,7 +15,7 @@ beforeAll(async () => {
     db = await createTestDatabase();
     target = ['--database-url', db.url!];
   } else target = ['--pglite-dir', join(dir.path, 'db')];
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.dispose();

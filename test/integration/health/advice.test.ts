@@ -210,7 +210,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 200));
   }
   before = await buildIndexHealthReportWithStats({ client: db.client, now: new Date(now) });
-}, 180_000);
+});
 
 afterAll(async () => {
   if (tablespace !== null) {

@@ -30,7 +30,7 @@ beforeAll(async () => {
   await takeUsageSnapshot({ client: api.db.client, now: new Date(Date.now() - 20 * DAY) });
   // Every index but the ünï one served lookups in the window: (a) and (b)'s duplicate go to (a, b) and (b).
   await api.db.client.query(sql`UPDATE offpeak.index_usage_snapshots SET idx_scan = idx_scan - 1 WHERE index_name ~ '_(a|a_b|b|b_dup)$'`);
-}, 180_000);
+});
 
 afterAll(async () => {
   await dataApi?.close();

@@ -14,7 +14,7 @@ import { lacks } from '../../support/prerequisites.ts';
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
-}, 60_000);
+});
 afterAll(async () => {
   await db?.dispose();
 });

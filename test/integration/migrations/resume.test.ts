@@ -12,7 +12,7 @@ import { appliedRevisions, chain, columns, duplicateCodes, harness, indexes, uni
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
-}, 120_000);
+});
 afterAll(async () => {
   await db?.dispose();
 });

@@ -81,7 +81,7 @@ beforeAll(async () => {
   await reset();
   await upgrade(originalsDir);
   reference = await catalogDump(db.client);
-}, 180_000);
+});
 
 afterAll(async () => {
   await db?.dispose();
@@ -123,7 +123,7 @@ describe('offpeak squash', () => {
     expect(result.applied).toEqual([SQUASH, '803b93aca2d2']);
     expect(await appliedInLedger()).toEqual(['803b93aca2d2', SQUASH].sort());
     expect(await catalogDump(db.client)).toEqual(reference);
-  }, 120_000);
+  });
 
   it('a database with some originals applied runs the missing ones, then records the squash', async () => {
     await reset();
@@ -133,7 +133,7 @@ describe('offpeak squash', () => {
     expect(result.applied).not.toContain('202508010000');
     expect(result.recorded).toContain(SQUASH);
     expect(await catalogDump(db.client)).toEqual(reference);
-  }, 120_000);
+  });
 
   it('a database with all originals applied records the squash without running anything; deleting the originals changes nothing', async () => {
     await reset();
@@ -152,14 +152,14 @@ describe('offpeak squash', () => {
     const again = await pruned.runToCompletion('up', 'head');
     expect(again.applied).toEqual([]);
     expect(await catalogDump(db.client)).toEqual(reference);
-  }, 120_000);
+  });
 
   it('after deleting the originals a fresh database still reaches the same schema', async () => {
     await reset();
     const { result } = await upgrade(prunedDir);
     expect(result.applied).toEqual([SQUASH, '803b93aca2d2']);
     expect(await catalogDump(db.client)).toEqual(reference);
-  }, 120_000);
+  });
 
   it('refuses bad ranges with a clear error and writes nothing', async () => {
     const stdout = new PassThrough();
@@ -258,5 +258,5 @@ export default defineMigration({
     expect(down.status).toBe('done');
     expect(await appliedInLedger()).toEqual([]);
     expect(await catalogDump(db.client)).toEqual(empty);
-  }, 120_000);
+  });
 });
