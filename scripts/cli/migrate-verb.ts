@@ -3,8 +3,11 @@ import { ExitCode } from './exit-codes.ts';
 import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb, parseWindowOption } from './args.ts';
 import { createOutput, type Output } from './output.ts';
 import { createProgress } from './progress.ts';
-import { withMigrator } from './session.ts';
-import { OutsideWindowError } from '../../lambdas/core/errors.ts';
+import { cliActor, withMigrator } from './session.ts';
+import { loadGraph } from './load-graph.ts';
+import { dataApiOptionNames } from './target.ts';
+import { offlinePlan, renderOfflineSql } from '../../lambdas/core/migrations/offline-sql.ts';
+import { ConfigError, OutsideWindowError } from '../../lambdas/core/errors.ts';
 import type { Direction } from '../../lambdas/core/migrations/ledger.ts';
 import type { AdvanceResult } from '../../lambdas/core/migrations/runner.ts';
 import { describeRunningBuild } from '../../lambdas/core/migrations/running-builds.ts';
@@ -13,13 +16,14 @@ import { isOpen, nextOpening } from '../../lambdas/core/window.ts';
 const options = {
   ...migrationVerbOptions,
   sql: { type: 'boolean' },
+  offline: { type: 'boolean' },
   window: { type: 'string' },
   restart: { type: 'boolean' },
 } as const;
 
 export function migrateUsage(direction: Direction): string {
-  const target = direction === 'up' ? '<head|REV|+N>' : '<REV|-N|base>';
-  return `${direction === 'up' ? 'upgrade' : 'downgrade'} ${target} [--sql] [--window START,MINUTES[,TZ]] [--restart] [--migrations DIR] [--database-url URL | Data API options] [--json]`;
+  const target = direction === 'up' ? '<head|heads|REV|+N|FROM:TO>' : '<REV|-N|base|FROM:TO>';
+  return `${direction === 'up' ? 'upgrade' : 'downgrade'} ${target} [--sql [--offline]] [--window START,MINUTES[,TZ]] [--restart] [--migrations DIR] [--database-url URL | Data API options] [--json]`;
 }
 
 function printResult(out: Output, result: AdvanceResult, direction: Direction): void {
@@ -54,6 +58,18 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
   const window = parseWindowOption(values.window);
   const out = createOutput({ stdout, stderr }, values.json ?? false);
   const dir = migrationsDir(values, cwd);
+
+  if (values.offline) {
+    if (!values.sql) throw new ConfigError(`--offline renders a script: use it with --sql\nusage: offpeak ${usage}`);
+    const given = (['database-url', 'pglite-dir', ...dataApiOptionNames] as const).filter((k) => values[k] !== undefined);
+    if (given.length) throw new ConfigError(`--offline reads no database: drop --${given.join(', --')}`);
+    const graph = await loadGraph(dir);
+    const plan = offlinePlan(graph, direction, target);
+    const text = renderOfflineSql(graph, plan, { lockTimeoutMs: 3000, actor: `offline:${cliActor().replace(/^cli:/, '')}` });
+    out.result({ direction, target, units: plan.units, sql: text });
+    if (!out.json) stdout.write(text);
+    return ExitCode.ok;
+  }
 
   if (values.sql) {
     // Reads the ledger to plan from where the database is; creates and changes nothing.

@@ -252,6 +252,11 @@ const ledgerDdl = (s: string): SqlQuery => {
   return new SqlQuery([`DO $ledger$ BEGIN\n${parts.map((p) => `  ${p}`).join('\n')}\nEND $ledger$`]);
 };
 
+/** The whole ledger's DDL as one idempotent statement, for scripts a DBA runs with psql (`upgrade --sql --offline`). */
+export function ledgerDdlText(schema: string = DEFAULT_LEDGER_SCHEMA): string {
+  return ledgerDdl(schema).toString();
+}
+
 /** execute_step alone, for a ledger at this version that lacks it: needs CREATE on the ledger's schema, not ownership. */
 const executeStepOnly = (s: string): SqlQuery => new SqlQuery([`DO $ledger$ BEGIN\n  ${executeStepDdl(s)}\nEND $ledger$`]);
 
