@@ -48,6 +48,8 @@ export async function bundleSeedChild(): Promise<string> {
     format: 'esm',
     target: 'node20',
     packages: 'external',
+    // The migrations import the package by its name ('offpeak'): bundle that one from source, as Node cannot load .ts.
+    alias: { offpeak: join(repoRoot, 'lambdas/core/migrations/public.ts') },
     outfile,
     logLevel: 'error',
   });
