@@ -20,8 +20,5 @@ const stack = new OffpeakStack(app, app.node.tryGetContext('stackName') ?? 'Offp
   description: 'offpeak: off-peak migrations and nightly index health for an Aurora PostgreSQL cluster',
 });
 if (placeholder.kind === 'warn') Annotations.of(stack).addWarningV2('offpeak:placeholder-cluster', placeholder.message);
-if (knownAccount && placeholder.kind === 'ok' && knownAccount !== cluster.account) {
-  throw new Error(`offpeak: the cluster ${settings.clusterArn} is in account ${cluster.account}, but the credentials are for ${knownAccount}: deploy with credentials for ${cluster.account}`);
-}
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 app.synth();

@@ -162,10 +162,20 @@ export type PlaceholderVerdict = { kind: 'ok' } | { kind: 'warn'; message: strin
 /**
  * The placeholder cluster synthesizes (so `cdk synth` works on a fresh clone with
  * no credentials) but can never be deployed: once an account is known (credentials,
- * CDK_DEFAULT_ACCOUNT, or an explicit env) it is an error.
+ * CDK_DEFAULT_ACCOUNT, or an explicit env) it is an error, and so is a real cluster
+ * in another account than the credentials' (every call would fail at run time).
  */
 export function judgePlaceholder(settings: OffpeakSettings, knownAccount: string | undefined): PlaceholderVerdict {
-  if (settings.clusterArn !== PLACEHOLDER_CLUSTER_ARN) return { kind: 'ok' };
+  if (settings.clusterArn !== PLACEHOLDER_CLUSTER_ARN) {
+    const cluster = clusterLocation(settings.clusterArn);
+    if (knownAccount && knownAccount !== cluster.account) {
+      return {
+        kind: 'error',
+        message: `offpeak: the cluster ${settings.clusterArn} is in account ${cluster.account}, but the credentials are for ${knownAccount}: deploy with credentials for ${cluster.account}`,
+      };
+    }
+    return { kind: 'ok' };
+  }
   const how = 'pass -c clusterArn=arn:aws:rds:<region>:<account>:cluster:<name> -c secretArn=… (see docs/aws.md, "Before you deploy")';
   if (knownAccount) return { kind: 'error', message: `offpeak: no cluster configured for account ${knownAccount}: ${how}` };
   return { kind: 'warn', message: `synthesized for a placeholder cluster, which cannot be deployed: ${how}` };

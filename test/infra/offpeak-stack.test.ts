@@ -475,10 +475,12 @@ describe('settings from context', () => {
 });
 
 describe('refusing what cannot work', () => {
-  it('synthesizes the placeholder with a warning, and refuses it once an account is known', () => {
+  it('synthesizes the placeholder with a warning, refuses it once an account is known, and refuses a cluster of another account', () => {
     expect(judgePlaceholder(DEFAULT_SETTINGS, undefined)).toMatchObject({ kind: 'warn' });
     expect(judgePlaceholder(DEFAULT_SETTINGS, '111122223333')).toEqual({ kind: 'error', message: expect.stringMatching(/no cluster configured for account 111122223333: pass -c clusterArn=/) });
     expect(judgePlaceholder(TEST_SETTINGS, '111122223333')).toEqual({ kind: 'ok' });
+    expect(judgePlaceholder(TEST_SETTINGS, undefined)).toEqual({ kind: 'ok' });
+    expect(judgePlaceholder(TEST_SETTINGS, '444455556666')).toEqual({ kind: 'error', message: expect.stringMatching(/is in account 111122223333, but the credentials are for 444455556666/) });
   });
 
   it('deploys where the cluster is: account and region come from its ARN', () => {
