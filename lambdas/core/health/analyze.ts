@@ -1,5 +1,6 @@
 import type { SqlClient } from '../db/client.ts';
-import { sql } from '../db/sql.ts';
+import { runToEnd } from '../db/follow.ts';
+import { quoteIdent, sql } from '../db/sql.ts';
 import { DatabaseError } from '../errors.ts';
 import { readContext, readTables } from './catalog.ts';
 import { ensureHealthLedger, ledgerTable } from './ledger.ts';
@@ -7,7 +8,7 @@ import { resolveHealthOptions, type HealthOptions } from './options.ts';
 import { staleness, type StaleReason } from './stale.ts';
 
 export type AnalyzeReason = StaleReason | 'requested';
-export type AnalyzeOutcome = 'analyzed' | 'still_running' | 'skipped' | 'failed';
+export type AnalyzeOutcome = 'analyzed' | 'skipped' | 'failed';
 
 export interface AnalyzeRecord {
   schema: string;
@@ -27,6 +28,9 @@ export interface AnalyzeInput {
   /** Queue every user table, stale or not. */
   all?: boolean | undefined;
   clock?: (() => Date) | undefined;
+  /** Following an ANALYZE past its call: the poll interval (default 1000 ms) and the sleep between polls. */
+  pollIntervalMs?: number | undefined;
+  sleep?: ((ms: number) => Promise<void>) | undefined;
 }
 
 export interface AnalyzeResult {
@@ -59,6 +63,14 @@ async function enqueue(client: SqlClient, options: HealthOptions, all: boolean):
   return queued;
 }
 
+/** Whether the table was ANALYZEd (manually) within the last `withinMs` (plus a minute of slack for clock skew). */
+async function analyzedSince(client: SqlClient, schema: string, table: string, withinMs: number): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    sql`SELECT coalesce(pg_stat_get_last_analyze_time(to_regclass(${`${quoteIdent(schema)}.${quoteIdent(table)}`})) > now() - make_interval(secs => ${Math.ceil(withinMs / 1000) + 60}::float8), false) AS ok`,
+  );
+  return rows[0]?.ok === true;
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -68,6 +80,12 @@ function describe(error: unknown): string {
  * at a time, oldest queued first, until the deadline. The queue lives in the ledger,
  * so a night that runs out of time leaves the rest for the next night. Each table's
  * outcome is logged in `analyze_log` in the same statement that dequeues it.
+ *
+ * One at a time for real: an ANALYZE still running after its call returned (the Data API's
+ * statement timeout) is followed to its end (`runToEnd`: pg_stat_activity and
+ * pg_stat_progress_analyze) before the next starts, and logged only once it has finished. When
+ * the deadline comes first it stays queued, unlogged; the next run follows it if it still runs
+ * rather than starting a second one.
  */
 export async function runAnalyze(input: AnalyzeInput): Promise<AnalyzeResult> {
   const options = resolveHealthOptions(input.options);
@@ -86,11 +104,18 @@ export async function runAnalyze(input: AnalyzeInput): Promise<AnalyzeResult> {
     let outcome: AnalyzeOutcome = 'analyzed';
     let error: string | null = null;
     try {
-      const result = await client.executeLong(sql`ANALYZE ${sql.ident(entry.schema_name, entry.table_name)}`);
-      if (result.state === 'still_running') {
-        // Where the client still holds the statement (pg), its real outcome is worth the wait.
-        if (result.finished) await result.finished;
-        else outcome = 'still_running';
+      const began = Date.now();
+      const ended = await runToEnd(client, sql`ANALYZE ${sql.ident(entry.schema_name, entry.table_name)}`, {
+        deadline: input.deadline,
+        now: clock,
+        ...(input.sleep ? { sleep: input.sleep } : {}),
+        ...(input.pollIntervalMs !== undefined ? { pollIntervalMs: input.pollIntervalMs } : {}),
+      });
+      // Still running at the deadline: it stays queued and unlogged; the next run follows it.
+      if (ended === 'deadline') break;
+      if (ended === 'ended' && !(await analyzedSince(client, entry.schema_name, entry.table_name, Date.now() - began))) {
+        outcome = 'failed';
+        error = "the ANALYZE ended after its call returned and the table's last_analyze did not move: it failed or was cancelled (its ERROR line is in PostgreSQL's log; on Aurora the exported postgresql log group)";
       }
     } catch (failure) {
       // A table dropped since it was queued is no failure; anything else is logged and

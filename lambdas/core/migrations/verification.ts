@@ -3,6 +3,7 @@
  * table, SQL steps declare `tables`), then check that every index it created exists and is valid. A
  * missing or invalid index fails the run. Skipped steps (unmet conditions) count for neither.
  */
+import { runToEnd } from '../db/follow.ts';
 import { sql, SqlQuery } from '../db/sql.ts';
 import { stepTables, unitSteps, type Plan } from './planner.ts';
 import type { RunContext } from './run-context.ts';
@@ -30,7 +31,12 @@ export interface Verification {
   ok: boolean;
 }
 
-export async function verifyRun(rc: RunContext, runId: string, plan: Plan, skipped: SkippedStep[]): Promise<Verification> {
+/**
+ * ANALYZEs the run's tables one at a time, each followed to its end (`runToEnd`) before the next starts, even
+ * past its Data API call, and counted as analyzed only once finished; then checks the indexes. 'deadline' when
+ * the deadline nears while an ANALYZE still runs: the next call follows it instead of starting it again.
+ */
+export async function verifyRun(rc: RunContext, runId: string, plan: Plan, skipped: SkippedStep[], options: { deadline?: Date | undefined } = {}): Promise<Verification | 'deadline'> {
   const { client, graph } = rc;
   const isSkipped = new Set(skipped.map((s) => `${s.revision}:${s.direction}:${s.step}`));
   const tables = new Map<string, [string, string]>();
@@ -54,12 +60,19 @@ export async function verifyRun(rc: RunContext, runId: string, plan: Plan, skipp
           JOIN pg_namespace n ON n.nspname = x.s JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.t AND c.relkind IN ('r', 'p', 'm')`)
       ).rows
     : [];
-  const analyzed = existing.map((r) => `${r.s}.${r.t}`);
+  const analyzed: string[] = [];
   if (existing.length) {
     const t0 = rc.nowMs();
-    // One statement for all tables; if it outlives a Data API call it goes on server-side, which is fine for ANALYZE.
-    const outcome = await client.executeLong(new SqlQuery([`ANALYZE ${existing.map((r) => qualified(r.s, r.t)).join(', ')}`]));
-    if (outcome.state === 'still_running') await outcome.finished;
+    for (const r of existing) {
+      const ended = await runToEnd(client, new SqlQuery([`ANALYZE ${qualified(r.s, r.t)}`]), {
+        deadline: options.deadline,
+        now: rc.now,
+        sleep: rc.sleep,
+        pollIntervalMs: rc.pollIntervalMs,
+      });
+      if (ended === 'deadline') return 'deadline';
+      analyzed.push(`${r.s}.${r.t}`);
+    }
     rc.emit({ event: 'analyzed', runId, tables: analyzed, durationMs: rc.nowMs() - t0 });
   }
   const checks = indexes.size
