@@ -18,7 +18,7 @@ import { ledgerMismatches, resetSeed, seed, seedHead } from './seed-ledger.ts';
  * Figures are printed per seed: failed runs, requests, faults injected. FAULT_SEEDS=1,2,3 replays other seeds.
  */
 const SEEDS = (process.env['FAULT_SEEDS'] ?? '20261202,7,424242').split(',').map(Number);
-const RATE = 0.15;
+const RATE = Number(process.env['FAULT_RATE'] ?? 0.15);
 const MAX_FAILED_RUNS = 2;
 
 let api: TestDataApi;
@@ -181,6 +181,28 @@ describe('each kind of fault, one at a time', () => {
   it('lost responses to the lease release are resent: the lease is free when the run ends', async () => {
     const trial = await upgradeWith(firstOnly((c) => /^UPDATE \S*lease\S* SET expires_at = clock_timestamp\(\) WHERE/.test(c.sql ?? ''), 3), 'lost');
     expect(trial.stats.lost).toBe(3);
+  }, 300_000);
+
+  it('a unit that keeps losing its responses ends the call with OutcomeUnknownError, resumable where the ledger says', async () => {
+    // Prepare: every statement inside a transaction loses its response
+    await resetSeed(api.db.client);
+    const client = await behindProxy({ seed: 5, rate: 1, resumingShare: 0, filter: (c) => c.operation === 'Execute' && c.inTransaction });
+    const events: MigrationEvent[] = [];
+    const migrator = createMigrator({ client, migrations: seed, retryBaseMs: 5, onEvent: (e) => events.push(e) });
+
+    // Act
+    const outcome = migrator.runToCompletion('up', 'head');
+
+    // Assess: given up after 10 faults on one unit; the lease free, the run resumable, and a rerun converges
+    await expect(outcome).rejects.toMatchObject({ name: 'OutcomeUnknownError', message: expect.stringMatching(/met 10 faults in a row/) });
+    expect(events.filter((e) => e.event === 'fault_reconciled').map((e) => e.event === 'fault_reconciled' && e.outcome)).toEqual(Array(10).fill('retrying'));
+    expect(await leaseHolder(api.db.client)).toBeUndefined();
+    proxy!.setRate(0);
+    const rerun = await createMigrator({ client, migrations: seed }).runToCompletion('up', 'head');
+    await client.close();
+    expect(rerun.status).toBe('done');
+    expect(await ledgerMismatches(api.db.client)).toEqual([]);
+    expect(await doneTwice(api.db.client)).toEqual([]);
   }, 300_000);
 
   it('a resuming database is waited out, whatever the call', async () => {
