@@ -317,4 +317,19 @@ describe('index advice as a set, on pg-index-health and PgHero style fixtures wi
     expect(restored).toEqual(original);
     if (tablespace !== null) expect(restored.get('idx_items_x_pad')).toMatchObject({ tablespace });
   });
+
+  it('describes a ready-but-not-valid index as maintained on writes and serving no query', async () => {
+    // Prepare: the state a CREATE INDEX CONCURRENTLY leaves when it fails in its validation phase (ready, not valid)
+    await run('CREATE SCHEMA ready', 'CREATE TABLE ready.t (a int)', 'CREATE UNIQUE INDEX idx_ready_a ON ready.t (a)',
+      `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ready.idx_ready_a'::regclass`);
+
+    // Act
+    const { report } = await buildIndexHealthReportWithStats({ client: db.client });
+
+    // Assess: reported as invalid (not as backing uniqueness), with drop advice
+    const finding = report.findings.find((f) => f.index === 'idx_ready_a')!;
+    expect(finding.kind).toBe('invalid');
+    expect(finding.evidence).toMatch(/^INVALID but ready: .*maintained on every write \(and checks new rows for uniqueness\) but serves no query/);
+    expect(finding.suggestion?.drop).toBe('DROP INDEX CONCURRENTLY IF EXISTS ready.idx_ready_a');
+  });
 });
