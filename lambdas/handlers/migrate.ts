@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { AdvanceResult } from '../core/migrations/runner.ts';
+import { noticeBuild } from '../core/migrations/running-builds.ts';
 import type { AppliedRevision, RunningBuild } from '../core/render/notice.ts';
 import { windowMinutes } from '../runtime/config.ts';
 import { invocationDeadline } from '../runtime/deadline.ts';
@@ -99,7 +100,7 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
     runApplied,
     remaining,
     morePending,
-    runningBuilds: (result as { runningBuilds?: RunningBuild[] }).runningBuilds ?? [],
+    runningBuilds: (result.runningBuilds ?? []).map(noticeBuild),
     error: result.error ?? null,
   };
 });

@@ -6,6 +6,7 @@
  */
 import type { SqlExecutor } from '../db/client.ts';
 import { sql } from '../db/sql.ts';
+import type { RunningBuild as NoticeBuild } from '../render/notice.ts';
 
 export interface BuildBlocker {
   pid: number;
@@ -74,13 +75,28 @@ export async function runningBuilds(client: SqlExecutor): Promise<RunningBuild[]
   }));
 }
 
-/** One line per build, for the CLI and notices: `app.idx_x on app.t (pid 123): building index: scanning table, blocks 10/40; blocked by pid 77 (idle in transaction, 310 s)`. */
+/** A build's progress in its phase, e.g. 'blocks 10/40, tuples 0/5000'; empty when the phase counts nothing. */
+function buildProgress(b: RunningBuild): string {
+  return [b.blocksTotal ? `blocks ${b.blocksDone ?? 0}/${b.blocksTotal}` : '', b.tuplesTotal ? `tuples ${b.tuplesDone ?? 0}/${b.tuplesTotal}` : '']
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** One line per build, for the CLI: `app.idx_x on app.t (pid 123): building index: scanning table, blocks 10/40; blocked by pid 77 (idle in transaction, 310 s)`. */
 export function describeRunningBuild(b: RunningBuild): string {
   const name = b.index ? `${b.schema}.${b.index}` : `an index (${b.command})`;
-  const progress = [
-    b.blocksTotal ? `blocks ${b.blocksDone ?? 0}/${b.blocksTotal}` : '',
-    b.tuplesTotal ? `tuples ${b.tuplesDone ?? 0}/${b.tuplesTotal}` : '',
-  ].filter(Boolean);
+  const progress = buildProgress(b) ? [buildProgress(b)] : [];
   const blockers = b.blockedBy.map((x) => `pid ${x.pid} (${[x.state, x.applicationName || null, x.transactionSeconds !== null ? `transaction open ${x.transactionSeconds} s` : null].filter(Boolean).join(', ')})`);
   return `${name} on ${b.schema}.${b.table} (pid ${b.pid}): ${b.phase}${progress.length ? `, ${progress.join(', ')}` : ''}${blockers.length ? `; blocked by ${blockers.join(', ')}` : ''}`;
+}
+
+/** The notice model's view of a build (render/notice.ts): qualified names, progress as text, blockers with their transaction age. */
+export function noticeBuild(b: RunningBuild): NoticeBuild {
+  return {
+    index: b.index ? `${b.schema}.${b.index}` : `an index not yet in the catalog (${b.command}, pid ${b.pid})`,
+    table: b.table ? `${b.schema}.${b.table}` : undefined,
+    phase: b.phase,
+    progress: buildProgress(b) || undefined,
+    blockers: b.blockedBy.map((x) => ({ pid: x.pid, state: x.state ?? undefined, waitingSeconds: x.transactionSeconds ?? undefined })),
+  };
 }

@@ -19,6 +19,8 @@ export interface RunningBuild {
   index: string;
   table?: string | undefined;
   phase?: string | undefined;
+  /** How far it is in its phase, e.g. 'blocks 10/40, tuples 0/5000'. */
+  progress?: string | undefined;
   /** Sessions the build waits for (their pid and what they run), when the engine reports them. */
   blockers?: Array<{ pid: number; query?: string | undefined; state?: string | undefined; waitingSeconds?: number | undefined }> | undefined;
 }
@@ -126,7 +128,7 @@ function sections(notice: Notice): Array<{ title: string; lines: string[] }> {
         out.push({
           title: 'Still building',
           lines: notice.runningBuilds.flatMap((b) => [
-            `${b.index}${b.table ? ` on ${b.table}` : ''}${b.phase ? ` (${b.phase})` : ''}`,
+            `${b.index}${b.table ? ` on ${b.table}` : ''}${b.phase ? ` (${b.phase}${b.progress ? `: ${b.progress}` : ''})` : ''}`,
             ...(b.blockers ?? []).map((x) => `  waits for pid ${x.pid}${x.state ? ` [${x.state}]` : ''}${x.waitingSeconds !== undefined ? ` ${x.waitingSeconds} s` : ''}${x.query ? `: ${clip(x.query, 120)}` : ''}`),
           ]),
         });

@@ -4,6 +4,8 @@ import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createIndex, defineMigration } from '../../../lambdas/core/migrations/model.ts';
+import { noticeBuild } from '../../../lambdas/core/migrations/running-builds.ts';
+import { renderNoticeText } from '../../../lambdas/core/render/notice.ts';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../support/database.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { harness, indexes, slowIndexMigration, slowItems, uniqueName } from './helpers.ts';
@@ -314,6 +316,20 @@ describe.skipIf(!testDatabaseUrl).each(transports)('index builds past their call
           blockedBy: [expect.objectContaining({ pid: held.pid, state: 'idle in transaction' })],
         }),
       ]);
+      // The window_closed notice (email text; Slack renders the same sections) names them too.
+      const notice = renderNoticeText({
+        kind: 'window_closed',
+        database: 'app',
+        runId: closed.runId,
+        position: closed.position,
+        total: closed.total,
+        next: closed.next,
+        remaining: ['r1'],
+        runningBuilds: (closed.runningBuilds ?? []).map(noticeBuild),
+        commands: { resume: 'resume', rollback: 'rollback' },
+      }).text;
+      expect(notice).toContain(`Still building:\n  ${ns}.idx_codes_code on ${ns}.codes (waiting for`);
+      expect(notice).toContain(`waits for pid ${held.pid} [idle in transaction]`);
 
       // Act: the writer goes; in the next window the run picks the build up.
       await held.release();
