@@ -78,7 +78,7 @@ const SMOKE: Record<string, Smoke> = {
     const dir = scratchDir('smoke-start');
     scratch.push(dir);
     const args = ['start', '--migrations', m, '--pglite-dir', join(dir.path, 'db')];
-    text(await runCli(args), /^upgrade: applied 202601010000, 202601010001$[\s\S]*^current revision: 202601010001 \(head\)$[\s\S]*^verified indexes: 1 of 1 idx_ indexes valid$/m);
+    text(await runCli(args), /^upgrade: applied 2 migration\(s\): 202601010000, 202601010001$[\s\S]*^current revision: 202601010001 \(head\)$[\s\S]*^verified indexes: 1 of 1 idx_ indexes valid$/m);
     const doc = json(await runCli([...args, '--json']));
     expect(doc).toMatchObject({ current: ['202601010001'], indexes: [{ table_name: 'smoke', index_name: 'idx_smoke_v', valid: true }] });
   },
@@ -127,6 +127,20 @@ const SMOKE: Record<string, Smoke> = {
     // A new migration's template has no step yet, so the next `new` needs a directory of its own.
     const other = migrationsDir();
     expect(json(await runCli(['new', 'smoke_json', '--rev-id', '202601010003', '--migrations', other, '--json']))).toMatchObject({ revision: '202601010003', downRevision: '202601010001' });
+  },
+  async revision() {
+    const m = migrationsDir();
+    text(await runCli(['revision', '-m', 'Smoke text', '--rev-id', '202601010002', '--migrations', m]), /202601010002_smoke_text\.ts/);
+    expect(json(await runCli(['revision', '-m', 'smoke json', '--rev-id', '202601010003', '--migrations', m, '--json']))).toMatchObject({ revision: '202601010003', downRevision: '202601010002' });
+  },
+  async merge() {
+    // Two heads: a sibling of 202601010001 written by new --head
+    const m = migrationsDir();
+    expect((await runCli(['new', 'sibling', '--head', '202601010000', '--rev-id', '202601010002', '--migrations', m])).code).toBe(0);
+    text(await runCli(['merge', '--rev-id', '202601010003', '--migrations', m]), /merges 202601010001, 202601010002; no steps/);
+    const other = migrationsDir();
+    expect((await runCli(['new', 'sibling', '--head', '202601010000', '--rev-id', '202601010002', '--migrations', other])).code).toBe(0);
+    expect(json(await runCli(['merge', 'heads', '--rev-id', '202601010003', '--migrations', other, '--json']))).toMatchObject({ downRevisions: ['202601010001', '202601010002'] });
   },
   async check() {
     const m = migrationsDir();

@@ -2,7 +2,9 @@ import type { Command } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb } from '../args.ts';
 import { createOutput, type Output } from '../output.ts';
+import { join } from 'node:path';
 import { createProgress } from '../progress.ts';
+import type { MigrationEvent } from '../../../lambdas/core/migrations/events.ts';
 import { withMigrator } from '../session.ts';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
@@ -11,7 +13,10 @@ import { runHealthStep } from '../health-step.ts';
 import { dataApiOptionNames } from '../target.ts';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 
-const usage = 'start [--pglite-dir DIR] [--migrations DIR] [--json]';
+const usage = 'start [--verbose] [--pglite-dir DIR] [--migrations DIR] [--json]';
+
+/** Events a short `npm start` leaves out: every step and its progress (`--verbose` shows them). */
+const QUIET_EVENTS = new Set(['run_started', 'run_stopped', 'migration_started', 'step_started', 'step_done', 'index_progress', 'analyzed', 'lease_acquired']);
 
 /** What the job's later steps get: the open database, the migrator, the upgrade's result, and where to print. */
 export interface StartContext {
@@ -19,6 +24,10 @@ export interface StartContext {
   migrator: Migrator;
   upgrade: AdvanceResult;
   out: Output;
+  /** --verbose: the full tables here too, not only in the report file. */
+  verbose: boolean;
+  /** Where the full index-health report is written (.offpeak/report.txt). */
+  reportFile: string;
   /** Collected into the --json document under each step's name. */
   json: Record<string, unknown>;
 }
@@ -40,6 +49,7 @@ async function printCurrent({ migrator, out, json }: StartContext): Promise<void
  * run (nothing to apply) still proves the schema is whole.
  */
 async function printVerifiedIndexes({ client, out, json }: StartContext): Promise<void> {
+  // The quickstart's promise: every idx_ index, by table, checked valid in the catalog.
   const { rows } = await client.query<{ table_name: string; index_name: string; valid: boolean }>(sql`
     SELECT t.relname AS table_name, c.relname AS index_name, i.indisvalid AS valid
     FROM pg_index i
@@ -76,7 +86,8 @@ export const startCommand: Command = {
   name: 'start',
   summary: 'run the off-peak job on the embedded database: upgrade to head, verify, ANALYZE, report',
   async run({ argv, stdout, stderr, env, cwd }) {
-    const { values } = parseVerb(argv, { usage, options: migrationVerbOptions, positionals: { min: 0, max: 0 } });
+    const options = { ...migrationVerbOptions, verbose: { type: 'boolean', short: 'v' } } as const;
+    const { values } = parseVerb(argv, { usage, options, positionals: { min: 0, max: 0 } });
     if (helpRequested(values, usage, stdout)) return ExitCode.ok;
     const given = [...dataApiOptionNames, 'database-url' as const].filter((k) => values[k] !== undefined);
     if (given.length) {
@@ -86,7 +97,10 @@ export const startCommand: Command = {
     }
     const out = createOutput({ stdout, stderr }, values.json ?? false);
     const target = { 'pglite-dir': values['pglite-dir'], 'wait-for-lock': values['wait-for-lock'] };
-    const progress = createProgress(out.json ? stderr : stdout);
+    const verbose = values.verbose ?? false;
+    const full = createProgress(out.json ? stderr : stdout);
+    const progress = verbose ? full : Object.assign((e: MigrationEvent) => (QUIET_EVENTS.has(e.event) ? undefined : full(e)), { finish: () => full.finish() });
+    const reportFile = join(cwd, '.offpeak', 'report.txt');
     const json: Record<string, unknown> = {};
     const code = await withMigrator(
       { values: target, env: { ...env, DATABASE_URL: undefined }, cwd, dir: migrationsDir(values, cwd), options: { onEvent: progress } },
@@ -102,9 +116,13 @@ export const startCommand: Command = {
           out.line(`upgrade ${upgrade.status}: ${upgrade.error?.message ?? ''}`);
           return ExitCode.failed;
         }
-        out.line(upgrade.total === 0 ? 'upgrade: nothing to do, already at head' : `upgrade: applied ${upgrade.applied.join(', ')}`);
+        out.line(upgrade.total === 0 ? 'upgrade: nothing to do, already at head' : `upgrade: applied ${upgrade.applied.length} migration(s): ${upgrade.applied.join(', ')}`);
         for (const s of upgrade.skipped) out.line(`  skipped ${s.revision} step ${s.step + 1}: ${s.reason}`);
-        for (const step of afterUpgrade) await step.run({ client, migrator, upgrade, out, json });
+        const v = upgrade.verification;
+        if (v && (v.indexes.length || v.analyzed.length)) {
+          out.line(`verified: ${v.indexes.filter((i) => i.exists && i.valid).length}/${v.indexes.length} index(es) built by this run are valid; analyzed ${v.analyzed.length} table(s) it touched`);
+        }
+        for (const step of afterUpgrade) await step.run({ client, migrator, upgrade, out, verbose, reportFile, json });
         return ExitCode.ok;
       },
     );
