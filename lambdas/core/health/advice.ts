@@ -60,7 +60,7 @@ export function isPinned(index: IndexFacts): boolean {
  * whose first key is DESC is compared with every key's direction and nulls order flipped
  * (`(ts DESC)` equals `(ts)`; `(a DESC, b)` equals `(a, b DESC)`).
  */
-export function normalizedKeys(signature: IndexSignature, btree: boolean): KeyElement[] {
+function normalizedKeys(signature: IndexSignature, btree: boolean): KeyElement[] {
   const mirror = btree && (signature.keys[0]?.option ?? 0) & 1;
   return mirror ? signature.keys.map((k) => ({ ...k, option: k.option ^ 3 })) : signature.keys;
 }
@@ -77,7 +77,7 @@ interface Candidate {
 }
 
 /** True when `cover` serves every lookup (and index-only scan) `index` serves, with the same rows. */
-export function covers(cover: Candidate, index: Candidate): boolean {
+function covers(cover: Candidate, index: Candidate): boolean {
   const a = index.index.signature;
   const c = cover.index.signature;
   if (a.am !== c.am || a.predicate !== c.predicate || index.keys.length > cover.keys.length) return false;

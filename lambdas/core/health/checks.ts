@@ -59,7 +59,7 @@ function protectedBy(flags: number): string | null {
  * its partitions' indexes, so its usage is theirs, summed (recursively); it has a verdict only when
  * every one of them has history.
  */
-export function usageByIndex(input: CheckInput): Map<number, Usage> {
+function usageByIndex(input: CheckInput): Map<number, Usage> {
   const children = new Map<number, IndexFacts[]>();
   for (const index of input.indexes) {
     if (index.parentOid !== 0) children.set(index.parentOid, [...(children.get(index.parentOid) ?? []), index]);
@@ -254,10 +254,6 @@ export interface CheckResult {
   advice: AdviceSet;
   /** Indexes with no usage verdict yet: not findings. */
   pending: IndexFacts[];
-}
-
-export function runChecks(input: CheckInput): Finding[] {
-  return runChecksWithAdvice(input).findings;
 }
 
 export function runChecksWithAdvice(input: CheckInput): CheckResult {

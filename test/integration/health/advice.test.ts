@@ -167,6 +167,8 @@ beforeAll(async () => {
     `CREATE TABLE oracle.measurements_2026 PARTITION OF oracle.measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
     'CREATE INDEX idx_measurements_device ON oracle.measurements (device_id)',
     'CREATE INDEX idx_measurements_device_copy ON oracle.measurements (device_id)',
+    // a local index on one partition, identical to the attached one there: the local one is the one to go
+    'CREATE INDEX idx_measurements_2025_device_local ON oracle.measurements_2025 (device_id)',
     // an invalid partitioned index: created ON ONLY the parent, no partition index attached yet
     'CREATE INDEX idx_measurements_sensor ON ONLY oracle.measurements (sensor_id)',
     `INSERT INTO oracle.clients SELECT g, 'n' || (g % 50), 'f' || (g % 7), 'e' || (g % 300) || '@example.com', 'x' FROM generate_series(1, 2000) g`,
@@ -222,7 +224,8 @@ afterAll(async () => {
 
 describe('index advice as a set, on pg-index-health and PgHero style fixtures with real usage', () => {
   it('reports what the oracle schema holds, once each', () => {
-    const oracle = before.report.findings.filter((f) => f.schema === 'oracle' && f.kind !== 'stale_stats' && f.table !== 'events');
+    const oracle = before.report.findings.filter((f) => f.schema === 'oracle' && f.kind !== 'stale_stats' && f.table !== 'events'
+      && f.index !== 'idx_measurements_2025_device_local');
     const byKey = new Map(oracle.map((f) => [key(f), f]));
     expect([...byKey.keys()].sort()).toEqual([
       'duplicate idx_accounts_account_number',
@@ -263,8 +266,12 @@ describe('index advice as a set, on pg-index-health and PgHero style fixtures wi
     expect(copy.suggestion?.drop).toBe('DROP INDEX IF EXISTS oracle.idx_measurements_device_copy');
     expect(copy.suggestion?.restore).toBe('CREATE INDEX IF NOT EXISTS idx_measurements_device_copy ON oracle.measurements USING btree (device_id)');
     expect(copy.evidence).toContain('ACCESS EXCLUSIVE lock on the partitioned table and every partition');
-    // no finding names an index of a partition
-    expect(before.report.findings.filter((f) => /measurements_20/.test(f.index ?? ''))).toEqual([]);
+    // no finding names an index attached to a partitioned one; the local duplicate on a partition is the one advised
+    expect(before.report.findings.filter((f) => /measurements_20/.test(f.index ?? '') && f.index !== 'idx_measurements_2025_device_local')).toEqual([]);
+    const local = before.report.findings.filter((f) => f.index === 'idx_measurements_2025_device_local');
+    expect(local).toHaveLength(1);
+    expect(['duplicate', 'unused']).toContain(local[0]!.kind);
+    expect(local[0]!.suggestion?.drop).toBe('DROP INDEX CONCURRENTLY IF EXISTS oracle.idx_measurements_2025_device_local');
     const sensor = before.report.findings.find((f) => f.index === 'idx_measurements_sensor')!;
     expect(sensor.evidence).toContain('oracle.measurements_2025, oracle.measurements_2026');
     expect(sensor.evidence).toContain('ATTACH PARTITION');
