@@ -189,14 +189,21 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
   /** The step's statement and its "done" write as ONE statement (execute_step): `done` commits if and only if the statement succeeded. */
   async function runInsideDoneWrite(ctx: StandaloneContext, m: LoadedMigration, direction: Direction, index: number, step: Step, entry: JournalEntry, marker: string): Promise<StandaloneOutcome> {
     const statement = ledger.journalStatement(entry, { select: sql`SELECT ${ledger.executeStep(step.sql, null)} AS ok` });
+    const t0 = now().getTime();
+    // The entry's durations were taken before the statement ran: an applied migration's is written again after it.
+    const recordDuration = async () => {
+      const durations = (entry.applied ?? []).map((a) => ({ revision: a.revision, durationMs: a.durationMs + (now().getTime() - t0) }));
+      if (durations.length) await ledger.journal(client, { runId: ctx.runId, durations }).catch(() => undefined);
+      return 'done' as const;
+    };
     const outcome = await client.executeLong(new SqlQuery([marker, ...statement.parts], statement.hints));
-    if (outcome.state === 'done') return 'done';
+    if (outcome.state === 'done') return await recordDuration();
     const waited = await waitWhile(ctx, markedExpr(marker), outcome.finished);
     if (waited !== 'done') return waited;
-    if (outcome.finished) return 'done'; // settled without error (an error was thrown by waitWhile)
+    if (outcome.finished) return await recordDuration(); // settled without error (an error was thrown by waitWhile)
     // The Data API cannot say how it ended; the ledger can: the done event commits with the statement.
     const key = entry.events?.find((e) => e.status === 'done')?.key;
-    if (key && (await ledger.eventExists(key))) return 'done';
+    if (key && (await ledger.eventExists(key))) return await recordDuration();
     const message =
       `${where(m, direction, index)} ran past its call and ended without committing (it failed or was cancelled; ${ERROR_LOG_HINT}). ` +
       'Nothing of it was kept: fix the cause and run the same command again';

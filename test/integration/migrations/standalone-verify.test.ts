@@ -125,6 +125,9 @@ describe.skipIf(!testDatabaseUrl)('standalone steps that run past their Data API
     expect(result.status, result.error?.message).toBe('done');
     expect(await tableExists(api.db, `${ns}.made`)).toBe(true);
     expect(await statuses(api.db, h.ledger)).toEqual(['started', 'done']);
+    // Its applied row's duration covers the statement, though the done write was made before it ran.
+    const { rows } = await api.db.client.query<{ ms: number }>(sql`SELECT duration_ms AS ms FROM ${sql.ident(h.ledger, 'applied_migrations')}`);
+    expect(rows[0]!.ms).toBeGreaterThanOrEqual(1400);
   });
 
   it('a statement that cannot run in a function and outlives its call, without verify, ends unknown and fails the run', async () => {
