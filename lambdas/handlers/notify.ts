@@ -3,7 +3,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import * as z from 'zod';
 import { parseSqlState } from '../core/db/data-api-errors.ts';
 import { ReportPublishError } from '../core/errors.ts';
-import { noticeEnvelope, renderNoticeText, type Commands, type Notice } from '../core/render/notice.ts';
+import { noticeEnvelope, renderNoticeText, type Commands, type Notice, type RunningBuild } from '../core/render/notice.ts';
 import { optionalEnv, topicArn } from '../runtime/config.ts';
 import { EnvName, MetricName } from '../runtime/env-names.ts';
 import { offpeakHandler } from '../runtime/middleware.ts';
@@ -21,6 +21,7 @@ const run = z.looseObject({
   next: z.looseObject({ revision: z.string(), step: z.number().nullable(), description: z.string() }).nullable().optional(),
   runApplied: z.array(z.looseObject({ revision: z.string(), description: z.string().optional(), durationMs: z.number().nullable().optional() })).optional(),
   remaining: z.array(z.string()).optional(),
+  // The notice model's builds (running-builds.ts noticeBuild maps the engine's report).
   runningBuilds: z.array(z.looseObject({ index: z.string() })).optional(),
   verification: z.looseObject({ analyzed: z.array(z.string()), indexes: z.array(z.looseObject({ schema: z.string(), name: z.string(), exists: z.boolean(), valid: z.boolean() })) }).nullable().optional(),
   error: z.looseObject({ message: z.string(), revision: z.string().optional(), step: z.number().optional(), sqlState: z.string().optional() }).nullable().optional(),
@@ -75,7 +76,7 @@ export function noticeFrom(event: NotifyEvent, database: string): Notice {
       total: r?.total ?? 0,
       next: r?.next ?? null,
       remaining: r?.remaining ?? [],
-      runningBuilds: (r?.runningBuilds ?? []) as NonNullable<Extract<Notice, { kind: 'window_closed' }>['runningBuilds']>,
+      runningBuilds: (r?.runningBuilds ?? []) as RunningBuild[],
       commands: commands(event),
     };
   }

@@ -99,7 +99,7 @@ function asLambdaError(error: unknown): Error {
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-export async function createHarness(): Promise<Harness> {
+export async function createHarness(options: { statementTimeoutMs?: number } = {}): Promise<Harness> {
   // aws-local-stepfunctions 3 targets Node 22; on Node 20 it needs this one ES2024 helper.
   const P = Promise as unknown as { withResolvers?: () => unknown };
   P.withResolvers ??= function withResolvers<T>() {
@@ -122,7 +122,7 @@ export async function createHarness(): Promise<Harness> {
     [`<${resourceNamed(template, 'AWS::Lambda::Function', 'MigrationsNotify').id}.Arn>`, 'notify'],
   ]);
 
-  const api = await startTestDataApi();
+  const api = await startTestDataApi(options.statementTimeoutMs ? { statementTimeoutMs: options.statementTimeoutMs } : {});
   const sns = mockClient(SNSClient);
   const snapshots: SnapshotFake = { created: [], described: [], deleted: [], statuses: ['available'], existing: [] };
   let handlers: Record<HandlerName, Handler> | undefined;

@@ -25,7 +25,9 @@ const notices: Notice[] = [
     total: 8,
     next: { revision: '202601010002', step: 3, description: 'index orders' },
     remaining: ['202601010002', '202601010003'],
-    runningBuilds: [{ index: 'public.idx_orders_code', table: 'public.orders', phase: 'waiting for old snapshots', blockers: [{ pid: 4242, state: 'idle in transaction', waitingSeconds: 310, query: 'SELECT * FROM orders WHERE <x> & y' }] }],
+    runningBuilds: [
+      { index: 'public.idx_orders_code', table: 'public.orders', phase: 'waiting for old snapshots', progress: 'blocks 10/40', blockers: [{ pid: 4242, state: 'idle in transaction', waitingSeconds: 310, query: 'SELECT * FROM orders WHERE <x> & y' }] },
+    ],
     commands,
   },
   {
@@ -66,7 +68,7 @@ describe('notices', () => {
 
   it('says what blocks a running build when the window closed, and how to resume', () => {
     const { text } = renderNoticeText(notices[1]!);
-    expect(text).toContain('public.idx_orders_code on public.orders (waiting for old snapshots)');
+    expect(text).toContain('Still building:\n  public.idx_orders_code on public.orders (waiting for old snapshots: blocks 10/40)');
     expect(text).toContain('waits for pid 4242 [idle in transaction] 310 s: SELECT * FROM orders');
     expect(text).toContain(`To resume now:\n  ${commands.resume}`);
   });
