@@ -145,6 +145,8 @@ describe('mapDataApiError', () => {
 
   it('parses SQLSTATE case-insensitively and only when present', () => {
     expect(parseSqlState('... SQLState: 23505')).toBe('23505');
+    expect(parseSqlState('... sqlstate: 55p03')).toBe('55P03');
+    expect(parseSqlState('... SQLSTATE:40P01')).toBe('40P01');
     expect(parseSqlState('no state here')).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { runAnalyze } from '../../../lambdas/core/health/analyze.ts';
@@ -11,14 +11,15 @@ function steppingClock(start: Date): () => Date {
   return () => new Date((t += 1000));
 }
 
-beforeAll(async () => {
+// A database per test, so each stands alone (any order, `--sequence.shuffle`).
+beforeEach(async () => {
   db = await createTestDatabase();
   for (const name of ['a_first', 'b_second', 'c_third']) {
     await db.client.query(sql`CREATE TABLE ${sql.ident('public', name)} (id int)`);
   }
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await db?.dispose();
 });
 
@@ -48,7 +49,10 @@ describe('nightly ANALYZE', () => {
   });
 
   it('re-analyzes a table a migration touched after its last ANALYZE', async () => {
-    // Prepare: the engine's record of touched tables, with a migration applied after the ANALYZE above
+    // Prepare: every table analyzed once, then the engine's record of touched tables, with a migration
+    // applied after that ANALYZE
+    const before = await runAnalyze({ client: db.client, deadline: new Date(Date.now() + 60_000) });
+    expect(before.records.map((r) => r.table).sort()).toEqual(['a_first', 'b_second', 'c_third']);
     await db.client.query(sql`CREATE TABLE IF NOT EXISTS offpeak.migration_tables (
       revision text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, applied_at timestamptz NOT NULL,
       PRIMARY KEY (revision, schema_name, table_name))`);
@@ -62,7 +66,8 @@ describe('nightly ANALYZE', () => {
   });
 
   it('with --all queues every table, and a dropped table is skipped, not failed', async () => {
-    // Prepare
+    // Prepare: a first run makes the queue; then a new table, and a queued one that no longer exists
+    await runAnalyze({ client: db.client, deadline: new Date(Date.now() + 60_000) });
     await db.client.query(sql`CREATE TABLE public.d_dropped (id int)`);
     await db.client.query(sql`INSERT INTO offpeak.analyze_queue (schema_name, table_name, reason) VALUES ('public', 'gone', 'requested')`);
 

@@ -172,9 +172,8 @@ describe('index health report', () => {
   });
 
   it('returns every row exactly once through tiny pages', async () => {
-    // Prepare
-    const options = { ...OPTIONS, pageRows: 2 };
-    const reference = await buildIndexHealthReportWithStats({ client: db.client, options });
+    // Prepare: the reference is unpaged (every catalog query fits one page)
+    const reference = await buildIndexHealthReportWithStats({ client: db.client, options: { ...OPTIONS, pageRows: 1_000_000, pageBytes: 1024 ** 3 } });
 
     // Act
     const paged = await buildIndexHealthReportWithStats({ client: db.client, options: { ...OPTIONS, pageRows: 2, pageBytes: 1 } });
@@ -184,8 +183,15 @@ describe('index health report', () => {
       JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('shop', 'reset')`);
     expect(rows[0]!.n).toBeGreaterThan(10);
     expect(paged.roundTrips).toBeGreaterThan(rows[0]!.n);
+    expect(reference.roundTrips).toBeLessThan(rows[0]!.n);
     const normalize = (findings: Finding[]) => findings.map(key).sort();
+    expect(reference.report.findings.length).toBeGreaterThan(5);
+    expect(paged.report.findings.length).toBe(reference.report.findings.length);
     expect(normalize(paged.report.findings)).toEqual(normalize(reference.report.findings));
+    expect({ usage: paged.report.usage.length, unusedBySize: paged.report.unusedBySize.length }).toEqual({
+      usage: reference.report.usage.length,
+      unusedBySize: reference.report.unusedBySize.length,
+    });
     expect(new Set(paged.report.findings.map(key)).size).toBe(paged.report.findings.length);
   });
 

@@ -29,7 +29,12 @@ describe('renderChatNotification', () => {
     expect(notification.content.description.length).toBeLessThanOrEqual(3_500);
     expect(notification.content.title.length).toBeLessThanOrEqual(250);
     expect(notification.content.description).toMatch(/… and 4,990 more findings not shown \(10 of 5,000 shown;/);
-    expect(JSON.stringify(notification)).not.toContain('\\ud83d"'); // no lone surrogate
+    // No lone surrogate anywhere (JSON.stringify escapes one as \udXXX, wherever it is: before a quote or a "…")
+    const loneSurrogate = /\\u[dD][89abAB][0-9a-fA-F]{2}/;
+    expect(JSON.stringify('ab\ud83d…')).toMatch(loneSurrogate); // the check can fail
+    expect(JSON.stringify('ab🚀…')).not.toMatch(loneSurrogate);
+    expect(JSON.stringify(notification)).not.toMatch(loneSurrogate);
+    expect(/[\uD800-\uDFFF]/u.test(notification.content.description + notification.content.title)).toBe(false);
   });
 
   it('says there is nothing to do for an empty report', () => {
