@@ -124,6 +124,19 @@ export class LeaseLostError extends OffpeakError {
   }
 }
 
+/**
+ * A signal (SIGINT, SIGTERM, a Lambda's early timeout) stopped the run: the running statement was
+ * cancelled, an open transaction rolled back, and the run left resumable. `what` says what was running.
+ */
+export class InterruptedError extends OffpeakError {
+  readonly what: string;
+
+  constructor(what: string, options: OffpeakErrorOptions = {}) {
+    super(`interrupted: ${what}`, { ...options, context: { ...options.context, what } });
+    this.what = what;
+  }
+}
+
 /** The off-peak window is closed. */
 export class OutsideWindowError extends OffpeakError {}
 

@@ -5,7 +5,7 @@ import type { AppliedRevision, RunningBuild } from '../core/render/notice.ts';
 import { windowMinutes } from '../runtime/config.ts';
 import { invocationDeadline } from '../runtime/deadline.ts';
 import { MetricName } from '../runtime/env-names.ts';
-import { offpeakHandler } from '../runtime/middleware.ts';
+import { offpeakHandler, RUN_EARLY_TIMEOUT_MS } from '../runtime/middleware.ts';
 import { openMigrator } from '../runtime/migrator.ts';
 import { logger, metrics } from '../runtime/observability.ts';
 import { windowEndingAt } from '../runtime/window.ts';
@@ -17,7 +17,7 @@ import { migrateEventSchema } from './schemas.ts';
  * loops on every status that is not done, window_closed or failed.
  */
 export interface MigrateResult {
-  status: AdvanceResult['status'];
+  status: Exclude<AdvanceResult['status'], 'interrupted'>;
   runId: string;
   /** Revisions this call finished. */
   applied: string[];
@@ -52,7 +52,7 @@ function planRevisions(plan: unknown, from = 0): string[] {
  * also count as a Lambda error). Exceptions are for what the state machine
  * retries: a held lease, an unavailable database, a throttle.
  */
-export const handler = offpeakHandler('migrate', migrateEventSchema, async (event, context): Promise<MigrateResult> => {
+export const handler = offpeakHandler('migrate', migrateEventSchema, async (event, context, { signal }): Promise<MigrateResult> => {
   const startedAt = Date.now();
   const windowEndsAt = event.windowEndsAt ? new Date(event.windowEndsAt) : new Date(startedAt + windowMinutes() * 60_000);
   const { migrator } = openMigrator('offpeak-migrate');
@@ -61,6 +61,8 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
   const result = await migrator.advance(runId, {
     deadline: invocationDeadline(context),
     window: windowEndingAt(windowEndsAt, windowMinutes()),
+    // middy's early timeout: cancel the running statement, roll back, release the lease; resumable.
+    signal,
   });
 
   metrics.addMetric(MetricName.advanceCalls, MetricUnit.Count, 1);
@@ -89,7 +91,8 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
   if (result.status === 'failed') metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
 
   return {
-    status: result.status,
+    // Interrupted by the early timeout: the run is resumable, and the next call resumes it.
+    status: result.status === 'interrupted' ? 'in_progress' : result.status,
     runId: result.runId,
     applied: result.applied,
     next: result.next,
@@ -103,4 +106,4 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
     runningBuilds: (result.runningBuilds ?? []).map(noticeBuild),
     error: result.error ?? null,
   };
-});
+}, { timeoutEarlyInMillis: RUN_EARLY_TIMEOUT_MS });

@@ -4,7 +4,7 @@ import type { Migrator } from '../core/migrations/runner.ts';
 import type { PreviewStatement } from '../core/migrations/planner.ts';
 import { invocationDeadline } from '../runtime/deadline.ts';
 import { MetricName } from '../runtime/env-names.ts';
-import { offpeakHandler } from '../runtime/middleware.ts';
+import { offpeakHandler, RUN_EARLY_TIMEOUT_MS } from '../runtime/middleware.ts';
 import { openMigrator } from '../runtime/migrator.ts';
 import { logger, metrics } from '../runtime/observability.ts';
 import { rollbackEventSchema } from './schemas.ts';
@@ -76,7 +76,7 @@ async function planRollback(migrator: Migrator, spec: string): Promise<RollbackP
  * `confirm` equals the resolved target revision. Re-invoking with the same
  * target resumes an unfinished rollback.
  */
-export const handler = offpeakHandler('rollback', rollbackEventSchema, async (event, context): Promise<RollbackResult> => {
+export const handler = offpeakHandler('rollback', rollbackEventSchema, async (event, context, { signal }): Promise<RollbackResult> => {
   const { migrator } = openMigrator('offpeak-rollback');
   const plan = await planRollback(migrator, event.target);
   logger.info({ message: 'rollback_planned', target: plan.target, revert: plan.revert.map((r) => r.revision), dryRun: event.dryRun ?? false });
@@ -94,7 +94,7 @@ export const handler = offpeakHandler('rollback', rollbackEventSchema, async (ev
     });
   }
 
-  const result = await migrator.runToCompletion('down', plan.target, { deadline: invocationDeadline(context) });
+  const result = await migrator.runToCompletion('down', plan.target, { deadline: invocationDeadline(context), signal });
   if (result.status === 'failed') {
     // The "rollback failed" alarm watches this; a refused request (typo, unconfirmed) never gets here.
     metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
@@ -109,10 +109,11 @@ export const handler = offpeakHandler('rollback', rollbackEventSchema, async (ev
   const current = await migrator.current();
   logger.info({ message: 'rolled_back', runId: result.runId, status: result.status, reverted: result.applied, current });
   return {
-    status: result.status === 'done' ? 'rolled_back' : result.status,
+    // Interrupted by the early timeout: resumable like a stop at the deadline.
+    status: result.status === 'done' ? 'rolled_back' : result.status === 'interrupted' ? 'in_progress' : result.status,
     runId: result.runId,
     target: plan.target,
     reverted: result.applied,
     current,
   };
-});
+}, { timeoutEarlyInMillis: RUN_EARLY_TIMEOUT_MS });

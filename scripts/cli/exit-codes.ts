@@ -10,6 +10,8 @@ export const ExitCode = {
   outsideWindow: 4,
   /** The database cannot be reached or logged in to (connection refused, unknown host, authentication, unknown database). */
   unreachable: 5,
+  /** Interrupted (SIGINT, SIGTERM): the statement was cancelled and the lease released; the same command resumes. */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -4,6 +4,7 @@ import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb, parseWin
 import { createOutput, type Output } from './output.ts';
 import { createProgress } from './progress.ts';
 import { cliActor, withMigrator } from './session.ts';
+import { watchInterrupts } from './interrupts.ts';
 import { loadGraph } from './load-graph.ts';
 import { dataApiOptionNames } from './target.ts';
 import { offlinePlan, renderOfflineSql } from '../../lambdas/core/migrations/offline-sql.ts';
@@ -83,16 +84,22 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
     throw new OutsideWindowError(`the off-peak window ${values.window} is closed; it next opens at ${nextOpening(window, new Date()).toISOString()}`);
   }
   const progress = createProgress(out.json ? stderr : stdout);
+  const interrupts = watchInterrupts(stderr);
   let result: AdvanceResult;
   try {
     result = await withMigrator({ values, env, cwd, dir, options: { onEvent: progress } }, (m) =>
-      m.runToCompletion(direction, target, { ...(window ? { window } : {}), restart: values.restart ?? false }),
+      m.runToCompletion(direction, target, { ...(window ? { window } : {}), restart: values.restart ?? false, signal: interrupts.signal }),
     );
   } finally {
+    interrupts.dispose();
     progress.finish();
   }
   out.result(result);
   printResult(out, result, direction);
+  if (result.status === 'interrupted') {
+    out.note(`interrupted: ${result.interrupted?.what ?? 'the run'}; run the same command to resume (run ${result.runId})`);
+    return ExitCode.interrupted;
+  }
   if (result.status === 'window_closed') return ExitCode.outsideWindow;
   return result.status === 'done' ? ExitCode.ok : ExitCode.failed;
 }

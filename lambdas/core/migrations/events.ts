@@ -39,6 +39,6 @@ export type MigrationEvent =
   | { event: 'migration_done'; runId: string; revision: string; direction: Direction; durationMs: number }
   | { event: 'migration_recorded'; runId: string; revision: string; reason: 'adoption' | 'squash' | 'stamp' }
   | { event: 'analyzed'; runId: string; tables: string[]; durationMs: number }
-  | { event: 'run_stopped'; runId: string; status: RunStatus; reason: 'done' | 'deadline' | 'window_closed' | 'failed' };
+  | { event: 'run_stopped'; runId: string; status: RunStatus; reason: 'done' | 'deadline' | 'window_closed' | 'failed' | 'interrupted' };
 
 export type MigrationEventListener = (event: MigrationEvent) => void;

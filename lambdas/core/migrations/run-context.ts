@@ -103,6 +103,11 @@ export function createRunContext(options: MigratorOptions, graph: MigrationGraph
 export interface CallContext extends StandaloneContext {
   /** The run's position when the call began: the unit there is the call's first (it may always start). */
   firstPosition: number;
+  /** What runs now, for an interrupt: the unit's description, its step, and a standalone statement's text and marker. */
+  what?: string | undefined;
+  step?: { revision: string; direction: Direction; step: number } | undefined;
+  statement?: string | undefined;
+  marker?: string | undefined;
   /** Extensions available on the server, read once per call when a conditional step needs them. */
   extensions: Set<string> | undefined;
   /** Durations of migrations applied by this call in one transaction, recorded by its final ledger write. */

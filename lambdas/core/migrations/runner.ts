@@ -35,12 +35,13 @@ import { randomUUID } from 'node:crypto';
 import { sqlStateOf } from '../db/sqlstate.ts';
 import { withCallDeadline } from '../db/call-deadline.ts';
 import { isTransportFault } from '../db/data-api-errors.ts';
-import { ConfigError, MigrationFailedError, MigrationGraphError } from '../errors.ts';
+import { ConfigError, InterruptedError, MigrationFailedError, MigrationGraphError } from '../errors.ts';
 import { closesAt, isOpen, type OffpeakWindow } from '../window.ts';
 import { migrationFileNameProblem } from './file-name.ts';
 import { MigrationGraph } from './graph.ts';
 import { Lease, DEFAULT_LEASE_TTL_MS, leaseProof } from './lease.ts';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.ts';
+import { cancelRunning } from './interrupt.ts';
 import { createStandaloneSteps, type StandaloneOutcome, type StepJournal } from './standalone.ts';
 import { runningBuilds, type RunningBuild } from './running-builds.ts';
 import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRow, type Direction, type RunStatus, type StepEvent } from './ledger.ts';
@@ -62,9 +63,14 @@ export interface AdvanceOptions {
   deadline?: Date;
   /** Stop between units when the window is closed or closes within deadlineMarginMs. */
   window?: OffpeakWindow;
+  /**
+   * Aborted on an interrupt (SIGINT, SIGTERM, a Lambda's early timeout): the running statement is cancelled,
+   * an open transaction rolled back, and the call returns `interrupted` with the run resumable (interrupt.ts).
+   */
+  signal?: AbortSignal;
 }
 
-export type AdvanceStatus = 'done' | 'in_progress' | 'window_closed' | 'failed';
+export type AdvanceStatus = 'done' | 'in_progress' | 'window_closed' | 'failed' | 'interrupted';
 
 export interface AdvanceResult {
   status: AdvanceStatus;
@@ -87,6 +93,8 @@ export interface AdvanceResult {
   /** When the window closed: every index build still running in the database, its progress and what blocks it. */
   runningBuilds?: RunningBuild[];
   error?: { message: string; revision?: string; step?: number; sqlState?: string };
+  /** Present when an interrupt stopped the call: what was running. */
+  interrupted?: { what: string };
 }
 
 export interface StatusReport {
@@ -303,6 +311,14 @@ export function createMigrator(options: MigratorOptions): Migrator {
     };
   }
 
+  /** "202508010000 up step 3 (create index …)": a unit, for the interrupt message. */
+  function describeUnit(plan: Plan, position: number): string {
+    const next = nextUnit(plan, position);
+    if (!next) return 'the final verification';
+    const u = plan.units[position]!;
+    return `${next.revision} ${u.direction}${next.step === null ? '' : ` step ${next.step + 1}`} (${next.description})`;
+  }
+
   async function runs(): Promise<RunSummary[]> {
     return (await ledger.unfinishedRuns()).map((run) => {
       const plan = parseStoredPlan(run);
@@ -411,22 +427,32 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
     const nextOf = (position: number) => nextUnit(stored, position);
 
-    const stop = async (position: number, status: Exclude<AdvanceStatus, 'done' | 'failed'>, reason: 'deadline' | 'window_closed') => {
+    const stop = async (position: number, status: Exclude<AdvanceStatus, 'done' | 'failed'>, reason: 'deadline' | 'window_closed' | 'interrupted') => {
       const runStatus: RunStatus = status === 'window_closed' ? 'window_closed' : 'in_progress';
       await ledger.journal(client, { runId, durations: ctx.durations, run: { status: runStatus, error: null } });
       emit({ event: 'run_stopped', runId, status: runStatus, reason });
       // A build is never cancelled at the window's close: say which run on, how far, and what holds them up.
       const builds = status === 'window_closed' ? { runningBuilds: await runningBuilds(client) } : {};
-      return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar(), ...builds } satisfies AdvanceResult;
+      const interrupted = status === 'interrupted' ? { interrupted: { what: ctx.what ?? `before ${describeUnit(stored, position)}` } } : {};
+      return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar(), ...builds, ...interrupted } satisfies AdvanceResult;
     };
 
     // The first unit of a call may be one an earlier call or a killed run left running on the server.
     const windowCloses = opts.window ? (closesAt(opts.window, rc.now()) ?? undefined) : undefined;
-    const ctx: CallContext = { runId, deadline: opts.deadline, windowCloses, mayBeRunning: true, firstPosition: resumeAt, extensions: undefined, durations: [] };
+    const ctx: CallContext = { runId, deadline: opts.deadline, windowCloses, mayBeRunning: true, firstPosition: resumeAt, extensions: undefined, durations: [], signal: opts.signal };
+    const interrupted = () => opts.signal?.aborted === true;
+    // On an interrupt, cancel what runs now (best effort: the statement may have just ended).
+    let cancelling: Promise<unknown> | undefined;
+    const onAbort = () => {
+      cancelling = cancelRunning(rc, ctx.statement, ctx.marker).catch(() => 0);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     let position = resumeAt;
     try {
       while (position < stored.units.length) {
         held.check();
+        if (opts.signal) await new Promise<void>((resolve) => setImmediate(resolve)); // a signal that came during PGlite's statements
+        if (interrupted()) return await stop(position, 'interrupted', 'interrupted');
         const t = nowMs();
         if (opts.window) {
           const closes = closesAt(opts.window, rc.now());
@@ -436,7 +462,13 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
         const unit = stored.units[position]!;
         // A lost response or a resuming database is reconciled from the ledger, not failed (fault-reconcile.ts).
-        const outcome = await runUnitReconciled(rc, ctx, position, (c) => runUnit(c, unit, position), () => held.check());
+        ctx.what = describeUnit(stored, position);
+        const outcome = await runUnitReconciled(rc, ctx, position, (c) => runUnit(c, unit, position), () => {
+          held.check();
+          if (interrupted()) throw new InterruptedError(ctx.what ?? 'a migration');
+        });
+        ctx.what = undefined;
+        ctx.statement = ctx.marker = undefined;
         if (outcome === 'deadline') return await stop(position, 'in_progress', 'deadline');
         if (outcome === 'window_closed') return await stop(position, 'window_closed', 'window_closed');
         ctx.mayBeRunning = false;
@@ -445,6 +477,16 @@ export function createMigrator(options: MigratorOptions): Migrator {
         else if (unit.kind === 'migration' || unit.last) base.applied.push(unit.revision);
       }
     } catch (error) {
+      if (interrupted() || error instanceof InterruptedError) {
+        // The statement was cancelled (or the transaction rolled back): nothing of the unit was kept.
+        await cancelling;
+        const what = ctx.what ?? (error instanceof InterruptedError ? error.what : describeUnit(stored, position));
+        await ledger
+          .journal(client, { runId, events: ctx.step ? [{ ...ctx.step, status: 'interrupted', error: what }] : [] })
+          .catch(() => undefined);
+        ctx.what = what;
+        return await stop(position, 'interrupted', 'interrupted');
+      }
       // Anything but a failed step (connection lost, lease lost, a bug) leaves the run resumable as it is.
       if (!(error instanceof MigrationFailedError)) throw error;
       await ledger.journal(client, { runId, durations: ctx.durations, run: { position, status: 'failed', error: error.message } });
@@ -460,6 +502,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       };
     }
 
+    opts.signal?.removeEventListener('abort', onAbort);
     const skipped = await skippedSoFar();
     const verification = await retryIdempotent(rc, () => verifyRun(rc, runId, stored, skipped, { deadline: opts.deadline && new Date(opts.deadline.getTime() - marginMs) }));
     // An ANALYZE still ran at the deadline: the next call follows it and finishes the verification.
@@ -499,6 +542,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
     const isLast = unit.kind === 'migration' || unit.last;
     const inTransaction = unit.kind === 'migration' || steps[0]!.step.mode === 'transactional';
+    ctx.step = { revision: m.revision, direction: unit.direction, step: unit.kind === 'step' ? unit.step : -1 };
+    if (!inTransaction) {
+      ctx.statement = steps[0]!.step.sql;
+      ctx.marker = `/* offpeak step ${m.revision}:${unit.direction}:${steps[0]!.index} */`;
+    }
 
     if (inTransaction) return runTransactionalUnit(rc, ctx, { unit, position, migration: m, steps, isLast });
 
@@ -535,7 +583,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const outcome = await standalone.run(ctx, m, unit.direction, index, step, journal);
       if (outcome !== 'done') return outcome;
     } catch (error) {
-      if (isTransportFault(error)) throw error;
+      if (isTransportFault(error) || ctx.signal?.aborted) throw error;
       throw await failStep(rc, runId, m, unit.direction, index, error);
     }
     const durationMs = nowMs() - t0;

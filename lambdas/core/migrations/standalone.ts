@@ -26,7 +26,7 @@
 import type { LongStatementOutcome, SqlClient } from '../db/client.ts';
 import { LOCK_RETRY_SQLSTATES, sqlStateOf } from '../db/sqlstate.ts';
 import { quoteIdent, sql, SqlQuery } from '../db/sql.ts';
-import { DatabaseError, MigrationFailedError } from '../errors.ts';
+import { DatabaseError, InterruptedError, MigrationFailedError } from '../errors.ts';
 import type { MigrationEvent } from './events.ts';
 import type { Lease } from './lease.ts';
 import { buildEventKey, type Direction, type JournalEntry, type Ledger } from './ledger.ts';
@@ -52,6 +52,13 @@ export interface StandaloneContext {
    * Otherwise the step was never reached before in this run (positions only move forward).
    */
   mayBeRunning: boolean;
+  /** Aborted on an interrupt: waits and attempts stop (InterruptedError); the runner cancels the statement. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Throws InterruptedError once the call's signal is aborted. */
+export function throwIfInterrupted(ctx: Pick<StandaloneContext, 'signal'>, what = 'a standalone step'): void {
+  if (ctx.signal?.aborted) throw new InterruptedError(what);
 }
 
 /** How a standalone step's call ended: done, or stopped waiting for what still runs on the server. */
@@ -117,6 +124,7 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
 
   /** 'deadline' or 'window_closed' when either nears (within the margin), else undefined. */
   function stopNear(ctx: StandaloneContext): Exclude<StandaloneOutcome, 'done'> | undefined {
+    throwIfInterrupted(ctx);
     const t = now().getTime();
     if (ctx.windowCloses && ctx.windowCloses.getTime() - t < marginMs) return 'window_closed';
     if (ctx.deadline && ctx.deadline.getTime() - t < marginMs) return 'deadline';
@@ -467,6 +475,7 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
     }
 
     for (;;) {
+      throwIfInterrupted(ctx);
       if (look) {
         let state = await indexState(step);
         if (state.dropping) {
@@ -522,6 +531,8 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
         state = await stateAfterFailure(step);
       }
       if (state?.exists && state.valid) return await done();
+      // A build cancelled by an interrupt is no failure of the build: the next run looks and builds again.
+      throwIfInterrupted(ctx);
       look = true;
       await recordFailure(await causeOf(step, error, state));
       if (state?.exists && !state.valid && !state.running) {

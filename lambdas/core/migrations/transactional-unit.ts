@@ -32,7 +32,7 @@ import type { StepEvent } from './ledger.ts';
 import type { LoadedMigration, Step } from './model.ts';
 import type { PlanUnit } from './planner.ts';
 import { conditionMet, failStep, finishEntry, skipReason, type CallContext, type RunContext } from './run-context.ts';
-import { stepSql } from './standalone.ts';
+import { stepSql, throwIfInterrupted } from './standalone.ts';
 
 export interface TransactionalUnit {
   unit: PlanUnit;
@@ -101,6 +101,7 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
         if (first) durations.set(first.index, nowMs() - t0);
         for (const { index, step } of rest) {
           current = index;
+          throwIfInterrupted(call, `${m.revision} ${unit.direction} step ${index + 1} (${step.description})`);
           const left = timeLeft(rc, call);
           if (left <= 0) throw new OutOfTime(index, left);
           emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'transactional' });
@@ -108,6 +109,10 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
           await executor.query(stepSql(step));
           durations.set(index, nowMs() - t1);
         }
+        // Last look before COMMIT: an interrupt now rolls the whole unit back. (On PGlite the statements ran on
+        // this thread: let a signal that arrived meanwhile be handled first.)
+        if (call.signal) await new Promise<void>((resolve) => setImmediate(resolve));
+        throwIfInterrupted(call, `${m.revision} ${unit.direction} (${m.description}), before its commit`);
       };
       // One statement is atomic on its own: a migration with a single step runs without BEGIN/COMMIT.
       if (metSteps.length <= 1) await apply(client);
@@ -130,6 +135,8 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
         await rc.sleep(delayMs);
         continue;
       }
+      // Cancelled or rolled back on an interrupt: not the step's failure (the runner reports the interrupt).
+      if (call.signal?.aborted) throw error;
       throw await failStep(rc, runId, m, unit.direction, current, error);
     }
   }
