@@ -348,3 +348,34 @@ describe.skipIf(!testDatabaseUrl).each(transports)('index builds past their call
     }
   });
 });
+
+// PGlite by default, PostgreSQL with TEST_DATABASE_URL: a build that fails inside its call, where the client sees the error.
+describe('a unique build that fails inside its call', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  }, 60_000);
+  afterAll(async () => {
+    await db?.dispose();
+  });
+
+  it('journals its attempt started and failed with the cause, and fails the run at once naming the duplicate key', async () => {
+    // Prepare
+    const ns = await codes(db, true);
+    const sent = counted(db.kind, db.client, db);
+    const h = harness(sent.runner, [uniqueCodes(ns)]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess: duplicates are no transient cause: one build, not three
+    expect(result).toMatchObject({ status: 'failed', error: { revision: 'r1', step: 0, sqlState: '23505' } });
+    expect(result.error?.message).toMatch(/could not be built \(attempt 1; another build would fail the same way\): 23505 .*Key \(code\)=\(a\) is duplicated/);
+    expect(sent.sent.builds).toBe(1);
+    expect(await journal(db, h.ledger)).toEqual([
+      ['started', null, 'build:r1:up:0:1:started'],
+      ['failed', '23505', 'build:r1:up:0:1:failed'],
+    ]);
+    expect(await indexes(db.client, ns)).toEqual([]);
+  });
+});
