@@ -29,9 +29,11 @@ export class Doctor extends Construct {
     if (props.runOnDeploy) {
       this.trigger = new triggers.Trigger(this, 'AfterDeploy', {
         handler: this.function.function,
-        // After everything else, so the doctor sees the deployed stack; and again whenever its code changes.
+        // Again whenever its code changes (a new bundle may carry new migrations to check).
         executeOnHandlerChange: true,
         timeout: Duration.minutes(3),
+        // The function's role, its policies and log group first: the doctor must run with its real grants.
+        executeAfter: [this.function],
       });
     }
   }

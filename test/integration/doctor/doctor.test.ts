@@ -5,6 +5,7 @@ import { createDataApiClient } from '../../../lambdas/core/db/data-api.ts';
 import { createPgClient } from '../../../lambdas/core/db/pg.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { engineSupported, runDoctor, settingMs, type DoctorReport } from '../../../lambdas/core/doctor/doctor.ts';
+import { defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { createMigrator } from '../../../lambdas/core/migrations/runner.ts';
 import { runCli, seedMigrationsDir } from '../../support/cli.ts';
 import { createLocalRdsDataClient, startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
@@ -95,6 +96,19 @@ describe('offpeak doctor', () => {
       await admin.query(sql`DROP OWNED BY ${sql.ident(role)}`);
       await admin.query(sql`DROP ROLE ${sql.ident(role)}`);
     }
+  });
+
+  it('warns about an extension a pending migration needs that the server does not offer', async () => {
+    const m = defineMigration({
+      revision: '202601090001',
+      downRevision: null,
+      description: 'needs an extension',
+      risk: 'low',
+      up: [sqlStep('CREATE EXTENSION IF NOT EXISTS offpeak_no_such_ext', { lock: 'none' }), sqlStep('SELECT 1', { lock: 'none', when: { extensionAvailable: 'plpgsql' } })],
+      down: [sqlStep('DROP EXTENSION IF EXISTS offpeak_no_such_ext', { lock: 'none' })],
+    });
+    const report = await doctor(api.adapter(), load(m));
+    expect(finding(report, 'extensions')).toMatchObject({ status: 'warn', detail: expect.stringContaining('not available on this server: offpeak_no_such_ext'), fix: expect.stringContaining('offpeak_no_such_ext') });
   });
 
   it('reports an unfinished run (a warning: the next window resumes it)', async () => {
