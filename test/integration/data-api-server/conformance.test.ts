@@ -29,7 +29,7 @@ describe('typeHint formats', () => {
     ['DATE', '2024-03-03 00:00:00'],
     ['TIME', '12:34:56+02:00'],
     ['TIME', '12:34'],
-  ])('a %s typeHint outside the documented format (%s) → ValidationException naming the format [data-api.html: type hints · medium]', async (typeHint, value) => {
+  ])('a TIMESTAMP, DATE or TIME typeHint value outside the documented format: ISO T…Z, an offset, March 3, 2024 (%s) → ValidationException naming the format [data-api.html: type hints · medium]', async (typeHint, value) => {
     // Act
     const error = await rejection(
       execute(api, { sql: 'SELECT :v AS v', parameters: [{ name: 'v', value: { stringValue: value }, typeHint: typeHint as 'DATE' }] }),
@@ -65,7 +65,7 @@ describe('types', () => {
     ["SELECT daterange('2024-01-01', '2024-02-01') AS v", 'daterange'],
     ["SELECT tsrange('2024-01-01', '2024-02-01') AS v", 'tsrange'],
     ['SELECT int8range(1, 10) AS v', 'int8range'],
-  ])('a %s result → UnsupportedResultException [data-api.html: unsupported data types · medium]', async (sql, type) => {
+  ])('a macaddr, daterange, tsrange or int8range result (%s) → UnsupportedResultException [data-api.html: unsupported data types · medium]', async (sql, type) => {
     // Act
     const error = await rejection(execute(api, { sql }));
 
@@ -142,7 +142,7 @@ describe('API model limits', () => {
     ['a secretArn longer than 100 characters', { secretArn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${'x'.repeat(60)}`, sql: 'SELECT 1' }, 'secretArn', 'Member must have length less than or equal to 100'],
     ['a database name longer than 64 characters', { database: 'd'.repeat(65), sql: 'SELECT 1' }, 'database', 'Member must have length less than or equal to 64'],
     ['a transactionId longer than 192 characters', { transactionId: 't'.repeat(193), sql: 'SELECT 1' }, 'transactionId', 'Member must have length less than or equal to 192'],
-  ])('%s → ValidationException [API model: length constraints · high]', async (_what, input, member, constraint) => {
+  ])('sql over 65536 characters, an ARN under 11 or over 100, a database name over 64, a transactionId over 192 (%s) → ValidationException in the protocol\'s wording [API model: length constraints · high]', async (_what, input, member, constraint) => {
     // Act
     const error = await rejection(post(api, '/Execute', JSON.stringify({ ...arns(), ...input })).then((r) => {
       throw Object.assign(new Error(String(r.body['message'])), { name: r.errorType, status: r.status });

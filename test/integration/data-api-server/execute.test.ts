@@ -43,7 +43,7 @@ describe('autocommit', () => {
 });
 
 describe('statements', () => {
-  it('rejects more than one statement with the service error', async () => {
+  it('more than one statement → ValidationException "Multistatements aren\'t supported." [troubleshooting: Multi-statements aren\'t supported · high]', async () => {
     // Act
     const error = await rejection(execute(api, { sql: 'SELECT 1; SELECT 2' }));
 
@@ -316,7 +316,7 @@ describe('results', () => {
     expect(deleted.generatedFields).toEqual([]);
   });
 
-  it('refuses a response over the size limit and keeps serving', async () => {
+  it('a reply over the response size limit (1 MiB) → UnsupportedResultException "Database returned more than the allowed response size limit", server keeps serving [troubleshooting: Database response exceeded size limit · high]', async () => {
     // Act
     const error = await rejection(execute(api, { sql: "SELECT repeat('x', 70000) AS big" }));
     const small = await execute(api, { sql: "SELECT repeat('x', 10) AS small" });

@@ -123,7 +123,7 @@ describe('transactions', () => {
     },
   );
 
-  it('rolls back a transaction left idle past the timeout and forgets its id', async () => {
+  it('a transaction idle past the timeout (3 minutes; shrunk here) → rolled back, TransactionNotFoundException "Transaction may be expired" [troubleshooting: Transaction isn\'t found · high]', async () => {
     // Prepare
     const tx = await begin();
     await insert(4, tx);
@@ -135,6 +135,7 @@ describe('transactions', () => {
     // Assess
     expect(error).toBeInstanceOf(TransactionNotFoundException);
     expect(error.$metadata?.httpStatusCode).toBe(404);
+    expect(error.message).toBe(`Transaction ${tx} is not found: Transaction may be expired`);
     expect(await exists(4)).toBe(false);
   });
 
