@@ -43,7 +43,7 @@ describe('exit 2: bad usage, with a JSON document under --json', () => {
     [['data-api', 'serv'], /unknown command "data-api serv" \(did you mean "data-api serve"\?\)/],
     [['upgrade', 'head', '--jsno'], /unknown option --jsno \(did you mean --json\?\)/],
     [['upgrade', 'head', '--window'], /option --window needs a value/],
-    [['upgrade'], /missing argument <head\|REV\|\+N>/],
+    [['upgrade'], /missing argument <head\|heads\|REV\|\+N\|FROM:TO>/],
     [['upgrade', 'head', '--database-url', ''], /--database-url is empty/],
     [['upgrade', 'head', '--database-url', 'localhost:5432/app'], /--database-url .* must look like postgres:\/\//],
     [['current', '--data-api-endpoint', 'not-a-url', '--resource-arn', 'arn:aws:rds:eu-west-1:123456789012:cluster:c', '--secret-arn', 's', '--database', 'd'], /--data-api-endpoint "not-a-url" is not a URL/],
