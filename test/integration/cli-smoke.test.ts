@@ -4,6 +4,10 @@ import { ExecuteStatementCommand, RDSDataClient } from '@aws-sdk/client-rds-data
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlClient } from '../../lambdas/core/db/client.ts';
+import { createPgliteClient, openPglite } from '../../lambdas/core/db/pglite.ts';
+import { loadMigrationsFromDir } from '../../lambdas/core/migrations/load-dir.ts';
+import { createMigrator } from '../../lambdas/core/migrations/runner.ts';
 import { commands } from '../../scripts/cli/registry.ts';
 import { repoRoot, runCli, scratchDir, writeMigration, type CliRun } from '../support/cli.ts';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../support/database.ts';
@@ -37,14 +41,30 @@ function migrationsDir(): string {
 
 /** A fresh target of this pass's kind, as CLI flags. */
 async function freshTarget(): Promise<string[]> {
+  return (await freshDatabase()).args;
+}
+
+/** A fresh target, with a way to reach it from the test itself (between CLI calls). */
+async function freshDatabase(): Promise<{ args: string[]; withClient<T>(fn: (client: SqlClient) => Promise<T>): Promise<T> }> {
   if (testDatabaseUrl) {
     const db: TestDatabase = await createTestDatabase();
     scratch.push(db);
-    return ['--database-url', db.url!];
+    return { args: ['--database-url', db.url!], withClient: (fn) => fn(db.client) };
   }
   const dir = scratchDir('smoke-db');
   scratch.push(dir);
-  return ['--pglite-dir', join(dir.path, 'db')];
+  const dataDir = join(dir.path, 'db');
+  return {
+    args: ['--pglite-dir', dataDir],
+    async withClient(fn) {
+      const client = createPgliteClient(await openPglite({ dataDir }));
+      try {
+        return await fn(client);
+      } finally {
+        await client.close();
+      }
+    },
+  };
 }
 
 /** The run's stdout as one JSON document (fails with the output when it is not). */
@@ -81,6 +101,28 @@ const SMOKE: Record<string, Smoke> = {
     text(await runCli(args), /^upgrade: applied 2 migration\(s\): 202601010000, 202601010001$[\s\S]*^current revision: 202601010001 \(head\)$[\s\S]*^verified indexes: 1 of 1 idx_ indexes valid$/m);
     const doc = json(await runCli([...args, '--json']));
     expect(doc).toMatchObject({ current: ['202601010001'], indexes: [{ table_name: 'smoke', index_name: 'idx_smoke_v', valid: true }] });
+  },
+  async doctor() {
+    const { m, target } = await upgraded();
+    text(await runCli(['doctor', '--migrations', m, ...target]), /^reachable +OK +the database answers$[\s\S]*^all checks passed$/m);
+    expect(json(await runCli(['doctor', '--migrations', m, ...target, '--json']))).toMatchObject({ ok: true, findings: expect.arrayContaining([expect.objectContaining({ check: 'reachable', status: 'ok' })]) });
+  },
+  async runs() {
+    const { m, target } = await upgraded();
+    text(await runCli(['runs', '--migrations', m, ...target]), /^no unfinished runs$/m);
+    expect(json(await runCli(['runs', '--migrations', m, ...target, '--json']))).toEqual({ runs: [] });
+  },
+  async 'runs abandon'() {
+    const m = migrationsDir();
+    const db = await freshDatabase();
+    // An unfinished run: started, never advanced.
+    const runId = await db.withClient(async (client) => {
+      const migrator = createMigrator({ client, migrations: await loadMigrationsFromDir(m), actor: 'test:smoke' });
+      return (await migrator.start('up', 'head')).runId;
+    });
+    text(await runCli(['runs', '--migrations', m, ...db.args]), new RegExp(`^${runId}\\b`, 'm'));
+    expect(json(await runCli(['runs', 'abandon', runId, '--migrations', m, ...db.args, '--json']))).toEqual({ abandoned: runId });
+    text(await runCli(['runs', '--migrations', m, ...db.args]), /^no unfinished runs$/m);
   },
   async current() {
     const { m, target } = await upgraded();
