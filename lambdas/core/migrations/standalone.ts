@@ -455,9 +455,10 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
         emit({ event: 'index_build_retry', runId: ctx.runId, revision: m.revision, step: index, index: step.index.name, attempt: spent + 1, reason: `${cause.sqlState ? `${cause.sqlState}: ` : ''}${cause.message}` });
         return;
       }
-      // The INVALID index costs on every write: never leave it behind (best effort; the next run drops it too).
+      // The INVALID index costs on every write: never leave it behind (best effort, within the deadline; a drop still
+      // running then is waited for by the next run, and a leftover is dropped by it).
       const left = await stateAfterFailure(step);
-      if (left?.exists && !left.valid && !left.running) await dropInvalid({ ...ctx, deadline: undefined, windowCloses: undefined }, m, index, step).catch(() => undefined);
+      if (left?.exists && !left.valid && !left.running) await dropInvalid(ctx, m, index, step).catch(() => undefined);
       const after = spent >= indexBuildAttempts ? `after ${spent} attempt${spent === 1 ? '' : 's'}` : `(attempt ${spent}; another build would fail the same way)`;
       throw journaledFailure(
         `${m.file} (${m.revision}): index ${step.index.schema}.${step.index.name} could not be built ${after}: ${cause.sqlState ? `${cause.sqlState} ` : ''}${cause.message}`,
