@@ -52,7 +52,11 @@ function commands(event: NotifyEvent): Commands {
 
 /** The notice the state machine's state stands for. */
 export function noticeFrom(event: NotifyEvent, database: string): Notice {
-  const state = stateSchema.parse(event.state);
+  // A state this handler does not understand still gets its notice (with less detail): a notice
+  // that fails on a shape change would turn the one message about a run into none.
+  const parsed = stateSchema.safeParse(event.state);
+  if (!parsed.success) logger.warn({ message: 'notice_state_unreadable', kind: event.kind, issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) });
+  const state = parsed.success ? parsed.data : {};
   const r = state.run;
   if (event.kind === 'run_done') {
     const checked = (r?.verification?.indexes ?? []).map((i) => `${i.schema}.${i.name}`);
