@@ -11,8 +11,8 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
  *
  * On PGlite the server holds the one connection for the whole of an open Data
  * API transaction: don't use `db.client` while a transaction is open (its calls
- * would run inside that transaction), and an autocommit call made meanwhile
- * waits until the transaction ends.
+ * would run inside that transaction), and any other Data API call made meanwhile
+ * is refused at once with DatabaseUnavailableException (docs/data-api-server.md).
  */
 export interface TestDataApi {
   db: TestDatabase;
