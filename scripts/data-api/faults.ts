@@ -103,8 +103,11 @@ export function formatFaults(spec: FaultSpec): string {
   return parts.join(',');
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-function generator(seed: number): () => number {
+/**
+ * mulberry32: small, fast, and the same sequence for the same seed on every platform. Exported so
+ * other seeded test helpers can share it rather than repeat it.
+ */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -129,7 +132,7 @@ export class FaultInjector {
     private readonly clock: () => number = Date.now,
   ) {
     this.spec = spec;
-    this.random = generator(seedValue);
+    this.random = seededRandom(seedValue);
     this.lastCall = clock();
   }
 
@@ -152,7 +155,7 @@ export class FaultInjector {
     this.lastCall = this.clock();
     if (seed !== undefined) {
       this.seedValue = seed;
-      this.random = generator(seed);
+      this.random = seededRandom(seed);
     }
   }
 
