@@ -11,6 +11,3 @@ export const INVOCATION_SAFETY_MARGIN_MS = 75_000;
 export function invocationDeadline(context: Pick<Context, 'getRemainingTimeInMillis'>, now: Date = new Date()): Date {
   return new Date(now.getTime() + Math.max(0, context.getRemainingTimeInMillis() - INVOCATION_SAFETY_MARGIN_MS));
 }
-
-/** The earlier of two instants. */
-export const earlier = (a: Date, b: Date): Date => (a.getTime() <= b.getTime() ? a : b);

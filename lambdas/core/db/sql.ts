@@ -106,8 +106,6 @@ export class SqlQuery {
   }
 }
 
-export type Fragment = SqlQuery | Identifier | Raw;
-
 class Identifier {
   constructor(readonly quoted: string) {}
 }

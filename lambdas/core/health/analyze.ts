@@ -5,9 +5,8 @@ import { DatabaseError } from '../errors.ts';
 import { readContext, readTables } from './catalog.ts';
 import { ensureHealthLedger, ledgerTable } from './ledger.ts';
 import { resolveHealthOptions, type HealthOptions } from './options.ts';
-import { staleness, type StaleReason } from './stale.ts';
+import { staleness } from './stale.ts';
 
-export type AnalyzeReason = StaleReason | 'requested';
 export type AnalyzeOutcome = 'analyzed' | 'skipped' | 'failed';
 
 export interface AnalyzeRecord {

@@ -341,5 +341,3 @@ down: [sqlStep('ALTER TABLE users DROP CONSTRAINT IF EXISTS users_balance_positi
     good: [{ sql: `${T}ALTER TABLE users ADD COLUMN given_name text;` }],
   },
 } as const satisfies Record<RuleId, RuleExamples>;
-
-export const examplesOf = (id: RuleId): RuleExamples => RULE_EXAMPLES[id];

@@ -137,11 +137,6 @@ export function unitSteps(graph: MigrationGraph, unit: PlanUnit): Array<{ index:
   return steps.map((step, index) => ({ index, step }));
 }
 
-/** Revisions a plan finishes, in order (the `last` unit of each migration, and records). */
-export function planRevisions(plan: Plan): string[] {
-  return plan.units.filter((u) => u.kind !== 'step' || u.last).map((u) => u.revision);
-}
-
 export interface PreviewStatement {
   revision: string;
   direction: Direction;

@@ -56,7 +56,7 @@ import { retryIdempotent, runUnitReconciled } from './fault-reconcile.ts';
 import { verifyRun, type SkippedStep, type Verification } from './verification.ts';
 
 export type { MigratorOptions } from './run-context.ts';
-export type { IndexCheck, SkippedStep, Verification } from './verification.ts';
+export type { SkippedStep, Verification } from './verification.ts';
 
 export interface AdvanceOptions {
   /** Stop between units when the deadline is within deadlineMarginMs. */
