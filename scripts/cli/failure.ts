@@ -6,6 +6,7 @@ import {
   DatabaseError,
   DatabaseLockedError,
   DatabaseUnavailableError,
+  InterruptedError,
   LeaseHeldError,
   MigrationGraphError,
   OutsideWindowError,
@@ -87,6 +88,7 @@ export function describeError(error: unknown): { message: string; usage: string 
 export function classifyFailure(error: unknown): Failure {
   const { message, usage } = describeError(error);
   const make = (exitCode: ExitCode, code: string, hint: string | null = null, prefix = ''): Failure => ({ exitCode, code, message: `${prefix}${message}`, hint: usage ?? hint });
+  if (chain(error).some((e) => e instanceof InterruptedError)) return make(ExitCode.interrupted, 'interrupted', 'the run stopped between steps; run the same command to resume');
   if (error instanceof LeaseHeldError) return make(ExitCode.leaseHeld, 'lease_held', 'another run is migrating this database; wait for it (its lease expires on its own if it crashed)');
   if (error instanceof DatabaseLockedError) return make(ExitCode.leaseHeld, 'database_busy', 'another process has the embedded database open; wait for it, or pass --wait-for-lock');
   if (error instanceof OutsideWindowError) return make(ExitCode.outsideWindow, 'outside_window', 'run the same command inside the window to start or resume');

@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquirePgliteLock } from '../../lambdas/core/db/pglite-lock.ts';
 import { testDatabaseUrl } from '../support/database.ts';
 import { startTestDataApi } from '../support/data-api.ts';
-import { openCliTarget, runCli, scratchDir, type CliTarget, type CliRun } from '../support/cli.ts';
+import { openCliTarget, repoRoot, runCli, scratchDir, writeMigration, type CliTarget, type CliRun } from '../support/cli.ts';
 
 /**
  * The documented exit codes (docs/cli.md), verb by verb, and the `--json` error document every failing exit
@@ -191,4 +192,39 @@ describe('exit 5: cannot reach or log in to the database, with the cause', () =>
       }
     });
   });
+});
+
+describe('exit 130: interrupted', () => {
+  it('SIGINT mid-run with --json: exit 130 and one JSON document on stdout saying interrupted', async () => {
+    // Prepare: a migration whose second step sleeps in its transaction
+    const dir = join(scratch.path, 'interrupt');
+    mkdirSync(dir, { recursive: true });
+    writeMigration(dir, {
+      revision: '202602020001',
+      downRevision: null,
+      body: `up: [
+    sqlStep('CREATE TABLE public.exit_interrupt (id bigint PRIMARY KEY)', { tables: ['exit_interrupt'] }),
+    sqlStep('SELECT pg_sleep(3)', { lock: 'none', description: 'sleep in the transaction' }),
+  ],
+  down: [sqlStep('DROP TABLE public.exit_interrupt')],`,
+    });
+    const args = ['upgrade', 'head', '--json', '--migrations', dir, ...target];
+
+    // Act: SIGINT half a second after the sleep starts (progress is on stderr with --json)
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/offpeak.js'), ...args], { cwd: repoRoot, env: { ...process.env, DATABASE_URL: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += String(c)));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += String(c);
+      if (/sleep in the transaction/.test(stderr) && !child.killed) setTimeout(() => child.kill('SIGINT'), 500);
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+
+    // Assess
+    expect(code, `${stdout}\n${stderr}`).toBe(130);
+    const doc = JSON.parse(stdout) as { status: string; runId: string };
+    expect(doc.status).toBe('interrupted');
+    expect(stderr).toMatch(/interrupted: .*; run the same command to resume/);
+  }, 120_000);
 });
