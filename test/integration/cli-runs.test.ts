@@ -42,6 +42,8 @@ describe('offpeak runs', () => {
     const again = await runCli(['upgrade', 'head', ...args, '--json']);
     const restarted = await runCli(['upgrade', 'head', '--restart', ...args, '--json']);
     const unknown = await runCli(['runs', 'abandon', 'no-such-run', ...args]);
+    const history = await runCli(['history', '--verbose', ...args]);
+    const historyJson = await runCli(['history', '--verbose', ...args, '--json']);
 
     // Assess
     expect(failed.code).toBe(1);
@@ -58,5 +60,10 @@ describe('offpeak runs', () => {
     expect((JSON.parse(restarted.stdout) as { runId: string }).runId).not.toBe(againRun);
     expect(restarted.stderr).toContain(`abandoned run(s) ${againRun}: abandoned by a --restart of upgrade head`);
     expect(unknown).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown run no-such-run') });
+    // history --verbose shows when each applied migration was applied, by whom, and how long it took (the ledger's duration)
+    expect(history.stdout).toMatch(/Rev: 202601010001[^\n]*\nApplied: \d{4}-\d\d-\d\dT[^ ]+ by cli:[^,]+, took \d+(\.\d)? (ms|s)/);
+    const json = JSON.parse(historyJson.stdout) as { migrations: Array<{ revision: string; applied: { durationMs: number } | null }> };
+    expect(json.migrations.find((m) => m.revision === '202601010001')?.applied?.durationMs).toBeGreaterThanOrEqual(0);
+    expect(json.migrations.find((m) => m.revision === '202601010002')?.applied).toBeNull();
   }, 240_000); // seven CLI runs, each opening the embedded database
 });

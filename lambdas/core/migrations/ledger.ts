@@ -506,6 +506,22 @@ export class Ledger {
     return rows[0] && toRun(rows[0]);
   }
 
+  /**
+   * Milliseconds since the first step of a migration started in this run (since it was last resumed), on the
+   * database's clock: from the earliest started, done or skipped event of the migration (a done event's start
+   * is its time less its duration). Null when none is journaled. Durations of migrations whose steps span
+   * advance calls are measured from it.
+   */
+  async elapsedSinceFirstStep(runId: string, revision: string, direction: Direction): Promise<number | null> {
+    const { rows } = await this.client.query<{ elapsed_ms: number | null }>(
+      sql`SELECT (extract(epoch FROM clock_timestamp() - min(e.at - coalesce(e.duration_ms, 0) * interval '1 millisecond')) * 1000)::float8 AS elapsed_ms
+          FROM ${this.table('migration_events')} e JOIN ${this.table('migration_runs')} r ON r.run_id = e.run_id
+          WHERE e.run_id = ${runId} AND e.revision = ${revision} AND e.direction = ${direction} AND e.step >= 0
+            AND e.status IN ('started', 'done', 'skipped') AND e.at >= coalesce(r.resumed_at, '-infinity'::timestamptz)`.idempotent(),
+    );
+    return rows[0]?.elapsed_ms ?? null;
+  }
+
   /** Every run that has not finished (in_progress, window_closed or failed), newest first. */
   async unfinishedRuns(): Promise<RunRow[]> {
     if (!(await this.exists())) return [];

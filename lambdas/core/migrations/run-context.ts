@@ -108,10 +108,32 @@ export interface CallContext extends StandaloneContext {
   step?: { revision: string; direction: Direction; step: number } | undefined;
   statement?: string | undefined;
   marker?: string | undefined;
+  /**
+   * When each migration this call worked on started (injected clock, ms), keyed `revision:direction`: a
+   * migration's duration runs from its first step's start to its last step's end, across calls.
+   */
+  migrationStarts?: Map<string, number>;
   /** Extensions available on the server, read once per call when a conditional step needs them. */
   extensions: Set<string> | undefined;
   /** Durations of migrations applied by this call in one transaction, recorded by its final ledger write. */
   durations: Array<{ revision: string; durationMs: number }>;
+}
+
+/**
+ * When the migration of a unit started, on the injected clock: now for its first step (unless an earlier call
+ * may have started it), else from the ledger (`elapsedSinceFirstStep`), read once per call and migration.
+ */
+export async function migrationStartMs(rc: RunContext, call: CallContext, unit: PlanUnit): Promise<number> {
+  const key = `${unit.revision}:${unit.direction}`;
+  call.migrationStarts ??= new Map();
+  let start = call.migrationStarts.get(key);
+  if (start === undefined) {
+    const fresh = unit.kind !== 'step' || (unit.step === 0 && !call.mayBeRunning);
+    const elapsed = fresh ? null : await rc.ledger.elapsedSinceFirstStep(call.runId, unit.revision, unit.direction);
+    start = rc.nowMs() - Math.max(0, elapsed ?? 0);
+    call.migrationStarts.set(key, start);
+  }
+  return start;
 }
 
 /** Whether a conditional step's condition holds (pg_available_extensions, read once per call). */

@@ -47,7 +47,7 @@ import { runningBuilds, type RunningBuild } from './running-builds.ts';
 import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRow, type Direction, type RunStatus, type StepEvent } from './ledger.ts';
 import type { LoadedMigration } from './model.ts';
 import { adoptedRevisions, buildPlan, previewStatements, renderPreview, stepTables, unitSteps, type Plan, type PlanUnit, type PreviewStatement } from './planner.ts';
-import { appliedRecord, conditionMet, createRunContext, failStep, finishEntry, skipReason, type CallContext, type MigratorOptions } from './run-context.ts';
+import { appliedRecord, conditionMet, migrationStartMs, createRunContext, failStep, finishEntry, skipReason, type CallContext, type MigratorOptions } from './run-context.ts';
 import { parseStoredPlan, reconcileRun, sameMigrations, startRun, type StartOptions } from './run-plans.ts';
 
 export type { StartOptions } from './run-plans.ts';
@@ -548,7 +548,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       ctx.marker = `/* offpeak step ${m.revision}:${unit.direction}:${steps[0]!.index} */`;
     }
 
-    if (inTransaction) return runTransactionalUnit(rc, ctx, { unit, position, migration: m, steps, isLast });
+    const migrationStart = await migrationStartMs(rc, ctx, unit);
+    if (inTransaction) return runTransactionalUnit(rc, ctx, { unit, position, migration: m, steps, isLast, migrationStart });
 
     // One standalone step.
     const { index, step } = steps[0]!;
@@ -556,11 +557,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
       await ledger.journal(client, {
         runId,
         events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'skipped', error: skipReason(step) }],
-        ...(isLast ? finishEntry(rc, unit, 0) : {}),
+        ...(isLast ? finishEntry(rc, unit, nowMs() - migrationStart) : {}),
         run: { position: position + 1 },
       });
       emit({ event: 'step_skipped', runId, revision: m.revision, direction: unit.direction, step: index, reason: skipReason(step) });
-      if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs: 0 });
+      if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs: nowMs() - migrationStart });
       return 'done';
     }
     emit({ event: 'step_started', runId, revision: m.revision, direction: unit.direction, step: index, description: step.description, mode: 'standalone' });
@@ -574,7 +575,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
         return {
           runId,
           events: [{ revision: m.revision, direction: unit.direction, step: index, status: 'done', durationMs }],
-          ...(isLast ? finishEntry(rc, unit, durationMs) : {}),
+          // The migration's duration so far, from its first step's start (perhaps in an earlier call).
+          ...(isLast ? finishEntry(rc, unit, nowMs() - migrationStart) : {}),
           run: { position: position + 1 },
         };
       },
@@ -588,7 +590,13 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
     const durationMs = nowMs() - t0;
     emit({ event: 'step_done', runId, revision: m.revision, direction: unit.direction, step: index, durationMs });
-    if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs });
+    if (isLast) {
+      // The done write may be made before its statement runs (a step run inside it): the duration to the step's
+      // real end is written by this call's final ledger write (call.durations), as for transactional units.
+      const migrationDone = nowMs() - migrationStart;
+      if (unit.direction === 'up') ctx.durations.push({ revision: m.revision, durationMs: migrationDone });
+      emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs: migrationDone });
+    }
     return 'done';
   }
 

@@ -42,6 +42,8 @@ export interface TransactionalUnit {
   steps: Array<{ index: number; step: Step }>;
   /** The unit finishes its migration (records it applied, or removes it going down). */
   isLast: boolean;
+  /** When the migration's first step started (injected clock), for a unit that is one step of several. */
+  migrationStart?: number;
 }
 
 /** Thrown inside the transaction when the next statement would not end by the deadline: rolls it back. */
@@ -121,7 +123,8 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
         if (!met.get(index)) emit({ event: 'step_skipped', runId, revision: m.revision, direction: unit.direction, step: index, reason: skipReason(step) });
         else emit({ event: 'step_done', runId, revision: m.revision, direction: unit.direction, step: index, durationMs: durations.get(index) ?? 0 });
       }
-      const durationMs = nowMs() - started;
+      // A migration's duration runs from its first step's start (an earlier unit, perhaps an earlier call) to now.
+      const durationMs = nowMs() - (unit.kind === 'step' && tu.migrationStart !== undefined ? Math.min(tu.migrationStart, started) : started);
       if (isLast && unit.direction === 'up') call.durations.push({ revision: m.revision, durationMs });
       if (isLast) emit({ event: 'migration_done', runId, revision: m.revision, direction: unit.direction, durationMs });
       return 'done';

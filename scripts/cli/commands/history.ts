@@ -1,7 +1,8 @@
 import type { Command } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb } from '../args.ts';
-import { createOutput } from '../output.ts';
+import { createOutput, formatDuration } from '../output.ts';
+import type { AppliedRow } from '../../../lambdas/core/migrations/ledger.ts';
 import { loadGraph } from '../load-graph.ts';
 import { describeMigration, migrationJson } from '../describe-migration.ts';
 import { readStatus, writeStatusWarnings } from '../status.ts';
@@ -35,6 +36,11 @@ export function revisionRange(graph: MigrationGraph, range: string, current: () 
   return keep;
 }
 
+/** The ledger's record of an applied migration, for --verbose --json (null when not applied here). */
+function appliedJson(row: AppliedRow | undefined) {
+  return row ? { at: row.appliedAt.toISOString(), actor: row.actor, durationMs: row.durationMs, recordedOnly: row.recordedOnly } : null;
+}
+
 /** Like `alembic history`: newest first, `down -> rev (head) (branchpoint) (mergepoint) (current), description`. */
 export const historyCommand: Command = {
   name: 'history',
@@ -52,7 +58,8 @@ export const historyCommand: Command = {
     const dir = migrationsDir(values, cwd);
     const range = values['rev-range'];
     // The database is read only when asked about: -i, or `current` as an end of the range.
-    const needsDatabase = values['indicate-current'] || /(^|:)current(:|$)/.test(range ?? '');
+    // --verbose reads it too, for when each applied migration was applied and how long it took.
+    const needsDatabase = values['indicate-current'] || values.verbose || /(^|:)current(:|$)/.test(range ?? '');
     const read = needsDatabase ? await readStatus({ values, env, cwd, dir }) : undefined;
     const graph = read?.graph ?? (await loadGraph(dir));
     if (read) writeStatusWarnings(stderr, read.status);
@@ -69,7 +76,11 @@ export const historyCommand: Command = {
     });
     out.result({
       ...(read ? { current: read.status.current, warnings: read.status.warnings } : {}),
-      migrations: newestFirst.map((m) => ({ ...migrationJson(m, { head: heads.has(m.revision), steps: values.verbose ?? false }), ...marks(m.revision) })),
+      migrations: newestFirst.map((m) => ({
+        ...migrationJson(m, { head: heads.has(m.revision), steps: values.verbose ?? false }),
+        ...marks(m.revision),
+        ...(values.verbose ? { applied: appliedJson(read?.applied.get(m.revision)) } : {}),
+      })),
     });
     for (const m of newestFirst) {
       const k = marks(m.revision);
@@ -77,6 +88,8 @@ export const historyCommand: Command = {
       if (values.verbose) {
         const lines = describeMigration(m, { head: k.head, steps: false });
         lines[0] = `Rev: ${m.revision}${tags}`;
+        const row = read?.applied.get(m.revision);
+        if (row) lines.splice(1, 0, `Applied: ${row.appliedAt.toISOString()} by ${row.actor}, ${row.recordedOnly ? 'recorded without running' : `took ${formatDuration(row.durationMs)}`}`);
         for (const line of lines) out.line(line);
         out.line();
       } else {
