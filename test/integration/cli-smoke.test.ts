@@ -148,25 +148,6 @@ const SMOKE: Record<string, Smoke> = {
     expect(JSON.stringify(doc)).toContain('202601010001');
     expect(json(await runCli(['current', '--migrations', m, ...target, '--json']))).toMatchObject({ current: ['202601010001'] });
   },
-  async runs() {
-    const { m, target } = await upgraded();
-    text(await runCli(['runs', '--migrations', m, ...target]), /^no unfinished runs$/m);
-    expect(json(await runCli(['runs', '--migrations', m, ...target, '--json']))).toEqual({ runs: [] });
-  },
-  async 'runs abandon'() {
-    // An unfinished run: the second migration fails.
-    const dir = scratchDir('smoke-runs');
-    scratch.push(dir);
-    writeMigration(dir.path, { revision: '202601010000', downRevision: null, table: 'smoke_runs' });
-    writeMigration(dir.path, { revision: '202601010001', downRevision: '202601010000', body: `up: [sqlStep('SELECT 1/0')],\n  down: [],` });
-    const target = await freshTarget();
-    const failed = await runCli(['upgrade', 'head', '--migrations', dir.path, ...target, '--json']);
-    expect(failed.code, failed.stderr).toBe(1);
-    const { runId } = JSON.parse(failed.stdout) as { runId: string };
-    text(await runCli(['runs', 'abandon', runId, '--migrations', dir.path, ...target]), new RegExp(`^abandoned run ${runId};`, 'm'));
-    expect(json(await runCli(['runs', '--migrations', dir.path, ...target, '--json']))).toEqual({ runs: [] });
-    expect((await runCli(['runs', 'abandon', runId, '--migrations', dir.path, ...target, '--json'])).code).toBe(2);
-  },
   async heads() {
     const m = migrationsDir();
     text(await runCli(['heads', '--migrations', m]), /^202601010001 +\(head\)/m);
