@@ -80,6 +80,9 @@ describe('branches and merges', () => {
     const refused = await runCli(['new', 'x', ...m]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('offpeak merge heads');
+    const heads = await runCli(['heads', ...m]);
+    expect(heads.code).toBe(0);
+    expect(heads.stdout).toContain('several heads: join them with `offpeak merge heads`');
     // new --head REV picks a branch
     const onB = directory('branches-new-head', [A, B, C]);
     const picked = await runCli(['new', 'on_b', '--head', B.revision, '--rev-id', '202601010300', '--json', '--migrations', onB]);

@@ -17,7 +17,7 @@ export const headsCommand: Command = {
     const heads = graph.heads().map((r) => graph.nodes.get(r)!);
     out.result({ heads: heads.map((m) => ({ revision: m.revision, file: m.file, description: m.description })) });
     for (const line of table(heads.map((m) => [m.revision, '(head)', m.description]))) out.line(line);
-    if (heads.length > 1) out.note(`several heads: write a merge migration with downRevision: [${heads.map((m) => `'${m.revision}'`).join(', ')}]`);
+    if (heads.length > 1) out.note(`several heads: join them with \`offpeak merge heads\` (a merge migration with downRevision: [${heads.map((m) => `'${m.revision}'`).join(', ')}] and no steps), or apply both with \`offpeak upgrade heads\``);
     return ExitCode.ok;
   },
 };
