@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../../scripts/data-api/faults.ts';
 
 /**
  * An HTTP proxy in front of a (local) Data API server that injects the faults a window run meets on AWS,
@@ -65,18 +66,6 @@ export interface FaultProxy {
   /** One line: `seed … requests … resuming … lost`. */
   summary(): string;
   close(): Promise<void>;
-}
-
-/** mulberry32: a small, well-distributed 32-bit PRNG; the same seed gives the same sequence of draws. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
