@@ -120,13 +120,16 @@ describe('refusals against the ledger', () => {
 
     // Act
     const changed = await harness(db.client, [tampered, m2, m3], { schema: h.ledger }).migrator.runToCompletion('up', 'head').catch((e: unknown) => e);
-    const gone = await harness(db.client, [m1], { schema: h.ledger }).migrator.status().catch((e: unknown) => e);
+    const withoutFile = harness(db.client, [m1], { schema: h.ledger }).migrator;
+    const gone = await withoutFile.check().catch((e: unknown) => e);
+    const shown = await withoutFile.status(); // status commands show it as a warning (check refuses it)
 
     // Assess
     expect(changed).toBeInstanceOf(ChecksumMismatchError);
     expect((changed as Error).message).toContain('migrations/202501010001_t.ts');
     expect(gone).toBeInstanceOf(MigrationGraphError);
     expect((gone as Error).message).toContain('202501010002 is applied');
+    expect(shown.warnings).toEqual([expect.stringContaining('202501010002 is applied')]);
     expect(await columns(db.client, ns, 'widgets')).not.toContain('color');
   });
 
