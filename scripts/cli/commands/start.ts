@@ -5,6 +5,7 @@ import { createOutput, type Output } from '../output.ts';
 import { join } from 'node:path';
 import { createProgress } from '../progress.ts';
 import type { MigrationEvent } from '../../../lambdas/core/migrations/events.ts';
+import { watchInterrupts } from '../interrupts.ts';
 import { withMigrator } from '../session.ts';
 import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
@@ -106,12 +107,19 @@ export const startCommand: Command = {
       { values: target, env: { ...env, DATABASE_URL: undefined }, cwd, dir: migrationsDir(values, cwd), options: { onEvent: progress } },
       async (migrator, client) => {
         let upgrade: AdvanceResult;
+        // Ctrl-C during the upgrade: the statement is cancelled between PGlite's statements, the lease released.
+        const interrupts = watchInterrupts(stderr);
         try {
-          upgrade = await migrator.runToCompletion('up', 'head');
+          upgrade = await migrator.runToCompletion('up', 'head', { signal: interrupts.signal });
         } finally {
+          interrupts.dispose();
           progress.finish();
         }
         json['upgrade'] = upgrade;
+        if (upgrade.status === 'interrupted') {
+          out.note(`interrupted: ${upgrade.interrupted?.what ?? 'the upgrade'}; run the same command to resume (run ${upgrade.runId})`);
+          return ExitCode.interrupted;
+        }
         if (upgrade.status !== 'done') {
           out.line(`upgrade ${upgrade.status}: ${upgrade.error?.message ?? ''}`);
           return ExitCode.failed;
