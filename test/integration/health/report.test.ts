@@ -5,6 +5,10 @@ import { buildIndexHealthReport, buildIndexHealthReportWithStats } from '../../.
 import { takeUsageSnapshot } from '../../../lambdas/core/health/snapshot.ts';
 import { ledgerTable } from '../../../lambdas/core/health/ledger.ts';
 import type { Finding } from '../../../lambdas/core/health/report.ts';
+import { renderChatNotification } from '../../../lambdas/core/render/chat-notification.ts';
+import { renderEmailText } from '../../../lambdas/core/render/email-text.ts';
+import { parseReportJson, renderJson } from '../../../lambdas/core/render/report-json.ts';
+import { renderSlackBlocks } from '../../../lambdas/core/render/slack-blocks.ts';
 
 const DAY = 86_400_000;
 const LEDGER = 'offpeak';
@@ -169,6 +173,25 @@ describe('index health report', () => {
     expect(after.pendingIndexes).toContain('idx_reset_a');
     const firstVerdict = after.report.pending!.firstVerdictAt!.getTime();
     expect(firstVerdict).toBeGreaterThanOrEqual(after.report.statsResetAt!.getTime() + 14 * DAY - 1000);
+  });
+
+  it('renders what the checks produce on this schema with every renderer (fixtures made by the producer)', async () => {
+    // Prepare: the report the producer makes of a real schema, not a hand-written one
+    const report = await buildIndexHealthReport({ client: db.client, options: OPTIONS });
+    expect(new Set(report.findings.map((f) => f.kind)).size).toBeGreaterThanOrEqual(4);
+
+    // Act
+    const email = renderEmailText(report);
+    const slack = JSON.stringify(renderSlackBlocks(report).blocks);
+    const chat = renderChatNotification(report);
+    const roundTrip = parseReportJson(renderJson(report));
+
+    // Assess: every finding shows in the email, the JSON body is the report again, nothing throws
+    for (const f of report.findings) expect(email, key(f)).toContain(f.index ?? f.table);
+    for (const f of report.findings.filter((x) => x.suggestion)) expect(email, key(f)).toContain(f.suggestion!.drop);
+    expect(roundTrip).toEqual(report);
+    expect(slack).toContain(report.findings.find((f) => f.severity === 'critical')?.index ?? report.findings[0]!.table);
+    expect(chat.content.title).toContain(report.database);
   });
 
   it('returns every row exactly once through tiny pages', async () => {
