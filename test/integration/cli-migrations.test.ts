@@ -54,7 +54,27 @@ beforeAll(async () => {
   }
 });
 
+let headDb: TestDatabase | undefined;
+let atHead: Promise<string[]> | undefined;
+/** A database at the seed's head, made once for the tests that only read it, so they run in any order. */
+function headTarget(): Promise<string[]> {
+  atHead ??= (async () => {
+    let t: string[];
+    if (testDatabaseUrl) {
+      headDb = await createTestDatabase();
+      t = ['--database-url', headDb.url!];
+    } else {
+      t = ['--pglite-dir', join(pgliteDir!.path, 'head')];
+    }
+    const up = await runCli(['upgrade', 'head', ...t]);
+    expect(up.code, up.stderr + up.stdout).toBe(0);
+    return t;
+  })();
+  return atHead;
+}
+
 afterAll(async () => {
+  await headDb?.dispose();
   await db?.dispose();
   await otherDb?.dispose();
   pgliteDir?.dispose();
@@ -119,6 +139,9 @@ describe('the seed migrations through the CLI', () => {
   });
 
   it('refuses to downgrade below the irreversible baseline, naming the file, and changes nothing', async () => {
+    // Prepare
+    const target = await headTarget();
+
     // Act
     const run = await runCli(['downgrade', 'base', ...target]);
 
@@ -130,6 +153,9 @@ describe('the seed migrations through the CLI', () => {
   });
 
   it('passes check against the database, and history/show/heads describe the seed', async () => {
+    // Prepare
+    const target = await headTarget();
+
     // Act
     const check = await runCli(['check', ...target]);
     const history = await runCli(['history']);
