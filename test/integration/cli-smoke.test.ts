@@ -82,12 +82,21 @@ function text(run: CliRun, shape: RegExp): void {
   expect(run.stdout).toMatch(shape);
 }
 
-/** A database at head with the two migrations. */
-async function upgraded(): Promise<{ m: string; target: string[] }> {
-  const m = migrationsDir();
-  const target = await freshTarget();
-  expect((await runCli(['upgrade', 'head', '--migrations', m, ...target])).code).toBe(0);
-  return { m, target };
+let atHead: Promise<{ m: string; target: string[] }> | undefined;
+/**
+ * A database at head with the two migrations, made once (lazily, whichever test asks first) for the
+ * verbs that only read it or add what the others do not look at (snapshot rows, the ANALYZE log):
+ * each PGlite open costs seconds, so the read-only verbs share it.
+ */
+function upgraded(): Promise<{ m: string; target: string[] }> {
+  atHead ??= (async () => {
+    const m = migrationsDir();
+    const target = await freshTarget();
+    const up = await runCli(['upgrade', 'head', '--migrations', m, ...target]);
+    expect(up.code, up.stderr).toBe(0);
+    return { m, target };
+  })();
+  return atHead;
 }
 
 type Smoke = () => Promise<void>;
@@ -136,7 +145,9 @@ const SMOKE: Record<string, Smoke> = {
     expect(json(await runCli(['upgrade', 'head', '--migrations', m, ...target, '--json']))).toMatchObject({ direction: 'up', applied: ['202601010001'], status: 'done' });
   },
   async downgrade() {
-    const { m, target } = await upgraded();
+    const m = migrationsDir();
+    const target = await freshTarget();
+    expect((await runCli(['upgrade', 'head', '--migrations', m, ...target])).code).toBe(0);
     text(await runCli(['downgrade', '-1', '--migrations', m, ...target]), /^downgrade 202601010001: /m);
     expect(json(await runCli(['downgrade', 'base', '--migrations', m, ...target, '--json']))).toMatchObject({ direction: 'down', status: 'done' });
   },
