@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type { Node } from 'libpg-query';
 import { parseStatements, type ParsedStatement } from '../db/statements.ts';
 import { migrationFileNameProblem } from '../migrations/file-name.ts';
+import { emptyMigrationProblem } from '../migrations/planner.ts';
 import type { Migration, Step } from '../migrations/model.ts';
 import type { LintConfig } from './config.ts';
 import { readDirectives } from './directives.ts';
@@ -73,11 +74,14 @@ export async function lintMigrationModule(mod: MigrationModule, config: LintConf
   if (!migration) {
     const message = mod.loadError?.message ?? 'the module has no default export';
     const rule = LOAD_ERROR_RULES.find(([re]) => re.test(message))?.[1] ?? 'module/invalid';
-    add({ rule, message, hint: rule === 'module/invalid' ? 'export default defineMigration({...}) and make the module load' : ruleHint(rule) }, { line: 1 });
+    add({ rule, message, hint: rule === 'module/invalid' ? 'fix what the message names, so that the module loads and default-exports defineMigration({...})' : ruleHint(rule) }, { line: 1 });
     return violations;
   }
   const revision = migration.revision;
   const at = { revision, line: 1 };
+  // The planner refuses an empty non-merge migration at check and upgrade; say so here first (a fresh scaffold is one).
+  const empty = emptyMigrationProblem(migration);
+  if (empty) add({ rule: 'module/invalid', message: `${name}: ${empty}`, hint: 'write its up steps; a migration that only joins heads is written by `offpeak merge`' }, at);
 
   // ---- statements, per direction
   const disables: Disable[] = [];

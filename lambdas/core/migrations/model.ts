@@ -194,11 +194,14 @@ export function defineMigration(input: MigrationInput): Migration {
   }
 
   for (const [direction, steps] of [['up', input.up], ['down', down]] as const) {
-    const hasStrong = steps.some((s) => s.lock === 'strong');
-    const hasConcurrent = steps.some((s) => s.lock === 'concurrent');
-    if (hasStrong && hasConcurrent && !input.mixedLocking?.reason.trim()) {
+    const numbersOf = (lock: Step['lock']) => steps.flatMap((s, i) => (s.lock === lock ? [i + 1] : []));
+    const strong = numbersOf('strong');
+    const concurrent = numbersOf('concurrent');
+    if (strong.length > 0 && concurrent.length > 0 && !input.mixedLocking?.reason.trim()) {
+      // A sqlStep without `lock` is 'strong' (the safe default), so a plain SELECT between two builds lands here too.
       throw new ValidationError(
-        `${where}: ${direction} mixes strong-lock DDL with CONCURRENTLY work; split it into two migrations or set mixedLocking: { reason }`,
+        `${where}: ${direction} mixes strong-lock DDL with CONCURRENTLY work; split it into two migrations or set mixedLocking: { reason }` +
+          ` (strong: step ${strong.join(', ')}; concurrent: step ${concurrent.join(', ')}; a sqlStep without \`lock\` counts as 'strong': give a step that takes no lock \`lock: 'none'\`)`,
       );
     }
   }

@@ -21,6 +21,7 @@ describe('defineMigration', () => {
 
     // Assess
     expect(e.message).toMatch(/migration "r1": up mixes strong-lock DDL with CONCURRENTLY work; split it into two migrations or set mixedLocking/);
+    expect(e.message).toContain("strong: step 1; concurrent: step 2; a sqlStep without `lock` counts as 'strong'");
     expect(allowed.up).toHaveLength(2);
     expect(allowed.transactional.up).toBe(false);
   });
