@@ -1,6 +1,6 @@
 import { cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openCliTarget, runCli, scratchDir, type CliTarget, writeMigration, type SyntheticMigration } from '../support/cli.ts';
 
 /**
@@ -148,18 +148,27 @@ describe('branches and merges', () => {
 
 describe('status commands never refuse', () => {
   it('current and history -i warn about an edited applied file and exit 0; check fails on it', async () => {
-    // Prepare: the applied files of the merge test, one of them edited, in a new directory
+    // Prepare: its own database with both branches applied (independent of the other tests' order), then
+    // the same files in a new directory with one of them edited
+    mkdirSync(join(scratch.path, 'edited-db'), { recursive: true });
+    const own = await openCliTarget(join(scratch.path, 'edited-db'));
+        const applied = directory('edited-applied', [A, B, C]);
+    const up = await runCli(['upgrade', 'heads', '--migrations', applied, ...own.args]);
+    expect(up.code, up.stderr).toBe(0);
+    const merged = await runCli(['merge', '-m', 'join branches', '--rev-id', '202601040000', '--migrations', applied]); // written, not applied
+    expect(merged.code, merged.stderr).toBe(0);
     const dir = directory('edited');
-    cpSync(join(scratch.path, 'branches'), dir, { recursive: true });
+    cpSync(applied, dir, { recursive: true });
     writeMigration(dir, { ...B, body: `up: [sqlStep('CREATE TABLE public.alembic_b (id bigint PRIMARY KEY, edited text)', { tables: ['alembic_b'] })],\n  down: [sqlStep('DROP TABLE IF EXISTS public.alembic_b')],` });
     expect(readdirSync(dir)).toContain('202601010100_alembic_b.ts');
     const m = ['--migrations', dir];
+    onTestFinished(() => own.dispose());
 
     // Act
-    const current = await runCli(['current', '--json', ...m, ...target]);
-    const history = await runCli(['history', '-i', ...m, ...target]);
-    const check = await runCli(['check', ...m, ...target]);
-    const upgrade = await runCli(['upgrade', 'head', ...m, ...target]);
+    const current = await runCli(['current', '--json', ...m, ...own.args]);
+    const history = await runCli(['history', '-i', ...m, ...own.args]);
+    const check = await runCli(['check', ...m, ...own.args]);
+    const upgrade = await runCli(['upgrade', 'head', ...m, ...own.args]);
 
     // Assess
     expect(current.code, current.stderr).toBe(0);
