@@ -121,17 +121,6 @@ export async function converge(client: SqlClient, direction: Direction, target: 
   }
 }
 
-/** A seeded random source, so a failing trial can be replayed (the seed is printed). */
-export function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface Kill {
   lane: number;
   trial: number;

@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataApiClient, createRdsDataSdkClient } from '../../../lambdas/core/db/data-api.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
-import { bundleSeedChild, crashLane, random, summarize } from './crash-child.ts';
+import { bundleSeedChild, crashLane, summarize } from './crash-child.ts';
+import { seededRandom as random } from '../../../scripts/data-api/faults.ts';
 
 const TRIALS = 3;
 const TRANSACTION_IDLE_TIMEOUT_MS = 2000;

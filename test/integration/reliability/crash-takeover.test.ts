@@ -9,7 +9,8 @@ import { openPgliteClient } from '../../../scripts/cli/pglite-target.ts';
 import { scratchDir } from '../../support/cli.ts';
 import { createTestDatabase, testDatabaseUrl } from '../../support/database.ts';
 import { startTestDataApi } from '../../support/data-api.ts';
-import { bundleSeedChild, random, runSeedChild, type ChildTarget } from './crash-child.ts';
+import { bundleSeedChild, runSeedChild, type ChildTarget } from './crash-child.ts';
+import { seededRandom as random } from '../../../scripts/data-api/faults.ts';
 import { ledgerMismatches, resetSeed, seed, seedHead } from './seed-ledger.ts';
 
 /**

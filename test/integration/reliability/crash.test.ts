@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../support/database.ts';
-import { bundleSeedChild, crashLane, DOWN_TARGET, random, summarize } from './crash-child.ts';
+import { bundleSeedChild, crashLane, DOWN_TARGET, summarize } from './crash-child.ts';
+import { seededRandom as random } from '../../../scripts/data-api/faults.ts';
 import { lacks } from '../../support/prerequisites.ts';
 
 const TRIALS = 20;

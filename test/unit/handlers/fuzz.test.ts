@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../lambdas/core/errors.ts';
 import * as schemas from '../../../lambdas/handlers/schemas.ts';
+import { seededRandom } from '../../../scripts/data-api/faults.ts'; // mulberry32: a failure names a reproducible event
 import { handlerEnv, lambdaContext } from './lambda-context.ts';
 
 /**
@@ -25,18 +26,6 @@ const sns = mockClient(SNSClient);
 const secrets = mockClient(SecretsManagerClient);
 
 // ------------------------------------------------------------------ generators
-
-/** mulberry32: a small seeded PRNG, so a failure names a reproducible event. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -83,7 +72,7 @@ function mutate(rand: () => number, valid: Record<string, Json>): Json {
 
 /** Events the handler's own schema rejects: half random JSON, half near-misses of a valid event. */
 function malformedEvents(schema: z.ZodType, valid: Array<Record<string, Json>>, seed: number): Json[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const out: Json[] = [];
   for (let tries = 0; out.length < EVENTS_PER_HANDLER && tries < EVENTS_PER_HANDLER * 20; tries++) {
     const event = rand() < 0.5 ? randomJson(rand) : mutate(rand, valid[Math.floor(rand() * valid.length)]!);
@@ -179,7 +168,7 @@ describe('fuzzed events', () => {
   });
 
   it.each(cases)('$name: the valid events the fuzzer mutates are valid, and an unknown top-level key is refused (an oracle of its own)', ({ schema, valid }) => {
-    const rand = prng(SEED);
+    const rand = seededRandom(SEED);
     for (const event of valid) {
       expect(schema.safeParse(event).success, JSON.stringify(event)).toBe(true);
       for (let i = 0; i < 50; i++) {
