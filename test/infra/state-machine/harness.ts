@@ -2,6 +2,8 @@ import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
 import { vi } from 'vitest';
+import { sql } from '../../../lambdas/core/db/sql.ts';
+import { Ledger } from '../../../lambdas/core/migrations/ledger.ts';
 import type { Migration } from '../../../lambdas/core/migrations/model.ts';
 import { StateName } from '../../../infra/constructs/migration-runner.ts';
 import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
@@ -83,6 +85,10 @@ export interface Harness {
   /** Loads the handlers over `migrations` with this ledger schema (fresh modules, so the bundle is re-read). */
   deploy(migrations: Migration[], ledgerSchema: string): Promise<void>;
   run(options?: RunOptions): Promise<Execution>;
+  /** The runs a ledger schema holds, oldest first. */
+  runs(ledgerSchema: string): Promise<Array<{ run_id: string; status: string; position: number }>>;
+  /** The revisions a ledger schema records as applied. */
+  applied(ledgerSchema: string): Promise<string[]>;
   dispose(): Promise<void>;
 }
 
@@ -268,6 +274,15 @@ export async function createHarness(options: { statementTimeoutMs?: number } = {
     snapshots,
     deploy,
     run,
+    async runs(ledgerSchema) {
+      const { rows } = await api.db.client.query<{ run_id: string; status: string; position: number }>(
+        sql`SELECT run_id, status, position FROM ${sql.ident(ledgerSchema, 'migration_runs')} ORDER BY started_at`,
+      );
+      return rows;
+    },
+    async applied(ledgerSchema) {
+      return (await new Ledger(api.db.client, ledgerSchema).applied()).map((r) => r.revision);
+    },
     async dispose() {
       sns.restore();
       await api.dispose();

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DatabaseUnavailableError, LeaseLostError, OutcomeUnknownError } from '../../../lambdas/core/errors.ts';
 import { Lease } from '../../../lambdas/core/migrations/lease.ts';
 import { Ledger } from '../../../lambdas/core/migrations/ledger.ts';
-import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createHarness, StateName as S, type Harness } from './harness.ts';
 import { indexes, table } from './scenario-migrations.ts';
 
@@ -27,8 +26,6 @@ afterAll(async () => {
   await h?.dispose();
 });
 
-const runs = async (schema: string) => (await h.api.db.client.query<{ run_id: string; status: string; position: number }>(sql`SELECT run_id, status, position FROM ${sql.ident(schema, 'migration_runs')} ORDER BY started_at`)).rows;
-const applied = async (schema: string) => (await new Ledger(h.api.db.client, schema).applied()).map((r) => r.revision);
 
 describe('window run, executed: retries and notices', () => {
   it('a held lease is retried, then acquired', async () => {
@@ -45,7 +42,7 @@ describe('window run, executed: retries and notices', () => {
     expect(x.retried.filter((r) => r.state === S.migrate).map((r) => r.error)).toEqual(['LeaseHeldError', 'LeaseHeldError']);
     expect(x.status).toBe('SUCCEEDED');
     expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
-    expect(await applied('offpeak_lease')).toEqual(['202601010001', '202601010002']);
+    expect(await h.applied('offpeak_lease')).toEqual(['202601010001', '202601010002']);
   });
 
   it('a transient DatabaseUnavailableError is retried', async () => {
@@ -57,7 +54,7 @@ describe('window run, executed: retries and notices', () => {
     expect(x.retried).toEqual([{ state: S.migrate, error: 'DatabaseUnavailableError' }]);
     expect(x.status).toBe('SUCCEEDED');
     expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
-    expect(await applied('offpeak_unavail')).toEqual(['202601010001']);
+    expect(await h.applied('offpeak_unavail')).toEqual(['202601010001']);
   });
 
   it('a lost lease or an unknown outcome (the engine stopped, resumable) is retried: the next advance resumes', async () => {
@@ -72,7 +69,7 @@ describe('window run, executed: retries and notices', () => {
     expect(x.retried.map((r) => r.error)).toEqual(['LeaseLostError', 'OutcomeUnknownError']);
     expect(x.status).toBe('SUCCEEDED');
     expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
-    expect((await runs('offpeak_lost')).map((r) => r.status)).toEqual(['done']);
+    expect((await h.runs('offpeak_lost')).map((r) => r.status)).toEqual(['done']);
   });
 
   it('a plan that cannot run: one run_failed notice naming the state and the error, not a stack trace', async () => {
@@ -102,7 +99,7 @@ describe('window run, executed: retries and notices', () => {
     expect(x.caught).toEqual([{ state: S.notifyDone, error: 'ReportPublishError' }]);
     expect(x.publishAttempts).toBeGreaterThan(1);
     expect(x.notices).toEqual([]);
-    expect((await runs('offpeak_sns')).map((r) => r.status)).toEqual(['done']);
+    expect((await h.runs('offpeak_sns')).map((r) => r.status)).toEqual(['done']);
   });
 
   it('a risky plan takes one snapshot, waits for it, deletes expired offpeak-* snapshots, then runs', async () => {
@@ -122,6 +119,6 @@ describe('window run, executed: retries and notices', () => {
     expect(h.snapshots.deleted).toEqual(['offpeak-expired']);
     expect(x.path.indexOf(S.startRun)).toBeGreaterThan(x.path.indexOf(S.deleteOldSnapshots));
     expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
-    expect(await applied('offpeak_risky')).toEqual(['202601010001', '202601010002']);
+    expect(await h.applied('offpeak_risky')).toEqual(['202601010001', '202601010002']);
   });
 });

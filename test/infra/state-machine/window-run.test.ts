@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Ledger } from '../../../lambdas/core/migrations/ledger.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { createHarness, StateName as S, type Harness } from './harness.ts';
 import { indexes, table, uniqueCodes } from './scenario-migrations.ts';
@@ -25,8 +24,6 @@ afterAll(async () => {
   await h?.dispose();
 });
 
-const runs = async (schema: string) => (await h.api.db.client.query<{ run_id: string; status: string; position: number }>(sql`SELECT run_id, status, position FROM ${sql.ident(schema, 'migration_runs')} ORDER BY started_at`)).rows;
-const applied = async (schema: string) => (await new Ledger(h.api.db.client, schema).applied()).map((r) => r.revision);
 
 describe('window run, executed', () => {
   it('nothing pending: plans, succeeds at "Nothing pending", sends nothing', async () => {
@@ -57,8 +54,8 @@ describe('window run, executed', () => {
     expect((notice.notice['verification'] as { problems: string[]; checkedIndexes: string[] }).problems).toEqual([]);
     expect(notice.subject).toMatch(/window run done, 2 migration\(s\) applied/);
     expect(notice.text).toContain('202601010002  index orders (2)');
-    expect(await applied('offpeak_one')).toEqual(['202601010001', '202601010002']);
-    expect((await runs('offpeak_one')).map((r) => r.status)).toEqual(['done']);
+    expect(await h.applied('offpeak_one')).toEqual(['202601010001', '202601010002']);
+    expect((await h.runs('offpeak_one')).map((r) => r.status)).toEqual(['done']);
   });
 
   it('in_progress across several advances: loops Advance → Pause until done, one run, one notice', async () => {
@@ -69,8 +66,8 @@ describe('window run, executed', () => {
     expect(x.calls.migrate).toBeGreaterThanOrEqual(3);
     expect(x.path.filter((s) => s === S.pause).length).toBe(x.calls.migrate - 1);
     expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
-    expect((await runs('offpeak_loop')).map((r) => r.status)).toEqual(['done']);
-    expect(await applied('offpeak_loop')).toEqual(['202601010001', '202601010002']);
+    expect((await h.runs('offpeak_loop')).map((r) => r.status)).toEqual(['done']);
+    expect(await h.applied('offpeak_loop')).toEqual(['202601010001', '202601010002']);
   });
 
   it('the window closes mid-run: a window_closed notice with what remains; the next window resumes the same run', async () => {
@@ -90,7 +87,7 @@ describe('window run, executed', () => {
     expect(closed.position).toBeLessThan(closed.total);
     expect(closed.remaining).toContain('202601010002');
     expect(closed.commands.resume).toMatch(/^aws stepfunctions start-execution --state-machine-arn arn:aws:states:/);
-    const [paused] = await runs('offpeak_win');
+    const [paused] = await h.runs('offpeak_win');
     expect(paused!.status).toBe('window_closed');
 
     // Next window: the plan sees the unfinished run, migrate resumes it, and it finishes.
@@ -100,7 +97,7 @@ describe('window run, executed', () => {
     expect(second.notices[0]!.notice['runId']).toBe(paused!.run_id);
     // The run_done notice names every revision of the run, also those applied in the first window.
     expect((second.notices[0]!.notice['applied'] as Array<{ revision: string }>).map((a) => a.revision)).toEqual(['202601010001', '202601010002']);
-    expect((await runs('offpeak_win')).map((r) => r.status)).toEqual(['done']);
+    expect((await h.runs('offpeak_win')).map((r) => r.status)).toEqual(['done']);
   });
 
   it('a resumed run finishing while newer migrations are pending leaves nothing for the next window', async () => {
@@ -120,8 +117,8 @@ describe('window run, executed', () => {
     expect(done.length).toBeGreaterThanOrEqual(1);
     expect(done.flatMap((n) => (n.notice['applied'] as Array<{ revision: string }>).map((a) => a.revision))).toEqual(['202601010001', '202601010002', '202601010003']);
     expect(done.at(-1)!.notice['remaining']).toEqual([]);
-    expect(await applied('offpeak_more')).toEqual(['202601010001', '202601010002', '202601010003']);
-    expect((await runs('offpeak_more')).every((r) => r.status === 'done')).toBe(true);
+    expect(await h.applied('offpeak_more')).toEqual(['202601010001', '202601010002', '202601010003']);
+    expect((await h.runs('offpeak_more')).every((r) => r.status === 'done')).toBe(true);
   });
 
   it('a step failing: one run_failed notice with the revision, SQLSTATE and the commands; handled, so no execution failure', async () => {
@@ -136,7 +133,7 @@ describe('window run, executed', () => {
     expect(String(n['message'])).toMatch(/idx_orders_code_unique|could not create unique index|duplicate/i);
     expect(x.notices[0]!.text).toMatch(/To roll back instead:\n {2}offpeak invoke rollback --to -1 --function Offpeak-MigrationsRollbackFunction-Test/);
     expect(x.notices[0]!.text).not.toMatch(/\bat .*\.ts:\d+/);
-    expect((await runs('offpeak_fail')).map((r) => r.status)).toEqual(['failed']);
-    expect(await applied('offpeak_fail')).toEqual(['202601010001']);
+    expect((await h.runs('offpeak_fail')).map((r) => r.status)).toEqual(['failed']);
+    expect(await h.applied('offpeak_fail')).toEqual(['202601010001']);
   });
 });
