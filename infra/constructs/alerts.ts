@@ -28,11 +28,14 @@ export interface AlarmSpec {
   id: string;
   description: string;
   metric: cloudwatch.IMetric;
-  threshold: number;
-  comparisonOperator: cloudwatch.ComparisonOperator;
+  /** Default 1. */
+  threshold?: number;
+  /** Default: at or above the threshold. */
+  comparisonOperator?: cloudwatch.ComparisonOperator;
   evaluationPeriods?: number;
   datapointsToAlarm?: number;
-  treatMissingData: cloudwatch.TreatMissingData;
+  /** Default: missing data is not breaching (nothing happened, nothing failed). */
+  treatMissingData?: cloudwatch.TreatMissingData;
 }
 
 /**
@@ -113,11 +116,11 @@ export class Alerts extends Construct {
     const alarm = new cloudwatch.Alarm(this, spec.id, {
       alarmDescription: `offpeak: ${spec.description} (docs/aws.md#alarms)`,
       metric: spec.metric,
-      threshold: spec.threshold,
+      threshold: spec.threshold ?? 1,
       evaluationPeriods: spec.evaluationPeriods ?? 1,
       ...(spec.datapointsToAlarm ? { datapointsToAlarm: spec.datapointsToAlarm } : {}),
-      comparisonOperator: spec.comparisonOperator,
-      treatMissingData: spec.treatMissingData,
+      comparisonOperator: spec.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: spec.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(this.action);
     this.alarms.push(alarm);
@@ -130,18 +133,11 @@ export class Alerts extends Construct {
     return this.alarm({
       id,
       description: 'the window run state machine failed, timed out or was aborted outside its handled paths',
-      metric: new cloudwatch.MathExpression({
-        expression: 'failed + timedOut + aborted',
-        usingMetrics: {
-          failed: stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
-          timedOut: stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
-          aborted: stateMachine.metricAborted({ period, statistic: cloudwatch.Stats.SUM }),
-        },
-        period,
+      metric: sumOf(period, {
+        failed: stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+        timedOut: stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+        aborted: stateMachine.metricAborted({ period, statistic: cloudwatch.Stats.SUM }),
       }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 
@@ -151,17 +147,10 @@ export class Alerts extends Construct {
     return this.alarm({
       id,
       description,
-      metric: new cloudwatch.MathExpression({
-        expression: 'errors + throttles',
-        usingMetrics: {
-          errors: fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
-          throttles: fn.metricThrottles({ period, statistic: cloudwatch.Stats.SUM }),
-        },
-        period,
+      metric: sumOf(period, {
+        errors: fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
+        throttles: fn.metricThrottles({ period, statistic: cloudwatch.Stats.SUM }),
       }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 
@@ -171,9 +160,6 @@ export class Alerts extends Construct {
       id,
       description,
       metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 
@@ -184,8 +170,6 @@ export class Alerts extends Construct {
       description,
       metric: emfMetric(metric.name, metric.service, period, cloudwatch.Stats.MAXIMUM),
       threshold,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 
@@ -205,6 +189,11 @@ export class Alerts extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
   }
+}
+
+/** The sum of named metrics over one period, as one alarmable expression (`a + b + …`). */
+function sumOf(period: Duration, metrics: Record<string, cloudwatch.IMetric>): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({ expression: Object.keys(metrics).join(' + '), usingMetrics: metrics, period });
 }
 
 /** A handler's EMF metric: Powertools dimensions every metric by `service`. */
