@@ -17,6 +17,8 @@
  *   migration touched (read by the health checks to find stale statistics). Keep name and columns.
  * - `lease(name PK, owner, expires_at, heartbeat_at, acquired_at, proof_kind, proof_id, proof_pid, proof_backend_start,
  *   taken_over_from)`: see lease.ts.
+ * - `index_build_samples(id, access_method, bytes, seconds, source, index_name, table_name, run_id, recorded_at)`:
+ *   how fast this target built indexes (a run's builds, a rehearsal's), read by pre-flight (core/preflight/calibration.ts).
  *
  * `journal(executor, entry)` writes events, applied rows, touched tables and the run position in ONE
  * statement (data-modifying CTEs), so a transactional migration's bookkeeping commits with its steps
@@ -80,6 +82,12 @@ export interface JournalEntry {
   /** Final durations of applied migrations, recorded after the fact (see the runner's transactional units). */
   durations?: Array<{ revision: string; durationMs: number }>;
   run?: { position?: number; status?: RunStatus; error?: string | null };
+  /**
+   * A calibration sample for pre-flight, riding on an index build's "done" write (no round trip of its own):
+   * the index's size now, and the seconds since the attempt's `started` event (`startedKey`) was written. Left
+   * out when the index's catalog row is older than that event (a build skipped by IF NOT EXISTS).
+   */
+  buildSample?: { schema: string; index: string; table: string; startedKey: string };
 }
 
 export interface JournalOptions {
@@ -174,6 +182,16 @@ const DDL = (s: string): SqlQuery[] => {
       proof_pid integer,
       proof_backend_start timestamptz,
       taken_over_from text)`,
+    sql`CREATE TABLE IF NOT EXISTS ${t('index_build_samples')} (
+      id bigserial PRIMARY KEY,
+      access_method text NOT NULL,
+      bytes bigint NOT NULL CHECK (bytes >= 0),
+      seconds double precision NOT NULL CHECK (seconds > 0),
+      source text NOT NULL CHECK (source IN ('run', 'rehearsal')),
+      index_name text,
+      table_name text,
+      run_id text,
+      recorded_at timestamptz NOT NULL DEFAULT now())`,
     // Created last (in one statement with the rest, so this only matters to ledgers of older offpeak versions):
     // its presence means the whole ledger exists (see `exists`).
     sql`CREATE TABLE IF NOT EXISTS ${t('migration_tables')} (
@@ -189,7 +207,7 @@ const DDL = (s: string): SqlQuery[] => {
  * The ledger's shape version, kept as the comment on migration_events. A ledger with an older mark (or none:
  * offpeak before versions) is upgraded by `ensure`. Bump it whenever DDL or UPGRADES change.
  */
-export const LEDGER_VERSION = 3;
+export const LEDGER_VERSION = 4;
 const versionMark = (version: number) => `offpeak ledger v${version}`;
 const markedVersion = (mark: string | null | undefined): number => Number(/^offpeak ledger v(\d+)$/.exec(mark ?? '')?.[1] ?? 0);
 
@@ -213,6 +231,7 @@ const UPGRADES = (s: string): string[] => {
     `ALTER TABLE ${t('lease')} ADD COLUMN IF NOT EXISTS proof_kind text, ADD COLUMN IF NOT EXISTS proof_id text,
     ADD COLUMN IF NOT EXISTS proof_pid integer, ADD COLUMN IF NOT EXISTS proof_backend_start timestamptz,
     ADD COLUMN IF NOT EXISTS taken_over_from text`,
+    // v4: index_build_samples (in DDL: CREATE TABLE IF NOT EXISTS makes it in an older ledger too).
   ];
 };
 
@@ -444,6 +463,16 @@ export class Ledger {
       ctes.push(sql`dur AS (UPDATE ${this.table('applied_migrations')} AS a SET duration_ms = x.duration_ms
         FROM jsonb_to_recordset(${sql.json(durations.map((d) => ({ revision: d.revision, duration_ms: Math.round(d.durationMs) })))}::jsonb) AS x(revision text, duration_ms integer)
         WHERE a.revision = x.revision AND ${gate})`);
+    }
+    if (entry.buildSample) {
+      const b = entry.buildSample;
+      ctes.push(sql`bs AS (INSERT INTO ${this.table('index_build_samples')} (access_method, bytes, seconds, source, index_name, table_name, run_id)
+        SELECT am.amname, pg_relation_size(c.oid), extract(epoch FROM clock_timestamp() - e.at)::float8, 'run', ${b.index}, ${`${b.schema}.${b.table}`}, ${entry.runId}
+        FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+          JOIN ${this.table('migration_events')} e ON e.event_key = ${b.startedKey}
+        WHERE c.oid = to_regclass(${`${quoteIdent(b.schema)}.${quoteIdent(b.index)}`}) AND clock_timestamp() > e.at
+          -- the index was made after the attempt started (IF NOT EXISTS skips one already there: that was no build)
+          AND age(c.xmin) <= age(e.xmin) AND ${gate})`);
     }
     if (entry.run) {
       const status = entry.run.status ?? null;

@@ -436,8 +436,13 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
     /** An attempt was started (journaled) and has no outcome yet: an INVALID index found now is its failure. */
     let pending = attempts.started > attempts.failed;
     let look = ctx.mayBeRunning;
-    const done = async () => {
-      await ledger.journal(client, journal.done());
+    /** The done entry; with `attempt`, a build this call saw run (started, or polled while running) also leaves a calibration sample. */
+    const doneEntry = (attempt?: number): JournalEntry =>
+      attempt === undefined
+        ? journal.done()
+        : { ...journal.done(), buildSample: { schema: step.index.schema, index: step.index.name, table: step.index.table, startedKey: key(attempt, 'started') } };
+    const done = async (attempt?: number) => {
+      await ledger.journal(client, doneEntry(attempt));
       return 'done' as const;
     };
 
@@ -486,12 +491,14 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
           emit({ event: 'invalid_index_dropped', runId: ctx.runId, revision: m.revision, step: index, index: step.index.name });
           state = await indexState(step);
         }
+        // A build seen running is this run's latest started attempt: its time from that event is a sample.
+        const sampled = state.running && pending ? failed + 1 : undefined;
         if (state.running) {
           const polled = await pollBuild(ctx, m, index, step);
           if (typeof polled === 'string') return polled;
           state = polled;
         }
-        if (state.exists && state.valid) return await done();
+        if (state.exists && state.valid) return await done(sampled);
         if (pending && state.exists) await recordFailure(await causeOf(step, undefined, state));
         if (state.exists) {
           const dropped = await dropInvalid(ctx, m, index, step);
@@ -514,7 +521,7 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
           // "done" only if the build left a valid index, in the same statement; otherwise look at what it left.
           // Its commit need not wait for the disk: were it lost in a server crash, the resumed run's build is
           // a no-op (IF NOT EXISTS) and this write happens again.
-          if ((await ledger.journal(client, journal.done(), { when: indexValid(step), asyncCommit: true }))?.ok) return 'done';
+          if ((await ledger.journal(client, doneEntry(attempt), { when: indexValid(step), asyncCommit: true }))?.ok) return 'done';
           state = await indexState(step);
           if (!look) {
             // The unlooked build met an index already there (IF NOT EXISTS skipped it): that was no build.
@@ -531,7 +538,7 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
         error = failure;
         state = await stateAfterFailure(step);
       }
-      if (state?.exists && state.valid) return await done();
+      if (state?.exists && state.valid) return await done(error === undefined ? attempt : undefined);
       // A build cancelled by an interrupt is no failure of the build: the next run looks and builds again.
       throwIfInterrupted(ctx);
       look = true;
