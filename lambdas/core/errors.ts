@@ -71,6 +71,9 @@ export class DataApiError extends OffpeakError {
 /** The embedded database directory is held by another process. */
 export class DatabaseLockedError extends OffpeakError {}
 
+/** A database to be copied (CREATE DATABASE … TEMPLATE) has other sessions; context names how many and which applications. */
+export class SourceBusyError extends OffpeakError {}
+
 // ---------------------------------------------------------------- migrations
 
 /** The migration files do not form a valid graph, or do not match the ledger. */

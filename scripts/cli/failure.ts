@@ -10,6 +10,7 @@ import {
   LeaseHeldError,
   MigrationGraphError,
   OutsideWindowError,
+  SourceBusyError,
   ValidationError,
 } from '../../lambdas/core/errors.ts';
 
@@ -91,6 +92,7 @@ export function classifyFailure(error: unknown): Failure {
   if (chain(error).some((e) => e instanceof InterruptedError)) return make(ExitCode.interrupted, 'interrupted', 'the run stopped between steps; run the same command to resume');
   if (error instanceof LeaseHeldError) return make(ExitCode.leaseHeld, 'lease_held', 'another run is migrating this database; wait for it (its lease expires on its own if it crashed)');
   if (error instanceof DatabaseLockedError) return make(ExitCode.leaseHeld, 'database_busy', 'another process has the embedded database open; wait for it, or pass --wait-for-lock');
+  if (error instanceof SourceBusyError) return make(ExitCode.leaseHeld, 'source_busy', 'rehearse from a dump (--from-dump FILE), or when nothing else is connected to the source');
   if (error instanceof OutsideWindowError) return make(ExitCode.outsideWindow, 'outside_window', 'run the same command inside the window to start or resume');
   if (error instanceof ChecksumMismatchError) return make(ExitCode.usage, 'checksum_mismatch', 'restore the applied version of the file and put the change in a new migration');
   if (error instanceof MigrationGraphError) return make(ExitCode.usage, 'bad_migrations');

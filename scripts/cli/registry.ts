@@ -31,6 +31,11 @@ export const commands: readonly CommandEntry[] = [
     summary: 'revert migrations down to REV, -N or base (--sql previews and changes nothing)',
     load: async () => (await import('./commands/downgrade.ts')).downgradeCommand,
   },
+  {
+    name: 'rehearse',
+    summary: 'run the plan on a copy of a PostgreSQL database (TEMPLATE or --from-dump), time each unit, calibrate pre-flight, drop the copy',
+    load: async () => (await import('./commands/rehearse.ts')).rehearseCommand,
+  },
   { name: 'stamp', summary: 'record REV as the applied revision without running anything', load: async () => (await import('./commands/stamp.ts')).stampCommand },
   {
     name: 'runs',
