@@ -151,6 +151,19 @@ const SMOKE: Record<string, Smoke> = {
     text(await runCli(['downgrade', '-1', '--migrations', m, ...target]), /^downgrade 202601010001: /m);
     expect(json(await runCli(['downgrade', 'base', '--migrations', m, ...target, '--json']))).toMatchObject({ direction: 'down', status: 'done' });
   },
+  async rehearse() {
+    const m = migrationsDir();
+    const target = await freshTarget();
+    if (!testDatabaseUrl) {
+      // PGlite holds one database, so there is nothing to copy it into: refused, as usage.
+      const refused = await runCli(['rehearse', '--migrations', m, ...target, '--json']);
+      expect(refused.code).toBe(2);
+      expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'bad_usage', message: expect.stringMatching(/PGlite holds only one database/) } });
+      return;
+    }
+    text(await runCli(['rehearse', 'head', '--migrations', m, ...target]), /^rehearsed units:$[\s\S]*^dropped the copy offpeak_rehearsal_/m);
+    expect(json(await runCli(['rehearse', '--migrations', m, ...target, '--json']))).toMatchObject({ status: 'done', samplesRecorded: 1, units: [{ revision: '202601010000' }, { revision: '202601010001', step: 0 }] });
+  },
   async stamp() {
     const m = migrationsDir();
     const target = await freshTarget();

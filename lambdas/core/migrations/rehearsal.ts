@@ -8,6 +8,7 @@ import type { SqlClient } from '../db/client.ts';
 import { sql } from '../db/sql.ts';
 import type { MigrationEvent, MigrationEventListener } from './events.ts';
 import { DEFAULT_LEDGER_SCHEMA, Ledger } from './ledger.ts';
+import { recordBuildSample } from '../preflight/calibration.ts';
 
 /** One unit of the plan as the rehearsal saw it run: a transactional migration (step null) or one standalone step. */
 export interface UnitTiming {
@@ -105,13 +106,16 @@ export async function recordRehearsalSamples(input: { copy: SqlClient; source: S
 }
 
 async function recordBuilds(source: SqlClient, builds: readonly RehearsedBuild[], runId: string, schema: string): Promise<number> {
-  const ledger = new Ledger(source, schema);
-  await ledger.ensure();
-  const rows = builds.map((b) => ({ access_method: b.accessMethod, bytes: b.bytes, seconds: b.seconds, index_name: b.indexName, table_name: b.tableName, run_id: runId }));
-  const { rowCount } = await source.query(
-    sql`INSERT INTO ${ledger.table('index_build_samples')} (access_method, bytes, seconds, source, index_name, table_name, run_id)
-      SELECT x.access_method, x.bytes, x.seconds, 'rehearsal', x.index_name, x.table_name, x.run_id
-      FROM jsonb_to_recordset(${sql.json(rows)}::jsonb) AS x(access_method text, bytes bigint, seconds float8, index_name text, table_name text, run_id text)`,
-  );
-  return rowCount;
+  for (const b of builds) {
+    await recordBuildSample(source, schema, {
+      accessMethod: b.accessMethod,
+      bytes: b.bytes,
+      seconds: b.seconds,
+      source: 'rehearsal',
+      ...(b.indexName === null ? {} : { index: b.indexName }),
+      ...(b.tableName === null ? {} : { table: b.tableName }),
+      runId,
+    });
+  }
+  return builds.length;
 }

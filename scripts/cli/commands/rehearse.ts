@@ -63,7 +63,7 @@ async function run(context: CommandContext): Promise<ExitCode> {
   const progress = createProgress(out.json ? stderr : stdout);
   const timer = unitTimer(progress);
   const copyStarted = Date.now();
-  let copyMs = 0;
+  let copyMs: number;
   let copyClient: SqlClient | undefined;
   let source: SqlClient | undefined;
   try {
