@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { buildIndexHealthReport, buildIndexHealthReportWithStats } from '../../../lambdas/core/health/build-report.ts';
@@ -23,14 +23,17 @@ const OPTIONS = {
 
 let db: TestDatabase;
 
+async function runOn(client: TestDatabase['client'], statements: string[]): Promise<void> {
+  for (const text of statements) await client.query(sql`${sql.raw(text)}`);
+}
+
 async function run(...statements: string[]): Promise<void> {
-  for (const text of statements) await db.client.query(sql`${sql.raw(text)}`);
+  await runOn(db.client, statements);
 }
 
 /** Makes the statistics collector publish this backend's counters now (PG15+ flushes lazily). */
-async function flushStats(): Promise<void> {
-  await run('SELECT pg_stat_force_next_flush()');
-  await run('SELECT 1');
+async function flushStats(client: TestDatabase['client'] = db.client): Promise<void> {
+  await runOn(client, ['SELECT pg_stat_force_next_flush()', 'SELECT 1']);
 }
 
 function key(f: Finding): string {
@@ -151,17 +154,20 @@ describe('index health report', () => {
   });
 
   it('gives no unused verdict when the stats were reset inside the window', async () => {
-    // Prepare: an index with 20 days of zero-scan history, then a stats reset
-    await run('CREATE SCHEMA reset', 'CREATE TABLE reset.t (a int)', 'CREATE INDEX idx_reset_a ON reset.t (a)', 'ANALYZE reset.t');
+    // Prepare: its own database, since pg_stat_reset() resets the whole database's counters and would take
+    // the other tests' unused verdicts away. An index with 20 days of zero-scan history, then a stats reset.
+    const own = await createTestDatabase();
+    onTestFinished(() => own.dispose());
+    await runOn(own.client, ['CREATE SCHEMA reset', 'CREATE TABLE reset.t (a int)', 'CREATE INDEX idx_reset_a ON reset.t (a)', 'ANALYZE reset.t']);
     const now = new Date();
-    await takeUsageSnapshot({ client: db.client, now: new Date(now.getTime() - 20 * DAY) });
-    await takeUsageSnapshot({ client: db.client, now: new Date(now.getTime() - 10 * DAY) });
-    const before = await buildIndexHealthReport({ client: db.client, options: OPTIONS, now });
-    await run('SELECT pg_stat_reset()');
-    await flushStats();
+    await takeUsageSnapshot({ client: own.client, now: new Date(now.getTime() - 20 * DAY) });
+    await takeUsageSnapshot({ client: own.client, now: new Date(now.getTime() - 10 * DAY) });
+    const before = await buildIndexHealthReport({ client: own.client, options: OPTIONS, now });
+    await runOn(own.client, ['SELECT pg_stat_reset()']);
+    await flushStats(own.client);
 
     // Act
-    const after = await buildIndexHealthReportWithStats({ client: db.client, options: OPTIONS, now });
+    const after = await buildIndexHealthReportWithStats({ client: own.client, options: OPTIONS, now });
 
     // Assess
     const unusedBefore = before.findings.find((f) => f.kind === 'unused' && f.index === 'idx_reset_a')!;
@@ -203,7 +209,7 @@ describe('index health report', () => {
 
     // Assess
     const { rows } = await db.client.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_index i
-      JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('shop', 'reset')`);
+      JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'shop'`);
     expect(rows[0]!.n).toBeGreaterThan(10);
     expect(paged.roundTrips).toBeGreaterThan(rows[0]!.n);
     expect(reference.roundTrips).toBeLessThan(rows[0]!.n);
