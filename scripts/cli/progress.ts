@@ -54,8 +54,11 @@ export function describeEvent(e: MigrationEvent): string | null {
       return `lease heartbeat failed (retrying): ${e.error}`;
     case 'lease_release_failed':
       return `could not release the migration lease (${e.error}); it expires on its own`;
+    case 'plan_proof_failed':
+      return `plan proof${e.phase === 'before' ? ` (measure before ${e.revision ?? 'the build'})` : ''} could not complete: ${e.error}`;
     case 'lease_acquired':
     case 'step_done':
+    case 'plan_checked':
       return null;
   }
 }

@@ -64,6 +64,7 @@ function evidenceFor(kind: FindingKind, table: string, column: string, i: number
     case 'bloated': return `Estimated ${(i % 60) + 30}% bloat (about ${(i % 400) + 10} MB reclaimable) from pgstattuple-free estimate.`;
     case 'fk_without_index': return `Foreign key ${table}_${column}_fkey (${column}) has no index leading with its columns; deletes on the referenced table scan ${table}.`;
     case 'stale_stats': return `${(i % 90) + 10}% of rows modified since the last ANALYZE (${i % 30} days ago).`;
+    case 'plan_regression': return `expectation "${table} by ${column}" of migration 803b93aca2d2 was usable when checked; now NOT USABLE: index idx_${table}_${column}_${i} does not exist.`;
   }
 }
 

@@ -1,6 +1,7 @@
-import type { SqlExecutor } from '../db/client.ts';
+import type { SqlClient, SqlExecutor } from '../db/client.ts';
 import { readContext, readIndexes, readTables } from './catalog.ts';
 import { monitoringViews, runChecksWithAdvice } from './checks.ts';
+import { planRegressionFindings } from './plan-regression.ts';
 import { resolveHealthOptions, type HealthOptions } from './options.ts';
 import type { IndexHealthReport } from './report.ts';
 
@@ -42,7 +43,11 @@ export async function buildIndexHealthReportWithStats(input: BuildReportInput): 
     page,
   );
   const checkInput = { tables, indexes, options, statsResetAt: context.statsResetAt, blockSize: context.blockSize, now };
-  const { findings, pending } = runChecksWithAdvice(checkInput);
+  const checked = runChecksWithAdvice(checkInput);
+  const { pending } = checked;
+  // Plan expectations need a transaction (SET LOCAL): a client that has none (a bare executor) skips them.
+  const regressions = canTransact(input.client) ? await planRegressionFindings(input.client, options.ledgerSchema) : [];
+  const findings = [...checked.findings, ...regressions];
   const days = options.unusedDays * 86_400;
   const reset = context.statsResetAt ? Math.floor(context.statsResetAt.getTime() / 1000) : -1;
   const nowSeconds = Math.floor(now.getTime() / 1000);
@@ -70,6 +75,8 @@ export async function buildIndexHealthReportWithStats(input: BuildReportInput): 
     pendingIndexes: pending.map((i) => i.name),
   };
 }
+
+const canTransact = (client: SqlExecutor): client is SqlClient => typeof (client as Partial<SqlClient>).transaction === 'function';
 
 export async function buildIndexHealthReport(input: BuildReportInput): Promise<IndexHealthReport> {
   return (await buildIndexHealthReportWithStats(input)).report;

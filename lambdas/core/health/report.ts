@@ -16,6 +16,7 @@ export const FINDING_KINDS = [
   'fk_without_index',
   'bloated',
   'stale_stats',
+  'plan_regression',
 ] as const;
 
 export type FindingKind = (typeof FINDING_KINDS)[number];
@@ -46,7 +47,7 @@ export interface Finding {
   severity: Severity;
   schema: string;
   table: string;
-  /** null for table-level findings (fk_without_index, stale_stats). */
+  /** null for table-level findings (fk_without_index, stale_stats). plan_regression: the expected index. */
   index: string | null;
   sizeBytes: number | null;
   /** One human sentence with the numbers behind the verdict. */

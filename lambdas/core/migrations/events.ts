@@ -38,6 +38,9 @@ export type MigrationEvent =
   | { event: 'time_budget_stop'; runId: string; revision: string; step: number; reason: 'not_started' | 'rolled_back'; neededMs: number; leftMs: number }
   | { event: 'migration_done'; runId: string; revision: string; direction: Direction; durationMs: number }
   | { event: 'migration_recorded'; runId: string; revision: string; reason: 'adoption' | 'squash' | 'stamp' }
+  /** Plan proof (plan-proof.ts): one expectation checked at the end of a run going up. */
+  | { event: 'plan_checked'; runId: string; revision: string; name: string; index: string; outcome: 'held' | 'not_chosen' | 'unusable' | 'skipped' | 'error' }
+  | { event: 'plan_proof_failed'; runId: string; revision: string | null; phase: 'before' | 'after'; error: string }
   | { event: 'analyzed'; runId: string; tables: string[]; durationMs: number }
   | { event: 'run_stopped'; runId: string; status: RunStatus; reason: 'done' | 'deadline' | 'window_closed' | 'failed' | 'interrupted' };
 

@@ -15,6 +15,8 @@
  *   failed run was last resumed (budgets such as index build attempts count from then).
  * - `migration_tables(revision, schema_name, table_name, applied_at)`: one row per table each applied
  *   migration touched (read by the health checks to find stale statistics). Keep name and columns.
+ * - `plan_checks(id, run_id, phase, revision, name, index_name, table_name, sql, params, outcome, usable, chosen, plan_kind,
+ *   default_plan, execution_ms, timed_out, error, checked_at)`: plan proof (plan-proof.ts), append-only.
  * - `lease(name PK, owner, expires_at, heartbeat_at, acquired_at, proof_kind, proof_id, proof_pid, proof_backend_start,
  *   taken_over_from)`: see lease.ts.
  * - `index_build_samples(id, access_method, bytes, seconds, source, index_name, table_name, run_id, recorded_at)`:
@@ -192,6 +194,26 @@ const DDL = (s: string): SqlQuery[] => {
       table_name text,
       run_id text,
       recorded_at timestamptz NOT NULL DEFAULT now())`,
+    // v5: plan proof (plan-proof.ts): one row per expectation check, append-only.
+    sql`CREATE TABLE IF NOT EXISTS ${t('plan_checks')} (
+      id bigserial PRIMARY KEY,
+      run_id text,
+      phase text NOT NULL CHECK (phase IN ('before', 'after')),
+      revision text NOT NULL,
+      name text NOT NULL,
+      index_name text NOT NULL,
+      table_name text,
+      sql text NOT NULL,
+      params jsonb,
+      outcome text NOT NULL CHECK (outcome IN ('held', 'not_chosen', 'unusable', 'skipped', 'error', 'measured')),
+      usable boolean,
+      chosen boolean,
+      plan_kind text,
+      default_plan text,
+      execution_ms double precision,
+      timed_out boolean NOT NULL DEFAULT false,
+      error text,
+      checked_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
     // Created last (in one statement with the rest, so this only matters to ledgers of older offpeak versions):
     // its presence means the whole ledger exists (see `exists`).
     sql`CREATE TABLE IF NOT EXISTS ${t('migration_tables')} (
@@ -207,7 +229,7 @@ const DDL = (s: string): SqlQuery[] => {
  * The ledger's shape version, kept as the comment on migration_events. A ledger with an older mark (or none:
  * offpeak before versions) is upgraded by `ensure`. Bump it whenever DDL or UPGRADES change.
  */
-export const LEDGER_VERSION = 4;
+export const LEDGER_VERSION = 5;
 const versionMark = (version: number) => `offpeak ledger v${version}`;
 const markedVersion = (mark: string | null | undefined): number => Number(/^offpeak ledger v(\d+)$/.exec(mark ?? '')?.[1] ?? 0);
 
@@ -232,6 +254,7 @@ const UPGRADES = (s: string): string[] => {
     ADD COLUMN IF NOT EXISTS proof_pid integer, ADD COLUMN IF NOT EXISTS proof_backend_start timestamptz,
     ADD COLUMN IF NOT EXISTS taken_over_from text`,
     // v4: index_build_samples (in DDL: CREATE TABLE IF NOT EXISTS makes it in an older ledger too).
+    // v5: plan_checks (likewise in DDL).
   ];
 };
 

@@ -107,6 +107,26 @@ export interface LintOverride {
   reason: string;
 }
 
+/**
+ * What an index is for: a query the migration's index should serve (`offpeak` checks it after the run's builds and
+ * ANALYZE, and `verify-plans` / the nightly report re-check it). Not part of the checksum, like `verify`.
+ */
+export interface PlanExpectation {
+  /** Unique within the migration, e.g. 'dialogs by user'. */
+  name: string;
+  /** One read-only statement (SELECT, WITH … SELECT, VALUES); $1, $2 … for parameters. */
+  sql: string;
+  /**
+   * Values for $1, $2 …: needed by `measure` (EXPLAIN ANALYZE runs the query). The plan check itself uses the
+   * generic plan (plan_cache_mode = force_generic_plan), which does not depend on them.
+   */
+  params?: Array<string | number | boolean | null>;
+  /** The index the plan should use: 'name' or 'schema.name'. */
+  usesIndex: string;
+  /** EXPLAIN ANALYZE before and after the build, bounded by a statement timeout, to report the speed-up. Runs the query. */
+  measure?: boolean;
+}
+
 export interface MigrationInput {
   revision: string;
   /** null for a root; several for a merge. */
@@ -129,6 +149,8 @@ export interface MigrationInput {
   /** For a squash: the revisions this migration replaces. */
   replaces?: string[];
   lint?: { disable?: LintOverride[] };
+  /** Queries this migration's indexes are for (plan proof); not part of the checksum. */
+  expect?: PlanExpectation[];
 }
 
 export interface Migration {
@@ -145,6 +167,8 @@ export interface Migration {
   mixedLocking: { reason: string } | undefined;
   replaces: string[];
   lint: { disable: LintOverride[] };
+  /** Plan expectations (see PlanExpectation); [] when none. */
+  expect: PlanExpectation[];
 }
 
 /** Filled in by the loader: where the migration came from and its checksum. */
@@ -219,7 +243,50 @@ export function defineMigration(input: MigrationInput): Migration {
     mixedLocking: input.mixedLocking,
     replaces: input.replaces ?? [],
     lint: { disable: input.lint?.disable ?? [] },
+    expect: validateExpectations(where, input.expect),
   };
+}
+
+const READ_ONLY = /^\s*(select|with|values|table)\b/i;
+
+/** The highest $n in a statement, outside quotes and comments (0 when it takes no parameters). */
+export function parameterCount(statement: string): number {
+  const text = statement.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\$([A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?\$\1\$/g, ' ');
+  return [...text.matchAll(/\$(\d+)/g)].reduce((max, m) => Math.max(max, Number(m[1])), 0);
+}
+
+function validateExpectations(where: string, input: PlanExpectation[] | undefined): PlanExpectation[] {
+  if (input === undefined) return [];
+  if (!Array.isArray(input)) throw new ValidationError(`${where}: expect must be a list of { name, sql, usesIndex, params?, measure? }`);
+  const names = new Set<string>();
+  return input.map((e, i) => {
+    const at = `${where}: expect[${i}]${typeof e?.name === 'string' && e.name.trim() ? ` (${JSON.stringify(e.name)})` : ''}`;
+    if (typeof e !== 'object' || e === null) throw new ValidationError(`${at}: must be an object { name, sql, usesIndex, params?, measure? }`);
+    if (typeof e.name !== 'string' || !e.name.trim()) throw new ValidationError(`${at}: name is required, e.g. name: 'dialogs by user'`);
+    if (names.has(e.name)) throw new ValidationError(`${at}: the name is used twice in this migration; give each expectation its own name`);
+    names.add(e.name);
+    const text = typeof e.sql === 'string' ? e.sql.trim().replace(/;\s*$/, '') : '';
+    if (!text) throw new ValidationError(`${at}: sql is required: the query the index is for`);
+    if (!READ_ONLY.test(text)) throw new ValidationError(`${at}: sql must be one read-only query (SELECT, WITH … SELECT, VALUES): the plan check EXPLAINs it and measure runs it`);
+    if (typeof e.usesIndex !== 'string' || !/^[^.\s]+(\.[^.\s]+)?$/.test(e.usesIndex)) {
+      throw new ValidationError(`${at}: usesIndex must name one index, as 'idx_name' or 'schema.idx_name'`);
+    }
+    if (e.params !== undefined) {
+      if (!Array.isArray(e.params) || !e.params.every((p) => p === null || ['string', 'number', 'boolean'].includes(typeof p))) {
+        throw new ValidationError(`${at}: params must be a list of strings, numbers, booleans or null (one for each $n)`);
+      }
+      if (e.params.some((p) => typeof p === 'number' && !Number.isFinite(p))) throw new ValidationError(`${at}: params must be finite numbers`);
+    }
+    const needed = parameterCount(text);
+    if (e.params !== undefined && e.params.length !== needed) {
+      throw new ValidationError(`${at}: sql takes ${needed} parameter(s) ($1…$${needed}) but params has ${e.params.length}`);
+    }
+    if (e.measure !== undefined && typeof e.measure !== 'boolean') throw new ValidationError(`${at}: measure must be true or false`);
+    if (e.measure && needed > 0 && e.params === undefined) {
+      throw new ValidationError(`${at}: measure runs the query (EXPLAIN ANALYZE), so it needs params for its ${needed} parameter(s)`);
+    }
+    return { name: e.name, sql: text, usesIndex: e.usesIndex, ...(e.params !== undefined ? { params: e.params } : {}), ...(e.measure ? { measure: true } : {}) };
+  });
 }
 
 /** The step that undoes `step`, or undefined when it cannot be derived. */

@@ -54,6 +54,7 @@ export type { StartOptions } from './run-plans.ts';
 import { runTransactionalUnit } from './transactional-unit.ts';
 import { retryIdempotent, runUnitReconciled } from './fault-reconcile.ts';
 import { verifyRun, type SkippedStep, type Verification } from './verification.ts';
+import { afterRunPlanProof, beforeMigrationPlanProof, type RunPlanProof } from './plan-proof-hook.ts';
 
 export type { MigratorOptions } from './run-context.ts';
 export type { SkippedStep, Verification } from './verification.ts';
@@ -90,6 +91,8 @@ export interface AdvanceResult {
   skipped: SkippedStep[];
   /** Present when the run finished. */
   verification?: Verification;
+  /** Present when a run going up finished and its migrations declare `expect` (plan-proof.ts): never fails the run. */
+  planProof?: RunPlanProof;
   /** When the window closed: every index build still running in the database, its progress and what blocks it. */
   runningBuilds?: RunningBuild[];
   error?: { message: string; revision?: string; step?: number; sqlState?: string };
@@ -507,6 +510,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     const verification = await retryIdempotent(rc, () => verifyRun(rc, runId, stored, skipped, { deadline: opts.deadline && new Date(opts.deadline.getTime() - marginMs) }));
     // An ANALYZE still ran at the deadline: the next call follows it and finishes the verification.
     if (verification === 'deadline') return await stop(position, 'in_progress', 'deadline');
+    const planProof = await afterRunPlanProof(rc, runId, run.direction, stored);
     const ok = verification.ok;
     const error = ok ? null : `verification failed: ${verification.indexes.filter((i) => !i.valid).map((i) => `${i.schema}.${i.name} ${i.exists ? 'is INVALID' : 'is missing'}`).join(', ')}`;
     await ledger.journal(client, { runId, durations: ctx.durations, run: { status: ok ? 'done' : 'failed', error } });
@@ -518,6 +522,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       next: null,
       skipped,
       verification,
+      ...(planProof ? { planProof } : {}),
       ...(error ? { error: { message: error } } : {}),
     };
   }
@@ -548,6 +553,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       ctx.marker = `/* offpeak step ${m.revision}:${unit.direction}:${steps[0]!.index} */`;
     }
 
+    if (unit.kind === 'migration' || unit.step === 0) await beforeMigrationPlanProof(rc, runId, unit.direction, m);
     const migrationStart = await migrationStartMs(rc, ctx, unit);
     if (inTransaction) return runTransactionalUnit(rc, ctx, { unit, position, migration: m, steps, isLast, migrationStart });
 
