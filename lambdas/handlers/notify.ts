@@ -3,6 +3,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import * as z from 'zod';
 import { parseSqlState } from '../core/db/data-api-errors.ts';
 import { ReportPublishError } from '../core/errors.ts';
+import { indexProblem } from '../core/migrations/index-check.ts';
 import { noticeEnvelope, renderNoticeText, type Commands, type Notice, type RunningBuild } from '../core/render/notice.ts';
 import { optionalEnv, topicArn } from '../runtime/config.ts';
 import { EnvName, MetricName } from '../runtime/env-names.ts';
@@ -23,7 +24,13 @@ const run = z.looseObject({
   remaining: z.array(z.string()).optional(),
   // The notice model's builds (running-builds.ts noticeBuild maps the engine's report).
   runningBuilds: z.array(z.looseObject({ index: z.string() })).optional(),
-  verification: z.looseObject({ analyzed: z.array(z.string()), indexes: z.array(z.looseObject({ schema: z.string(), name: z.string(), exists: z.boolean(), valid: z.boolean() })) }).nullable().optional(),
+  verification: z
+    .looseObject({
+      analyzed: z.array(z.string()),
+      indexes: z.array(z.looseObject({ schema: z.string(), name: z.string(), expected: z.enum(['valid', 'absent']).default('valid'), exists: z.boolean(), valid: z.boolean() })),
+    })
+    .nullable()
+    .optional(),
   error: z.looseObject({ message: z.string(), revision: z.string().optional(), step: z.number().optional(), sqlState: z.string().optional() }).nullable().optional(),
 });
 const stateSchema = z.looseObject({
@@ -60,7 +67,7 @@ export function noticeFrom(event: NotifyEvent, database: string): Notice {
   const r = state.run;
   if (event.kind === 'run_done') {
     const checked = (r?.verification?.indexes ?? []).map((i) => `${i.schema}.${i.name}`);
-    const problems = (r?.verification?.indexes ?? []).filter((i) => !i.exists || !i.valid).map((i) => `${i.schema}.${i.name} ${i.exists ? 'is INVALID' : 'is missing'}`);
+    const problems = (r?.verification?.indexes ?? []).flatMap((i) => indexProblem(i) ?? []);
     return {
       kind: 'run_done',
       database,

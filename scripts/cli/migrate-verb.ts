@@ -12,6 +12,7 @@ import { ConfigError, OutsideWindowError } from '../../lambdas/core/errors.ts';
 import type { Direction } from '../../lambdas/core/migrations/ledger.ts';
 import type { AdvanceResult } from '../../lambdas/core/migrations/runner.ts';
 import { describeRunningBuild } from '../../lambdas/core/migrations/running-builds.ts';
+import { indexProblem } from '../../lambdas/core/migrations/index-check.ts';
 import { isOpen, nextOpening } from '../../lambdas/core/window.ts';
 
 const options = {
@@ -37,10 +38,12 @@ function printResult(out: Output, result: AdvanceResult, direction: Direction): 
   for (const s of result.skipped) out.line(`skipped: ${s.revision} ${s.direction} step ${s.step + 1} (${s.reason})`);
   if (result.verification) {
     const v = result.verification;
-    const valid = v.indexes.filter((i) => i.exists && i.valid).length;
-    if (v.indexes.length) out.line(`verified: ${valid}/${v.indexes.length} index(es) exist and are valid`);
+    const built = v.indexes.filter((i) => i.expected === 'valid');
+    const dropped = v.indexes.filter((i) => i.expected === 'absent');
+    if (built.length) out.line(`verified: ${built.filter((i) => !indexProblem(i)).length}/${built.length} index(es) exist and are valid`);
+    if (dropped.length) out.line(`verified: ${dropped.filter((i) => !indexProblem(i)).length}/${dropped.length} dropped index(es) are gone`);
     if (v.analyzed.length) out.line(`analyzed ${v.analyzed.length} table(s): ${v.analyzed.join(', ')}`);
-    for (const i of v.indexes.filter((x) => !(x.exists && x.valid))) out.line(`  ${i.schema}.${i.name}: ${i.exists ? 'INVALID' : 'missing'}`);
+    for (const problem of v.indexes.flatMap((i) => indexProblem(i) ?? [])) out.line(`  ${problem}`);
   }
   if (result.status === 'failed') out.line(`failed: ${result.error?.message ?? 'unknown error'}; fix the cause and run the same command again to resume (run ${result.runId})`);
   if (result.status === 'window_closed') {

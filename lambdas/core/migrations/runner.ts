@@ -53,6 +53,7 @@ import { parseStoredPlan, reconcileRun, sameMigrations, startRun, type StartOpti
 export type { StartOptions } from './run-plans.ts';
 import { runTransactionalUnit } from './transactional-unit.ts';
 import { retryIdempotent, runUnitReconciled } from './fault-reconcile.ts';
+import { indexProblem } from './index-check.ts';
 import { verifyRun, type SkippedStep, type Verification } from './verification.ts';
 import { afterRunPlanProof, beforeMigrationPlanProof, type RunPlanProof } from './plan-proof-hook.ts';
 
@@ -512,7 +513,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     if (verification === 'deadline') return await stop(position, 'in_progress', 'deadline');
     const planProof = await afterRunPlanProof(rc, runId, run.direction, stored);
     const ok = verification.ok;
-    const error = ok ? null : `verification failed: ${verification.indexes.filter((i) => !i.valid).map((i) => `${i.schema}.${i.name} ${i.exists ? 'is INVALID' : 'is missing'}`).join(', ')}`;
+    const error = ok ? null : `verification failed: ${verification.indexes.flatMap((i) => indexProblem(i) ?? []).join(', ')}`;
     await ledger.journal(client, { runId, durations: ctx.durations, run: { status: ok ? 'done' : 'failed', error } });
     emit({ event: 'run_stopped', runId, status: ok ? 'done' : 'failed', reason: ok ? 'done' : 'failed' });
     return {

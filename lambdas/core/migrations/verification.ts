@@ -1,7 +1,9 @@
 /**
  * Verification at the end of a run: ANALYZE every table its migrations touched (index steps know their
- * table, SQL steps declare `tables`), then check that every index it created exists and is valid. A
- * missing or invalid index fails the run. Skipped steps (unmet conditions) count for neither.
+ * table, SQL steps declare `tables`), then check every index the run built or dropped: what it built
+ * exists and is valid, what it dropped is gone. A missing or invalid built index, or a dropped one that
+ * exists again, fails the run. Skipped steps (unmet conditions) count for neither. An index a later SQL
+ * step of the run names is not checked: its SQL may rebuild or drop it, which offpeak cannot tell.
  */
 import { runToEnd } from '../db/follow.ts';
 import { sql, SqlQuery } from '../db/sql.ts';
@@ -9,19 +11,13 @@ import { stepTables, unitSteps, type Plan } from './planner.ts';
 import type { RunContext } from './run-context.ts';
 import type { Direction } from './ledger.ts';
 import { qualified } from './standalone.ts';
+import { indexProblem, type IndexCheck } from './index-check.ts';
 
 export interface SkippedStep {
   revision: string;
   direction: Direction;
   step: number;
   reason: string;
-}
-
-export interface IndexCheck {
-  schema: string;
-  name: string;
-  exists: boolean;
-  valid: boolean;
 }
 
 export interface Verification {
@@ -40,15 +36,19 @@ export async function verifyRun(rc: RunContext, runId: string, plan: Plan, skipp
   const { client, graph } = rc;
   const isSkipped = new Set(skipped.map((s) => `${s.revision}:${s.direction}:${s.step}`));
   const tables = new Map<string, [string, string]>();
-  const indexes = new Map<string, { schema: string; name: string }>();
+  // The last index step on a name decides what it should be; a later SQL step naming it makes that unknown.
+  const indexes = new Map<string, { schema: string; name: string; expected: IndexCheck['expected'] }>();
   for (const unit of plan.units) {
     if (unit.kind === 'record') continue;
     for (const { index, step } of unitSteps(graph, unit)) {
       if (isSkipped.has(`${unit.revision}:${unit.direction}:${index}`)) continue;
       for (const t of stepTables(step)) tables.set(`${t[0]}.${t[1]}`, t);
-      const key = `${step.kind === 'sql' ? '' : step.index.schema}.${step.kind === 'sql' ? '' : step.index.name}`;
-      if (step.kind === 'create_index') indexes.set(key, { schema: step.index.schema, name: step.index.name });
-      if (step.kind === 'drop_index') indexes.delete(key);
+      if (step.kind === 'sql') {
+        for (const [key, ix] of indexes) if (step.sql.includes(ix.name)) indexes.delete(key);
+        continue;
+      }
+      const key = `${step.index.schema}.${step.index.name}`;
+      indexes.set(key, { schema: step.index.schema, name: step.index.name, expected: step.kind === 'create_index' ? 'valid' : 'absent' });
     }
   }
   if (tables.size === 0 && indexes.size === 0) return { analyzed: [], indexes: [], ok: true };
@@ -78,13 +78,13 @@ export async function verifyRun(rc: RunContext, runId: string, plan: Plan, skipp
   const checks = indexes.size
     ? (
         await client.query<IndexCheck>(sql`
-          SELECT x.schema, x.name, c.oid IS NOT NULL AS exists, coalesce(i.indisvalid, false) AS valid
-          FROM jsonb_to_recordset(${sql.json([...indexes.values()])}::jsonb) AS x(schema text, name text)
+          SELECT x.schema, x.name, x.expected, c.oid IS NOT NULL AS exists, coalesce(i.indisvalid, false) AS valid
+          FROM jsonb_to_recordset(${sql.json([...indexes.values()])}::jsonb) AS x(schema text, name text, expected text)
           LEFT JOIN pg_namespace n ON n.nspname = x.schema
           LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.name
           LEFT JOIN pg_index i ON i.indexrelid = c.oid
           ORDER BY x.schema, x.name`)
       ).rows
     : [];
-  return { analyzed, indexes: checks, ok: checks.every((c) => c.exists && c.valid) };
+  return { analyzed, indexes: checks, ok: checks.every((c) => indexProblem(c) === null) };
 }

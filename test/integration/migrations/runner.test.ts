@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../../lambdas/core/db/sql.ts';
-import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
+import { createIndex, defineMigration, dropIndex, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { countingClient } from '../../support/counting-client.ts';
 import { runnerTransports, type RunnerTransport } from '../../support/runner-transports.ts';
 import { appliedRevisions, chain, columns, duplicateCodes, harness, indexes, slowIndexMigration, slowItems, uniqueCodesMigration, uniqueName } from './helpers.ts';
+
+/** Two migrations after 202501010002: drop `index` on widgets (concurrently), then run `statement` (strong lock). */
+function dropThenSql(ns: string, index: string, statement: string) {
+  const down = { irreversible: 'a verification test: never rolled back' };
+  return [
+    defineMigration({ revision: '202501010003', downRevision: '202501010002', description: `drop ${index}`, risk: 'low', down, up: [dropIndex({ name: index, schema: ns, table: 'widgets' })] }),
+    defineMigration({ revision: '202501010004', downRevision: '202501010003', description: 'an index by hand', risk: 'low', down, up: [sqlStep(statement, { tables: [`${ns}.widgets`] })] }),
+  ] as const;
+}
 
 /** The runner end to end, on both of its paths (see `runnerTransports`). */
 describe.each(runnerTransports)('runner %s', (_name, open) => {
@@ -259,7 +268,7 @@ describe.each(runnerTransports)('runner %s', (_name, open) => {
     expect(result.status).toBe('done');
     expect(h.events.filter((e) => e.event === 'invalid_index_dropped')).toHaveLength(1);
     expect(await indexes(t.db.client, ns)).toEqual([{ name: 'idx_codes_code', valid: true }]);
-    expect(result.verification?.indexes).toEqual([{ schema: ns, name: 'idx_codes_code', exists: true, valid: true }]);
+    expect(result.verification?.indexes).toEqual([{ schema: ns, name: 'idx_codes_code', expected: 'valid', exists: true, valid: true }]);
   });
 
   test('fails a build that cannot succeed without leaving an INVALID index, then resumes once the data is fixed', async () => {
@@ -278,6 +287,72 @@ describe.each(runnerTransports)('runner %s', (_name, open) => {
     expect(leftovers).toEqual([]);
     expect(retried).toMatchObject({ status: 'done', runId: failed.runId, applied: ['r1'] });
     expect(await appliedRevisions(t.db.client, h.ledger)).toEqual(['r1']);
+  });
+
+  test('checks at the end that the indexes the run dropped are gone, beside those it built', async () => {
+    // Prepare: build two indexes, then a migration that drops one of them, all in one run.
+    const ns = uniqueName('app');
+    const { m1, m2 } = chain(ns);
+    const drop = defineMigration({
+      revision: '202501010003',
+      downRevision: '202501010002',
+      description: 'drop the owner index',
+      risk: 'low',
+      down: { irreversible: 'a verification test: never rolled back' },
+      up: [dropIndex({ name: 'idx_widgets_owner', schema: ns, table: 'widgets' })],
+    });
+    const h = harness(t.runner, [m1, m2, drop]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('done');
+    expect(result.verification?.indexes).toEqual([
+      { schema: ns, name: 'idx_widgets_name', expected: 'valid', exists: true, valid: true },
+      { schema: ns, name: 'idx_widgets_owner', expected: 'absent', exists: false, valid: false },
+    ]);
+    expect(result.verification?.ok).toBe(true);
+  });
+
+  test('fails the run when an index it dropped exists again at the end', async () => {
+    // Prepare: the drop step succeeds, then a later step recreates the index under the same name
+    // without naming it (PostgreSQL names an unnamed index <table>_<column>_idx), which only the
+    // end-of-run check can see.
+    const ns = uniqueName('app');
+    const { m1 } = chain(ns);
+    const build = defineMigration({
+      revision: '202501010002',
+      downRevision: '202501010001',
+      description: 'index widgets by name',
+      risk: 'low',
+      up: [createIndex({ name: 'widgets_name_idx', schema: ns, table: 'widgets', columns: ['name'] })],
+    });
+    const [drop, unnamed] = dropThenSql(ns, 'widgets_name_idx', `CREATE INDEX ON ${ns}.widgets (name)`);
+    const h = harness(t.runner, [m1, build, drop, unnamed]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('failed');
+    expect(result.verification?.indexes).toEqual([{ schema: ns, name: 'widgets_name_idx', expected: 'absent', exists: true, valid: true }]);
+    expect(result.error?.message).toBe(`verification failed: ${ns}.widgets_name_idx was dropped by the run but exists`);
+  });
+
+  test('does not check a dropped index that a later SQL step of the run names (it may rebuild it)', async () => {
+    // Prepare
+    const ns = uniqueName('app');
+    const { m1, m2 } = chain(ns);
+    const [drop, rebuild] = dropThenSql(ns, 'idx_widgets_owner', `CREATE INDEX idx_widgets_owner ON ${ns}.widgets (owner_id, id)`);
+    const h = harness(t.runner, [m1, m2, drop, rebuild]);
+
+    // Act
+    const result = await h.migrator.runToCompletion('up', 'head');
+
+    // Assess
+    expect(result.status).toBe('done');
+    expect(result.verification?.indexes.map((i) => `${i.name}:${i.expected}`)).toEqual(['idx_widgets_name:valid']);
   });
 
   test('journals unmet conditional steps as skipped and reports them', async () => {
