@@ -70,7 +70,6 @@ export const StateName = {
   pause: 'Pause before next advance',
   notifyDone: 'Notify run done',
   doneNoticeLost: 'Run done notice not sent',
-  morePending: 'More pending?',
   notifyWindowClosed: 'Notify window closed',
   windowNoticeLost: 'Window closed notice not sent',
   notifyFailure: 'Notify run failed',
@@ -256,14 +255,13 @@ export class MigrationRunner extends Construct {
     // the ledger, so try again after a pause; once exhausted the failure notice names the error.
     migrate.addRetry({ errors: ['LeaseLostError', 'OutcomeUnknownError'], interval: Duration.seconds(30), maxAttempts: 3, backoffRate: 2 });
 
+    // No "more pending?" loop after done: every advance re-plans its run to the heads of the bundle it
+    // runs with (runner reconcileRun), so a run resumed in a later window, or one whose bundle grew between
+    // two advances, applies the newer migrations itself and finishes with nothing pending.
     const notifyDone = this.notice(StateName.notifyDone, 'run_done');
-    const morePending = new sfn.Choice(this, StateName.morePending)
-      // A resumed run held the plan of its first window; newer migrations start a new run now (the
-      // migrate function answers window_closed at once when no time is left).
-      .when(sfn.Condition.booleanEquals('$.run.morePending', true), startRun)
-      .otherwise(new sfn.Succeed(this, StateName.succeeded));
-    notifyDone.addCatch(new sfn.Pass(this, StateName.doneNoticeLost).next(morePending), { errors: [sfn.Errors.ALL], resultPath: '$.noticeError' });
-    notifyDone.next(morePending);
+    const succeeded = new sfn.Succeed(this, StateName.succeeded);
+    notifyDone.addCatch(new sfn.Pass(this, StateName.doneNoticeLost).next(succeeded), { errors: [sfn.Errors.ALL], resultPath: '$.noticeError' });
+    notifyDone.next(succeeded);
 
     const paused = new sfn.Succeed(this, StateName.pausedUntilNextWindow);
     const notifyWindowClosed = this.notice(StateName.notifyWindowClosed, 'window_closed');

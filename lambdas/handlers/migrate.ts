@@ -28,10 +28,11 @@ export interface MigrateResult {
   verification: AdvanceResult['verification'] | null;
   /** When done: every revision the run applied (across windows), with its duration. */
   runApplied: AppliedRevision[];
-  /** Revisions still pending: the rest of this run, or (when done) newer ones. */
+  /**
+   * Revisions still pending: the rest of this run, or (when done) what a fresh plan still finds, which is
+   * nothing unless the ledger moved under the run (each advance re-plans to the heads of its bundle).
+   */
   remaining: string[];
-  /** Done, and newer migrations are pending than the run held: the state machine starts a new run. */
-  morePending: boolean;
   /** Index builds still running when the window closed, with what blocks them (when the engine reports it). */
   runningBuilds: RunningBuild[];
   /** When failed: what failed, for the notice. */
@@ -73,19 +74,15 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
   const run = await migrator.ledger.getRun(runId);
   let runApplied: AppliedRevision[] = [];
   let remaining = planRevisions(run?.plan, result.position);
-  let morePending = false;
   if (result.status === 'done') {
     metrics.addMetric(MetricName.runsCompleted, MetricUnit.Count, 1);
-    const held = planRevisions(run?.plan);
     // What this run applied, across every window it took: the ledger rows it wrote (its plan may have
     // been re-made on resume, so the plan alone would miss what an earlier window applied).
     runApplied = (await migrator.ledger.applied())
       .filter((r) => r.runId === runId && !r.recordedOnly)
       .sort((a, b) => a.appliedAt.getTime() - b.appliedAt.getTime())
       .map((r) => ({ revision: r.revision, description: r.description, durationMs: r.durationMs }));
-    // A run resumed from an earlier window holds the plan of then; migrations deployed since are still pending.
     remaining = [...new Set((await migrator.plan('up', 'heads')).units.map((u) => u.revision))];
-    morePending = remaining.length > 0 && remaining.every((r) => !held.includes(r));
   }
   if (result.status === 'window_closed') metrics.addMetric(MetricName.runsPausedByWindow, MetricUnit.Count, 1);
   if (result.status === 'failed') metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
@@ -102,7 +99,6 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
     verification: result.verification ?? null,
     runApplied,
     remaining,
-    morePending,
     runningBuilds: (result.runningBuilds ?? []).map(noticeBuild),
     error: result.error ?? null,
   };

@@ -355,7 +355,8 @@ describe('window-run state machine', () => {
       `${S.notifyWindowClosed} -[catch States.ALL]-> ${S.windowNoticeLost}`,
       `${S.notifyFailure} -[catch States.ALL]-> ${S.failed}`,
       `${S.notifyFailure} -> ${S.failedNotified}`,
-      `${S.morePending} -[$.run.morePending BooleanEquals true]-> ${S.startRun}`,
+      `${S.notifyDone} -> ${S.succeeded}`,
+      `${S.doneNoticeLost} -> ${S.succeeded}`,
     ]) {
       expect(edges).toContain(edge);
     }

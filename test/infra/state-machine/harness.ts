@@ -162,7 +162,6 @@ export async function createHarness(options: { statementTimeoutMs?: number } = {
 
   async function run(options: RunOptions = {}): Promise<Execution> {
     if (!handlers) throw new Error('deploy() first');
-    const h = handlers;
     const calls: Record<HandlerName, number> = { plan: 0, migrate: 0, notify: 0 };
     const notices: Execution['notices'] = [];
     let publishAttempts = 0;
@@ -181,7 +180,9 @@ export async function createHarness(options: { statementTimeoutMs?: number } = {
       if (injected) throw asLambdaError(injected);
       const budget = name === 'migrate' ? (options.migrateBudgetMs?.(attempt) ?? 900_000) : 900_000;
       try {
-        const result = await h[name](payload, lambdaContext(`offpeak-${name}`, budget));
+        // Read at each call: a deploy() between two advances (afterMigrate) swaps the functions' code, as a
+        // `cdk deploy` during an execution does for the next invocation.
+        const result = await handlers![name](payload, lambdaContext(`offpeak-${name}`, budget));
         if (name === 'migrate') await options.afterMigrate?.(result, attempt);
         return JSON.parse(JSON.stringify(result)) as never;
       } catch (error) {
