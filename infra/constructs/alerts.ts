@@ -36,6 +36,12 @@ export interface AlarmSpec {
   datapointsToAlarm?: number;
   /** Default: missing data is not breaching (nothing happened, nothing failed). */
   treatMissingData?: cloudwatch.TreatMissingData;
+  /**
+   * Default true: the alarm publishes to the topic. False for an alarm whose trouble already has its
+   * own message (one failure, one notice): it keeps its state for the dashboard and for actions an
+   * operator adds, and says why in `silentBecause`.
+   */
+  silentBecause?: string;
 }
 
 /**
@@ -47,6 +53,7 @@ export class Alerts extends Construct {
   readonly key: kms.Key;
   readonly topic: sns.Topic;
   readonly slackNotify: OffpeakFunction | undefined;
+  /** The alarms that publish to the topic (the topic policy allows exactly these). */
   readonly alarms: cloudwatch.Alarm[] = [];
   private readonly action: cwActions.SnsAction;
 
@@ -114,7 +121,7 @@ export class Alerts extends Construct {
   /** An alarm that publishes to the topic (and is allowed to by the topic policy). */
   alarm(spec: AlarmSpec): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, spec.id, {
-      alarmDescription: `offpeak: ${spec.description} (docs/aws.md#alarms)`,
+      alarmDescription: `offpeak: ${spec.description}${spec.silentBecause === undefined ? '' : ` (no action: ${spec.silentBecause})`} (docs/aws.md#alarms)`,
       metric: spec.metric,
       threshold: spec.threshold ?? 1,
       evaluationPeriods: spec.evaluationPeriods ?? 1,
@@ -122,8 +129,10 @@ export class Alerts extends Construct {
       comparisonOperator: spec.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: spec.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    alarm.addAlarmAction(this.action);
-    this.alarms.push(alarm);
+    if (spec.silentBecause === undefined) {
+      alarm.addAlarmAction(this.action);
+      this.alarms.push(alarm);
+    }
     return alarm;
   }
 

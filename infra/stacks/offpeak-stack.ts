@@ -91,6 +91,14 @@ export class OffpeakStack extends Stack {
     const a = this.alerts;
     a.alarmOnExecutionFailures('WindowRunFailures', this.runner.stateMachine);
     a.alarmOnErrors('NoticesNotSent', 'a window-run notice could not be published (the run itself is unaffected)', this.runner.notify.function);
+    // Runs failed, as an alarm without an action: a failed window run already sends its run_failed notice
+    // (or, when that notice cannot be sent, WindowRunFailures fires), so one failure stays one message.
+    const windowRunsFailed = a.alarm({
+      id: 'WindowRunsFailed',
+      description: 'a window run failed (its run_failed notice is the message; this alarm keeps the state for the dashboard)',
+      metric: emfMetric(MetricName.runsFailed, serviceName('migrate'), Duration.minutes(5), cloudwatch.Stats.SUM),
+      silentBecause: 'the run_failed notice of the window run is the one message about it',
+    });
     a.alarmOnMetric('RollbackFailed', 'a confirmed rollback failed part-way', { name: MetricName.runsFailed, service: serviceName('rollback') }, 1);
     a.alarmOnQueueDepth('ScheduleUndelivered', 'a schedule could not start its target after its retries', this.scheduleDeadLetterQueue);
     a.alarmOnQueueDepth('AsyncInvocationsFailed', 'a nightly job or a Slack post failed after Lambda retried it twice', this.asyncFailureQueue);
@@ -116,6 +124,7 @@ export class OffpeakStack extends Stack {
       ...(this.alerts.slackNotify ? { slackNotify: this.alerts.slackNotify } : {}),
     };
     this.dashboard = new OperationsDashboard(this, 'Operations', { stateMachine: this.runner.stateMachine, functions });
+    this.dashboard.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: [...a.alarms, windowRunsFailed] }));
 
     // What operators need after a deploy: `offpeak invoke rollback --function <RollbackFunctionName>`.
     new CfnOutput(this, 'RollbackFunctionName', { value: this.runner.rollback.function.functionName });

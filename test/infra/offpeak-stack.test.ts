@@ -272,7 +272,7 @@ describe('alerts', () => {
     const alarms = Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'));
     const ids = alarms.map(([id]) => id.replace(/^Alerts/, '').replace(/[0-9A-F]{8}$/, '')).sort();
     expect(ids).toEqual(
-      ['AsyncInvocationsFailed', 'NightlyAnalyzeMissing', 'NightlyReportMissing', 'NoticesNotSent', 'RollbackFailed', 'RunUnfinished', 'ScheduleUndelivered', 'WindowRunFailures'].sort(),
+      ['AsyncInvocationsFailed', 'NightlyAnalyzeMissing', 'NightlyReportMissing', 'NoticesNotSent', 'RollbackFailed', 'RunUnfinished', 'ScheduleUndelivered', 'WindowRunFailures', 'WindowRunsFailed'].sort(),
     );
     const byId = (name: string) => alarms.find(([id]) => id.startsWith(`Alerts${name}`))![1].Properties;
     // Silence: 26 one-hour periods, every one empty, missing data breaching.
@@ -286,6 +286,11 @@ describe('alerts', () => {
       .filter((m) => m.MetricStat?.Metric.MetricName === 'Errors')
       .map((m) => render(m.MetricStat!.Metric.Dimensions![0]!.Value));
     expect(errorAlarmsOn).toEqual([`<${fn('MigrationsNotify').id}>`]);
+    // Runs failed: an alarm on the migrate function's RunsFailed metric, without an action, since the
+    // run_failed notice is the one message about a failed run (and WindowRunFailures covers a lost one).
+    expect(byId('WindowRunsFailed')).toMatchObject({ MetricName: 'RunsFailed', Namespace: 'Offpeak', Dimensions: [{ Name: 'service', Value: 'offpeak-migrate' }], Statistic: 'Sum', Threshold: 1 });
+    expect(byId('WindowRunsFailed')['AlarmActions'] ?? []).toEqual([]);
+    expect(byId('WindowRunsFailed')['AlarmDescription']).toMatch(/no action: the run_failed notice/);
     const wr = byId('WindowRunFailures')['Metrics'] as Array<{ MetricStat?: { Metric: { MetricName: string } } }>;
     expect(wr.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
   });
@@ -307,7 +312,10 @@ describe('alerts', () => {
     };
     for (const [alarmId, alarm] of Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))) {
       const alarmArn = `<${alarmId}.Arn>`;
-      for (const action of alarm.Properties['AlarmActions'] as unknown[]) {
+      const alarmActions = (alarm.Properties['AlarmActions'] as unknown[] | undefined) ?? [];
+      // Only an alarm that says why it has no action may have none.
+      if (!alarmActions.length && !/\(no action: /.test(String(alarm.Properties['AlarmDescription']))) refused.push(`${alarmId}: no action`);
+      for (const action of alarmActions) {
         const topicId = render(action).replace(/^<(.*)>$/, '$1');
         const topic = topics[topicId];
         if (!topic) { refused.push(`${alarmId}: action ${render(action)} is not a topic of this stack`); continue; }
@@ -430,7 +438,11 @@ describe('dashboard', () => {
     const body = render(resourceNamed(synth.template, 'AWS::CloudWatch::Dashboard', 'Operations').props['DashboardBody']);
     const dashboard = JSON.parse(body) as { widgets: Array<{ properties: { title: string; metrics: unknown[][] } }> };
     const titles = dashboard.widgets.map((w) => w.properties.title);
-    expect(titles).toEqual(['Window runs', 'Window run duration', 'Migrations', 'Handler durations (p90)', 'Index-health findings by kind']);
+    expect(titles).toEqual(['Window runs', 'Window run duration', 'Migrations', 'Handler durations (p90)', 'Index-health findings by kind', 'Alarms']);
+    // Every alarm's state, the action-less WindowRunsFailed included.
+    const alarmWidget = dashboard.widgets.find((w) => w.properties.title === 'Alarms')!.properties as unknown as { alarms: string[] };
+    expect(alarmWidget.alarms).toHaveLength(Object.keys(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).length);
+    expect(alarmWidget.alarms.some((arn) => arn.includes('WindowRunsFailed'))).toBe(true);
     const findings = dashboard.widgets.find((w) => w.properties.title === 'Index-health findings by kind')!.properties.metrics;
     const kinds = findings.map((m) => m[m.indexOf('kind') + 1]);
     expect(kinds).toEqual(['unused', 'oversized', 'invalid', 'duplicate', 'overlapping', 'fk_without_index', 'bloated', 'stale_stats']);

@@ -149,7 +149,16 @@ describe('window run, executed', () => {
 
   it('a step failing: one run_failed notice with the revision, SQLSTATE and the commands; handled, so no execution failure', async () => {
     await h.deploy([table('app_fail', { duplicateCodes: true }), uniqueCodes('app_fail')], 'offpeak_fail');
+    // The handlers' Powertools metrics (the module deploy() just loaded): RunsFailed feeds the WindowRunsFailed alarm.
+    const { metrics } = await import('../../../lambdas/runtime/observability.ts');
+    const added = vi.spyOn(metrics, 'addMetric');
     const x = await h.run();
+    const counted = (name: string) => added.mock.calls.filter(([n]) => n === name).reduce((sum, [, , v]) => sum + Number(v), 0);
+    // One failure: one RunsFailed datum (the action-less alarm's state), one notice, and an execution that
+    // succeeds at "Run failed (notified)", so the execution-failure alarm stays quiet.
+    expect(counted('RunsFailed')).toBe(1);
+    expect(counted('NoticesSent')).toBe(1);
+    added.mockRestore();
     expect(x.status).toBe('SUCCEEDED');
     expect(x.path.at(-1)).toBe(S.failedNotified);
     expect(x.notices).toHaveLength(1);
