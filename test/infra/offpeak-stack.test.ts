@@ -4,6 +4,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clusterLocation, DEFAULT_SETTINGS, judgePlaceholder, settingsFromContext, validateSettings } from '../../infra/config.ts';
 import { resolveHealthOptions } from '../../lambdas/core/health/options.ts';
+import { FINDING_KINDS } from '../../lambdas/core/health/report.ts';
 import { planEventSchema } from '../../lambdas/handlers/schemas.ts';
 import { indexPrefix as runtimeIndexPrefix, unusedDays as runtimeUnusedDays } from '../../lambdas/runtime/config.ts';
 import { snapshotRetentionFor } from '../../lambdas/runtime/setting-rules.ts';
@@ -445,7 +446,7 @@ describe('dashboard', () => {
     expect(alarmWidget.alarms.some((arn) => arn.includes('WindowRunsFailed'))).toBe(true);
     const findings = dashboard.widgets.find((w) => w.properties.title === 'Index-health findings by kind')!.properties.metrics;
     const kinds = findings.map((m) => m[m.indexOf('kind') + 1]);
-    expect(kinds).toEqual(['unused', 'oversized', 'invalid', 'duplicate', 'overlapping', 'fk_without_index', 'bloated', 'stale_stats']);
+    expect(kinds).toEqual([...FINDING_KINDS]);
     expect(findings[0]!.slice(0, 2)).toEqual(['Offpeak', 'Findings']);
   });
 });
