@@ -140,6 +140,19 @@ export class InterruptedError extends OffpeakError {
   }
 }
 
+/**
+ * The database was over the run's critical-load (`reason`, e.g. `active=52 > 40`): the run stopped, resumable;
+ * a strong-lock statement still waiting for its lock was cancelled (load-guard.ts).
+ */
+export class LoadCriticalError extends OffpeakError {
+  readonly reason: string;
+
+  constructor(reason: string, options: OffpeakErrorOptions = {}) {
+    super(`critical load: ${reason}`, { ...options, context: { ...options.context, reason } });
+    this.reason = reason;
+  }
+}
+
 /** The off-peak window is closed. */
 export class OutsideWindowError extends OffpeakError {}
 

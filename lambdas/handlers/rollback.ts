@@ -109,8 +109,8 @@ export const handler = offpeakHandler('rollback', rollbackEventSchema, async (ev
   const current = await migrator.current();
   logger.info({ message: 'rolled_back', runId: result.runId, status: result.status, reverted: result.applied, current });
   return {
-    // Interrupted by the early timeout: resumable like a stop at the deadline.
-    status: result.status === 'done' ? 'rolled_back' : result.status === 'interrupted' ? 'in_progress' : result.status,
+    // Interrupted by the early timeout (or stopped by a critical load, which the rollback function is not given): resumable like a stop at the deadline.
+    status: result.status === 'done' ? 'rolled_back' : result.status === 'interrupted' || result.status === 'load_critical' ? 'in_progress' : result.status,
     runId: result.runId,
     target: plan.target,
     reverted: result.applied,

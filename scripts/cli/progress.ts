@@ -56,6 +56,14 @@ export function describeEvent(e: MigrationEvent): string | null {
       return `could not release the migration lease (${e.error}); it expires on its own`;
     case 'plan_proof_failed':
       return `plan proof${e.phase === 'before' ? ` (measure before ${e.revision ?? 'the build'})` : ''} could not complete: ${e.error}`;
+    case 'throttled':
+      return `throttled: ${e.reason}${e.during === 'build' ? ' (the index build goes on; the next step waits)' : ''}`;
+    case 'throttle_released':
+      return `throttle released after ${formatDuration(e.throttledMs)}`;
+    case 'load_critical':
+      return `critical load: ${e.reason}; ${e.action}`;
+    case 'lock_queue_cancelled':
+      return `  ${e.queued} session(s) queued ${formatDuration(e.queuedMs)} behind the waiting statement (pid ${e.pid}): cancelled it, to retry`;
     case 'lease_acquired':
     case 'step_done':
     case 'plan_checked':

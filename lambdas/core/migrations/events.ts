@@ -42,6 +42,13 @@ export type MigrationEvent =
   | { event: 'plan_checked'; runId: string; revision: string; name: string; index: string; outcome: 'held' | 'not_chosen' | 'unusable' | 'skipped' | 'error' }
   | { event: 'plan_proof_failed'; runId: string; revision: string | null; phase: 'before' | 'after'; error: string }
   | { event: 'analyzed'; runId: string; tables: string[]; durationMs: number }
-  | { event: 'run_stopped'; runId: string; status: RunStatus; reason: 'done' | 'deadline' | 'window_closed' | 'failed' | 'interrupted' };
+  /** Over max-load (load-guard.ts): before a unit the run waits; during a build the time is counted. `reason` is e.g. `active=12 > 8`. */
+  | { event: 'throttled'; runId: string; reason: string; active: number; waiting: number; during: 'before_unit' | 'build' }
+  | { event: 'throttle_released'; runId: string; throttledMs: number }
+  /** Over critical-load: what the guard did (stopped before the next unit, cancelled a waiting statement or a build, let a statement finish). */
+  | { event: 'load_critical'; runId: string; reason: string; action: string }
+  /** Sessions queued behind offpeak's statement waiting for its lock for `queuedMs`: it was cancelled, to retry with backoff. */
+  | { event: 'lock_queue_cancelled'; runId: string; pid: number; queued: number; queuedMs: number }
+  | { event: 'run_stopped'; runId: string; status: RunStatus; reason: 'done' | 'deadline' | 'window_closed' | 'failed' | 'interrupted' | 'load_critical' };
 
 export type MigrationEventListener = (event: MigrationEvent) => void;

@@ -12,6 +12,7 @@ import { MigrationFailedError } from '../errors.ts';
 import type { MigrationEvent, MigrationEventListener } from './events.ts';
 import type { MigrationGraph } from './graph.ts';
 import type { AppliedRecord, Direction, Ledger } from './ledger.ts';
+import type { LoadGuardOptions } from './load-guard.ts';
 import type { LoadedMigration, Step } from './model.ts';
 import { migrationTables, type PlanUnit } from './planner.ts';
 import { errorText, type StandaloneContext } from './standalone.ts';
@@ -45,6 +46,8 @@ export interface MigratorOptions {
    * `statementTimeoutMs`, else 0 (pg and PGlite have no call limit).
    */
   statementTimeoutMs?: number;
+  /** max-load / critical-load and the lock-queue watch (load-guard.ts). Off when neither limit is set. */
+  loadGuard?: LoadGuardOptions;
   /** Clock and sleep, injectable for tests. */
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
@@ -108,6 +111,8 @@ export interface CallContext extends StandaloneContext {
   step?: { revision: string; direction: Direction; step: number } | undefined;
   statement?: string | undefined;
   marker?: string | undefined;
+  /** Set by the load guard's lock-queue watch as it cancels the waiting statement: retried like a lock timeout. */
+  lockQueueCancel?: boolean | undefined;
   /**
    * When each migration this call worked on started (injected clock, ms), keyed `revision:direction`: a
    * migration's duration runs from its first step's start to its last step's end, across calls.

@@ -44,6 +44,7 @@ import { LeaseKeeper, type HeldLease } from './lease-keeper.ts';
 import { cancelRunning } from './interrupt.ts';
 import { createStandaloneSteps, type StandaloneOutcome, type StepJournal } from './standalone.ts';
 import { runningBuilds, type RunningBuild } from './running-builds.ts';
+import { createLoadGuard } from './load-guard.ts';
 import { DEFAULT_LEDGER_SCHEMA, Ledger, type AppliedRow, type Direction, type RunStatus, type StepEvent } from './ledger.ts';
 import type { LoadedMigration } from './model.ts';
 import { adoptedRevisions, buildPlan, previewStatements, renderPreview, stepTables, unitSteps, type Plan, type PlanUnit, type PreviewStatement } from './planner.ts';
@@ -72,7 +73,8 @@ export interface AdvanceOptions {
   signal?: AbortSignal;
 }
 
-export type AdvanceStatus = 'done' | 'in_progress' | 'window_closed' | 'failed' | 'interrupted';
+/** load_critical: the database was over the critical-load; the run stopped, resumable (load-guard.ts). */
+export type AdvanceStatus = 'done' | 'in_progress' | 'window_closed' | 'failed' | 'interrupted' | 'load_critical';
 
 export interface AdvanceResult {
   status: AdvanceStatus;
@@ -99,6 +101,10 @@ export interface AdvanceResult {
   error?: { message: string; revision?: string; step?: number; sqlState?: string };
   /** Present when an interrupt stopped the call: what was running. */
   interrupted?: { what: string };
+  /** With a load guard (max-load or critical-load): milliseconds this call spent throttled over max-load. */
+  throttledMs?: number;
+  /** Present when the critical-load stopped the call: why, e.g. `active=52 > 40`. */
+  loadCritical?: { reason: string };
 }
 
 export interface StatusReport {
@@ -431,14 +437,27 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
     const nextOf = (position: number) => nextUnit(stored, position);
 
-    const stop = async (position: number, status: Exclude<AdvanceStatus, 'done' | 'failed'>, reason: 'deadline' | 'window_closed' | 'interrupted') => {
+    // The load guard (load-guard.ts): its critical stop goes through the interrupt path, on its own signal.
+    const guardAbort = new AbortController();
+    const guard = createLoadGuard(rc, options.loadGuard, (reason) => guardAbort.abort(reason));
+    const callerSignal = opts.signal;
+    if (guard.enabled) opts = { ...opts, signal: callerSignal ? AbortSignal.any([callerSignal, guardAbort.signal]) : guardAbort.signal };
+    const load = () => (guard.enabled ? { throttledMs: guard.throttledMs() } : {});
+    let critical: string | undefined;
+
+    const stop = async (position: number, status: Exclude<AdvanceStatus, 'done' | 'failed'>, reason: 'deadline' | 'window_closed' | 'interrupted' | 'load_critical') => {
+      if (status === 'interrupted' && guardAbort.signal.aborted && !callerSignal?.aborted) {
+        status = reason = 'load_critical';
+        critical ??= (guardAbort.signal.reason as Error).message.replace(/^critical load: /, '');
+      }
       const runStatus: RunStatus = status === 'window_closed' ? 'window_closed' : 'in_progress';
       await ledger.journal(client, { runId, durations: ctx.durations, run: { status: runStatus, error: null } });
       emit({ event: 'run_stopped', runId, status: runStatus, reason });
       // A build is never cancelled at the window's close: say which run on, how far, and what holds them up.
       const builds = status === 'window_closed' ? { runningBuilds: await runningBuilds(client) } : {};
       const interrupted = status === 'interrupted' ? { interrupted: { what: ctx.what ?? `before ${describeUnit(stored, position)}` } } : {};
-      return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar(), ...builds, ...interrupted } satisfies AdvanceResult;
+      const loadStop = status === 'load_critical' ? { loadCritical: { reason: critical ?? 'critical load' } } : {};
+      return { ...base, status, position, next: nextOf(position), skipped: await skippedSoFar(), ...builds, ...interrupted, ...load(), ...loadStop } satisfies AdvanceResult;
     };
 
     // The first unit of a call may be one an earlier call or a killed run left running on the server.
@@ -463,11 +482,20 @@ export function createMigrator(options: MigratorOptions): Migrator {
           if (!isOpen(opts.window, rc.now()) || !closes || closes.getTime() - t < marginMs) return await stop(position, 'window_closed', 'window_closed');
         }
         if (opts.deadline && opts.deadline.getTime() - t < marginMs) return await stop(position, 'in_progress', 'deadline');
+        const gate = await guard.beforeUnit(ctx);
+        if (gate === 'deadline') return await stop(position, 'in_progress', 'deadline');
+        if (gate === 'window_closed') return await stop(position, 'window_closed', 'window_closed');
+        if (typeof gate === 'object') {
+          critical = gate.critical;
+          return await stop(position, 'load_critical', 'load_critical');
+        }
 
         const unit = stored.units[position]!;
+        const watched = unit.kind === 'record' ? [] : unitSteps(graph, unit);
+        const kind = { strong: watched.some((s) => s.step.lock === 'strong'), build: watched.some((s) => s.step.kind === 'create_index') };
         // A lost response or a resuming database is reconciled from the ledger, not failed (fault-reconcile.ts).
         ctx.what = describeUnit(stored, position);
-        const outcome = await runUnitReconciled(rc, ctx, position, (c) => runUnit(c, unit, position), () => {
+        const outcome = await runUnitReconciled(rc, ctx, position, (c) => guard.watch(c, kind, () => runUnit(c, unit, position)), () => {
           held.check();
           if (interrupted()) throw new InterruptedError(ctx.what ?? 'a migration');
         });
@@ -525,6 +553,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       verification,
       ...(planProof ? { planProof } : {}),
       ...(error ? { error: { message: error } } : {}),
+      ...load(),
     };
   }
 

@@ -31,6 +31,7 @@ import { MigrationFailedError } from '../errors.ts';
 import type { StepEvent } from './ledger.ts';
 import type { LoadedMigration, Step } from './model.ts';
 import type { PlanUnit } from './planner.ts';
+import { cancelledForLockQueue } from './load-guard.ts';
 import { conditionMet, failStep, finishEntry, skipReason, type CallContext, type RunContext } from './run-context.ts';
 import { stepSql, throwIfInterrupted } from './standalone.ts';
 
@@ -131,7 +132,8 @@ export async function runTransactionalUnit(rc: RunContext, call: CallContext, tu
     } catch (error) {
       if (error instanceof OutOfTime) return await outOfTime(rc, call, tu, error, firstOfCall);
       if (isTransportFault(error)) throw error;
-      const state = sqlStateOf(error);
+      // Cancelled by the load guard's lock-queue watch: retried like a lock timeout.
+      const state = cancelledForLockQueue(call, error) ? '55P03' : sqlStateOf(error);
       if (state && LOCK_RETRY_SQLSTATES.has(state) && attempt < rc.lockAttempts) {
         const delayMs = Math.round(rc.backoff(attempt));
         emit({ event: 'lock_timeout_retry', runId, revision: m.revision, direction: unit.direction, step: current, attempt, delayMs });
