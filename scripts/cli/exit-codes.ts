@@ -10,6 +10,8 @@ export const ExitCode = {
   outsideWindow: 4,
   /** The database cannot be reached or logged in to (connection refused, unknown host, authentication, unknown database). */
   unreachable: 5,
+  /** Pre-flight refused the plan: a build needs more than a whole window, or the builds more disk than is free. */
+  refused: 6,
   /** Interrupted (SIGINT, SIGTERM): the statement was cancelled and the lease released; the same command resumes. */
   interrupted: 130,
 } as const;

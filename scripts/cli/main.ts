@@ -13,7 +13,7 @@ function version(): string {
 function writeHelp(out: NodeJS.WritableStream): void {
   out.write('usage: offpeak <command> [options]    (offpeak <command> -h for its options)\n\ncommands:\n');
   for (const c of commands) out.write(`  ${c.name.padEnd(18)} ${c.summary}\n`);
-  out.write('\noptions: -h, --help    --version\nexit codes: 0 ok, 1 failed, 2 bad usage or migrations, 3 busy (lease or embedded database), 4 outside the window, 5 cannot reach or log in to the database, 130 interrupted\n');
+  out.write('\noptions: -h, --help    --version\nexit codes: 0 ok, 1 failed, 2 bad usage or migrations, 3 busy (lease or embedded database), 4 outside the window, 5 cannot reach or log in to the database, 6 refused by pre-flight, 130 interrupted\n');
 }
 
 /**

@@ -36,6 +36,11 @@ export const commands: readonly CommandEntry[] = [
     summary: 'run the plan on a copy of a PostgreSQL database (TEMPLATE or --from-dump), time each unit, calibrate pre-flight, drop the copy',
     load: async () => (await import('./commands/rehearse.ts')).rehearseCommand,
   },
+  {
+    name: 'preflight',
+    summary: 'estimate the pending index builds (bytes, temp, seconds) against the window and free disk; refuse what cannot fit',
+    load: async () => (await import('./commands/preflight.ts')).preflightCommand,
+  },
   { name: 'stamp', summary: 'record REV as the applied revision without running anything', load: async () => (await import('./commands/stamp.ts')).stampCommand },
   {
     name: 'runs',

@@ -164,6 +164,18 @@ const SMOKE: Record<string, Smoke> = {
     text(await runCli(['rehearse', 'head', '--migrations', m, ...target]), /^rehearsed units:$[\s\S]*^dropped the copy offpeak_rehearsal_/m);
     expect(json(await runCli(['rehearse', '--migrations', m, ...target, '--json']))).toMatchObject({ status: 'done', samplesRecorded: 1, units: [{ revision: '202601010000' }, { revision: '202601010001', step: 0 }] });
   },
+  async preflight() {
+    const m = migrationsDir();
+    const target = await freshTarget();
+    expect((await runCli(['upgrade', '202601010000', '--migrations', m, ...target])).code).toBe(0);
+    text(await runCli(['preflight', '--migrations', m, ...target]), /^202601010001 +step 0 +btree +public\.idx_smoke_v +[\d.]+ (bytes|kB)\b[\s\S]*^total: /m);
+    const doc = json(await runCli(['preflight', 'head', '--window', '01:00,60', '--free-bytes', '1000000000', '--migrations', m, ...target, '--json']));
+    expect(Object.keys(doc).sort()).toEqual(['totalBytes', 'totalSeconds', 'units', 'warnings', 'window']);
+    expect(doc).toMatchObject({
+      units: [{ revision: '202601010001', step: 0, kind: 'btree', index: 'public.idx_smoke_v', table: 'public.smoke', estimatedTempBytes: 0, calibrated: false }],
+      window: { minutes: 60, fits: true, unitsThatFit: 1 },
+    });
+  },
   async stamp() {
     const m = migrationsDir();
     const target = await freshTarget();

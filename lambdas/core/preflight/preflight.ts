@@ -88,7 +88,7 @@ function indexSteps(graph: MigrationGraph, plan: Plan): { builds: Array<{ revisi
 }
 
 export const formatSeconds = (s: number): string =>
-  s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+  s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Number((s / 60).toFixed(1))} min` : `${Number((s / 3600).toFixed(1))} h`;
 
 /** Which units fit in a window of `minutes`, in plan order: the first unit whose running total passes the window and all after it roll over. */
 export function fitWindow(units: readonly Pick<PreflightUnit, 'estimatedSeconds'>[], minutes: number): PreflightWindow {
@@ -178,5 +178,6 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
       });
     }
   }
+  for (const r of refusals) warnings.push(`refused: ${r.message}`);
   return { report: { units, totalBytes, totalSeconds, window, warnings }, refusals };
 }

@@ -4,8 +4,9 @@
  * key and INCLUDE items. Turned into an `IndexShape` for layout.ts.
  *
  * - Entries: the planner's row estimate for `SELECT 1 FROM t [WHERE predicate]` (EXPLAIN (FORMAT JSON)). It
- *   scales reltuples to the table's current size, applies the predicate's selectivity, and for a table never
- *   ANALYZEd still estimates rows from its size and column types (pg_relation_size / average row).
+ *   scales reltuples to the table's current size and applies the predicate's selectivity. For a table never
+ *   ANALYZEd (reltuples -1) the planner only guesses from pages and default type widths, so the rows (matching
+ *   the predicate) are counted on a block sample of about 300 pages (TABLESAMPLE SYSTEM) and scaled up.
  * - Distinct keys (for B-tree deduplication): the planner's group estimate for `GROUP BY <keys>`; an expression
  *   without statistics is estimated from the columns it reads. Unknown (no deduplication assumed, so the
  *   estimate errs large) on a table never ANALYZEd.
@@ -29,6 +30,8 @@ export interface IndexReading {
 }
 
 const SAMPLE_ROWS = 5000;
+/** Pages counted to estimate the rows of a table never ANALYZEd. */
+const SAMPLE_PAGES = 300;
 /** Types whose B-tree opclass has no "equal image" support: no deduplication (PostgreSQL docs, btree-deduplication). */
 const NO_DEDUP_TYPES = new Set(['numeric', 'float4', 'float8', 'jsonb', 'json', 'money', 'interval']);
 const NO_DEDUP_CATEGORIES = new Set(['A', 'C', 'R']);
@@ -116,9 +119,20 @@ export async function readIndex(client: SqlExecutor, step: CreateIndexStep): Pro
   // PG 14+: -1 until the first VACUUM or ANALYZE; before 14, 0 with pages on disk.
   const neverAnalyzed = (info.reltuples ?? -1) < 0 || (info.reltuples === 0 && tablePages > 0);
   const where = spec.where ? ` WHERE ${spec.where}` : '';
-  const entries = await explainRows(client, `SELECT 1 FROM ${table}${where}`);
+  let entries: number;
   if (neverAnalyzed) {
-    warnings.push(`${spec.schema}.${spec.table} has never been ANALYZEd: rows estimated from its size (${Math.round(info.table_bytes ?? 0)} bytes) and column widths measured on a sample; run ANALYZE for a better estimate`);
+    // The planner would guess rows from the pages and default type widths (32 bytes a text): count a block sample instead.
+    const percent = Math.min(100, (100 * SAMPLE_PAGES) / Math.max(1, tablePages));
+    const { rows } = await client.query<{ n: number }>(
+      new SqlQuery([`SELECT count(*)${spec.where ? ` FILTER (WHERE ${spec.where})` : ''}::float8 AS n FROM ${table} TABLESAMPLE SYSTEM (${percent})`]).idempotent(),
+    );
+    entries = Math.round(((rows[0]?.n ?? 0) * 100) / percent);
+    warnings.push(
+      `${spec.schema}.${spec.table} has never been ANALYZEd: rows counted on a ${Number(percent.toFixed(2))} % block sample of its ${tablePages} pages, ` +
+        `column widths measured on a sample; run ANALYZE for a better estimate`,
+    );
+  } else {
+    entries = await explainRows(client, `SELECT 1 FROM ${table}${where}`);
   }
 
   const { rows: columns } = await client.query<ColumnRow>(sql`
