@@ -22,6 +22,7 @@ export function migrationJson(m: LoadedMigration, options: { head: boolean; step
     head: options.head,
     checksum: m.checksum,
     stepCount: { up: m.up.length, down: m.down.length },
+    expect: m.expect,
     ...(options.steps ? { up: m.up.map(stepJson), down: m.down.map(stepJson) } : {}),
   };
 }
@@ -43,6 +44,9 @@ export function describeMigration(m: LoadedMigration, options: { head: boolean; 
   lines.push(
     `Steps: ${m.up.length} up (${m.transactional.up ? 'one transaction' : `${m.up.filter((s) => s.mode === 'standalone').length} outside a transaction`}${conditional ? `, ${conditional} conditional` : ''}), ${m.irreversible ? 'irreversible' : `${m.down.length} down`}`,
   );
+  for (const e of m.expect) {
+    lines.push(`Expects: ${JSON.stringify(e.name)} uses ${e.usesIndex}${e.measure ? ' (measured)' : ''}: ${e.sql.length > 200 ? `${e.sql.slice(0, 200)}…` : e.sql}`);
+  }
   if (options.steps) {
     for (const [direction, steps] of [['up', m.up], ['down', m.down]] as const) {
       if (steps.length === 0) continue;

@@ -13,6 +13,7 @@ import type { Direction } from '../../lambdas/core/migrations/ledger.ts';
 import type { AdvanceResult } from '../../lambdas/core/migrations/runner.ts';
 import { describeRunningBuild } from '../../lambdas/core/migrations/running-builds.ts';
 import { indexProblem } from '../../lambdas/core/migrations/index-check.ts';
+import { describePlanCheck } from '../../lambdas/core/migrations/plan-proof.ts';
 import { isOpen, nextOpening } from '../../lambdas/core/window.ts';
 
 const options = {
@@ -44,6 +45,17 @@ function printResult(out: Output, result: AdvanceResult, direction: Direction): 
     if (dropped.length) out.line(`verified: ${dropped.filter((i) => !indexProblem(i)).length}/${dropped.length} dropped index(es) are gone`);
     if (v.analyzed.length) out.line(`analyzed ${v.analyzed.length} table(s): ${v.analyzed.join(', ')}`);
     for (const problem of v.indexes.flatMap((i) => indexProblem(i) ?? [])) out.line(`  ${problem}`);
+  }
+  if (result.planProof) {
+    const { checks, error } = result.planProof;
+    const held = checks.filter((c) => c.outcome === 'held' || c.outcome === 'not_chosen').length;
+    const ran = checks.filter((c) => c.outcome !== 'skipped').length;
+    out.line(`plan proof: ${held}/${ran} expectation(s) usable${checks.length > ran ? `, ${checks.length - ran} skipped` : ''}`);
+    for (const c of checks) out.line(`  ${describePlanCheck(c)}`);
+    // Never a failure (the change is done), but said where it cannot be missed.
+    const bad = checks.filter((c) => c.outcome === 'unusable' || c.outcome === 'error');
+    if (bad.length) out.note(`warning: ${bad.length} plan expectation(s) do not hold: ${bad.map((c) => `${c.revision} ${JSON.stringify(c.name)}`).join(', ')} (the migration is applied; see \`offpeak verify-plans\`)`);
+    if (error) out.note(`warning: ${error}`);
   }
   if (result.status === 'failed') out.line(`failed: ${result.error?.message ?? 'unknown error'}; fix the cause and run the same command again to resume (run ${result.runId})`);
   if (result.status === 'window_closed') {

@@ -87,6 +87,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/report.ts')).reportCommand,
   },
   {
+    name: 'verify-plans',
+    summary: "re-check every applied migration's plan expectations (EXPLAIN: is the index usable, is it chosen); exit 1 when one does not hold",
+    load: async () => (await import('./commands/verify-plans.ts')).verifyPlansCommand,
+  },
+  {
     name: 'invoke rollback',
     summary: 'roll the deployed database back to REV through the rollback Lambda (dry run, then typed confirmation)',
     load: async () => (await import('./commands/invoke-rollback.ts')).invokeRollbackCommand,

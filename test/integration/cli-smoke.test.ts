@@ -279,6 +279,26 @@ const SMOKE: Record<string, Smoke> = {
     text(await runCli(['report', ...target]), /^offpeak index health report: [\s\S]*^SUMMARY$/m);
     expect(json(await runCli(['report', ...target, '--format', 'json']))).toMatchObject({ findings: expect.any(Array), writerOnly: expect.any(Boolean) });
   },
+  async 'verify-plans'() {
+    const dir = scratchDir('smoke-plans');
+    scratch.push(dir);
+    writeMigration(dir.path, { revision: '202601010000', downRevision: null, table: 'smoke' });
+    writeMigration(dir.path, {
+      revision: '202601010001',
+      downRevision: '202601010000',
+      file: '202601010001_smoke_index.ts',
+      body: `up: [createIndex({ name: 'idx_smoke_v', table: 'smoke', columns: ['v'] })],
+  expect: [{ name: 'smoke by v', sql: 'SELECT id FROM public.smoke WHERE v = $1', params: [1], usesIndex: 'idx_smoke_v' }],`,
+    });
+    const target = await freshTarget();
+    expect((await runCli(['upgrade', 'head', '--migrations', dir.path, ...target])).code).toBe(0);
+    // An empty table: the index is usable, a seq scan is cheaper, and the output says so; exit 0.
+    text(await runCli(['verify-plans', '--migrations', dir.path, ...target]), /^202601010001 "smoke by v" → idx_smoke_v: usable but NOT chosen: [\s\S]*^1 expectation\(s\): 0 used, 1 usable but not chosen, 0 not usable, 0 failed, 0 skipped$/m);
+    expect(json(await runCli(['verify-plans', '--migrations', dir.path, ...target, '--json']))).toMatchObject({
+      checks: [{ revision: '202601010001', name: 'smoke by v', index: 'idx_smoke_v', usable: true, chosen: false }],
+      holds: true,
+    });
+  },
   async 'invoke rollback'() {
     const lambda = mockClient(LambdaClient);
     try {

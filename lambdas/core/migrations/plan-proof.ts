@@ -131,26 +131,32 @@ function indexRef(usesIndex: string): string {
 const bareName = (usesIndex: string) => usesIndex.split('.').pop()!;
 
 /**
- * Runs `body` inside one read-only transaction with a statement timeout, on the statement the expectation names:
- * the query itself or, with parameters, EXECUTE of it PREPAREd (DEALLOCATEd at the end).
+ * Runs `body` inside one read-only transaction with a statement timeout. `body` gets `statement()`, which returns
+ * the statement to EXPLAIN: the query itself or, with parameters, EXECUTE of it freshly PREPAREd (a prepared
+ * statement keeps its cached generic plan when settings change, so each plan gets its own; all are DEALLOCATEd).
  */
 async function withStatement<T>(
   client: SqlClient,
   e: PlanExpectation,
   settings: Record<string, string>,
   args: 'nulls' | 'params',
-  body: (tx: SqlExecutor, statement: string) => Promise<T>,
+  body: (tx: SqlExecutor, statement: () => Promise<string>) => Promise<T>,
 ): Promise<T> {
   const count = parameterCount(e.sql);
-  const name = `offpeak_expect_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const all = { statement_timeout: String(timeoutFor(client)), transaction_read_only: 'on', ...settings };
   return client.transaction(async (tx) => {
     await tx.query(sql`SELECT ${sql.join(Object.entries(all).map(([k, v]) => sql`set_config(${k}, ${v}, true)`), ', ')}`);
-    if (count === 0) return body(tx, e.sql);
-    await tx.query(raw(`PREPARE ${name} AS ${e.sql}`));
-    const values = Array.from({ length: count }, (_, i) => (args === 'params' && e.params ? literal(e.params[i] ?? null) : 'NULL'));
-    const result = await body(tx, `EXECUTE ${name}(${values.join(', ')})`);
-    await tx.query(raw(`DEALLOCATE ${name}`));
+    const prepared: string[] = [];
+    const statement = async () => {
+      if (count === 0) return e.sql;
+      const name = `offpeak_expect_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+      await tx.query(raw(`PREPARE ${name} AS ${e.sql}`));
+      prepared.push(name);
+      const values = Array.from({ length: count }, (_, i) => (args === 'params' && e.params ? literal(e.params[i] ?? null) : 'NULL'));
+      return `EXECUTE ${name}(${values.join(', ')})`;
+    };
+    const result = await body(tx, statement);
+    for (const name of prepared) await tx.query(raw(`DEALLOCATE ${name}`));
     return result;
   });
 }
@@ -164,9 +170,9 @@ async function explain(tx: SqlExecutor, statement: string, analyze = false): Pro
 export async function explainExpectation(client: SqlClient, e: PlanExpectation): Promise<{ defaultPlan: unknown; forcedPlan: unknown; planKind: 'generic' | 'plain' }> {
   const generic = parameterCount(e.sql) > 0;
   return withStatement(client, e, generic ? { plan_cache_mode: 'force_generic_plan' } : {}, 'nulls', async (tx, statement) => {
-    const defaultPlan = await explain(tx, statement);
+    const defaultPlan = await explain(tx, await statement());
     await tx.query(sql`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)`);
-    const forcedPlan = await explain(tx, statement);
+    const forcedPlan = await explain(tx, await statement());
     return { defaultPlan, forcedPlan, planKind: generic ? 'generic' : 'plain' };
   });
 }
@@ -175,7 +181,7 @@ export async function explainExpectation(client: SqlClient, e: PlanExpectation):
 export async function measureExpectation(client: SqlClient, e: PlanExpectation): Promise<Measurement> {
   const timeoutMs = timeoutFor(client);
   try {
-    const plan = await withStatement(client, e, {}, 'params', (tx, statement) => explain(tx, statement, true));
+    const plan = await withStatement(client, e, {}, 'params', async (tx, statement) => explain(tx, await statement(), true));
     const ms = rootOf(plan)?.['Execution Time'];
     return { ms: typeof ms === 'number' ? ms : null, timedOut: false, timeoutMs };
   } catch (error) {

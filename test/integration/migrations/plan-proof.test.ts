@@ -46,6 +46,8 @@ function migrations(ns: string) {
       { name: 'orders by user', sql: `SELECT id, created_at FROM ${ns}.orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20`, params: [7], usesIndex: 'idx_orders_user_created', measure: true },
       { name: 'wrong index', sql: `SELECT id FROM ${ns}.orders WHERE user_id = $1`, usesIndex: `${ns}.idx_orders_status` },
       { name: 'tiny lookup', sql: `SELECT id FROM ${ns}.tiny WHERE k = 2`, usesIndex: 'idx_tiny_k' },
+      // Parameterized: the generic plan (a prepared statement keeps its plan when settings change: each gets its own).
+      { name: 'tiny lookup by param', sql: `SELECT id FROM ${ns}.tiny WHERE k = $1`, usesIndex: 'idx_tiny_k' },
       { name: 'broken sql', sql: `SELECT id FROM ${ns}.no_such_table WHERE x = 1`, usesIndex: 'idx_orders_status' },
       { name: 'never built', sql: `SELECT id FROM ${ns}.orders WHERE note = 'x'`, usesIndex: 'idx_orders_never' },
     ],
@@ -103,13 +105,14 @@ describe('plan proof on a run', () => {
     // Assess: the run is done whatever the expectations found.
     expect(result.status).toBe('done');
     const by = new Map((result.planProof?.checks ?? []).map((c) => [c.name, c] as [string, PlanCheck]));
-    expect([...by.keys()].sort()).toEqual(['broken sql', 'never built', 'orders by user', 'tiny lookup', 'wrong index']);
+    expect([...by.keys()].sort()).toEqual(['broken sql', 'never built', 'orders by user', 'tiny lookup', 'tiny lookup by param', 'wrong index']);
     expect(by.get('orders by user')).toMatchObject({ outcome: 'held', usable: true, chosen: true, planKind: 'generic', table: `${ns}.orders` });
     expect(by.get('wrong index')).toMatchObject({ outcome: 'unusable', usable: false, chosen: false });
     expect(by.get('wrong index')!.reason).toMatch(/does not use .*idx_orders_status even with seq and bitmap scans off/);
     // 3 rows in one page: a seq scan is cheaper, but the index can serve the query.
     expect(by.get('tiny lookup')).toMatchObject({ outcome: 'not_chosen', usable: true, chosen: false, planKind: 'plain', tableRows: 3 });
     expect(by.get('tiny lookup')!.defaultPlan).toMatch(/^Seq Scan on tiny/);
+    expect(by.get('tiny lookup by param')).toMatchObject({ outcome: 'not_chosen', usable: true, chosen: false, planKind: 'generic' });
     expect(by.get('broken sql')).toMatchObject({ outcome: 'error', usable: null, chosen: null });
     expect(by.get('broken sql')!.reason).toMatch(/migration pp2, expectation "broken sql": EXPLAIN failed: .*no_such_table/);
     expect(by.get('never built')).toMatchObject({ outcome: 'skipped' });
@@ -122,13 +125,14 @@ describe('plan proof on a run', () => {
     expect(measure.speedup).toMatch(/^\d+\.\dx$/);
     console.log(`[${db.kind}] orders by user: before ${measure.before?.ms} ms, after ${measure.after?.ms} ms, speed-up ${measure.speedup}`);
 
-    // The ledger has them: one `before` row, five `after` rows.
+    // The ledger has them: one `before` row, six `after` rows.
     const { rows } = await db.client.query<{ phase: string; name: string; outcome: string }>(sql`SELECT phase, name, outcome FROM ${sql.ident(h.ledger, 'plan_checks')} WHERE run_id = ${result.runId} ORDER BY phase, name`);
     expect(rows).toEqual([
       { phase: 'after', name: 'broken sql', outcome: 'error' },
       { phase: 'after', name: 'never built', outcome: 'skipped' },
       { phase: 'after', name: 'orders by user', outcome: 'held' },
       { phase: 'after', name: 'tiny lookup', outcome: 'not_chosen' },
+      { phase: 'after', name: 'tiny lookup by param', outcome: 'not_chosen' },
       { phase: 'after', name: 'wrong index', outcome: 'unusable' },
       { phase: 'before', name: 'orders by user', outcome: 'measured' },
     ]);
