@@ -12,6 +12,8 @@ export const ExitCode = {
   unreachable: 5,
   /** Pre-flight refused the plan: a build needs more than a whole window, or the builds more disk than is free. */
   refused: 6,
+  /** The database was over --critical-load: the run stopped, resumable; the same command resumes it. */
+  loadCritical: 7,
   /** Interrupted (SIGINT, SIGTERM): the statement was cancelled and the lease released; the same command resumes. */
   interrupted: 130,
 } as const;

@@ -1,7 +1,7 @@
 import type { CommandContext } from './command.ts';
 import { ExitCode } from './exit-codes.ts';
 import { helpRequested, migrationsDir, migrationVerbOptions, parseVerb, parseWindowOption } from './args.ts';
-import { createOutput, type Output } from './output.ts';
+import { createOutput, formatDuration, type Output } from './output.ts';
 import { createProgress } from './progress.ts';
 import { cliActor, withMigrator } from './session.ts';
 import { watchInterrupts } from './interrupts.ts';
@@ -12,6 +12,7 @@ import { ConfigError, OutsideWindowError } from '../../lambdas/core/errors.ts';
 import type { Direction } from '../../lambdas/core/migrations/ledger.ts';
 import type { AdvanceResult } from '../../lambdas/core/migrations/runner.ts';
 import { describeRunningBuild } from '../../lambdas/core/migrations/running-builds.ts';
+import { parseLoadLimit, type LoadGuardOptions } from '../../lambdas/core/migrations/load-guard.ts';
 import { indexProblem } from '../../lambdas/core/migrations/index-check.ts';
 import { describePlanCheck } from '../../lambdas/core/migrations/plan-proof.ts';
 import { isOpen, nextOpening } from '../../lambdas/core/window.ts';
@@ -22,11 +23,13 @@ const options = {
   offline: { type: 'boolean' },
   window: { type: 'string' },
   restart: { type: 'boolean' },
+  'max-load': { type: 'string' },
+  'critical-load': { type: 'string' },
 } as const;
 
 export function migrateUsage(direction: Direction): string {
   const target = direction === 'up' ? '<head|heads|REV|+N|FROM:TO>' : '<REV|-N|base|FROM:TO>';
-  return `${direction === 'up' ? 'upgrade' : 'downgrade'} ${target} [--sql [--offline]] [--window START,MINUTES[,TZ]] [--restart] [--migrations DIR] [--database-url URL | Data API options] [--json]`;
+  return `${direction === 'up' ? 'upgrade' : 'downgrade'} ${target} [--sql [--offline]] [--window START,MINUTES[,TZ]] [--max-load active=N[,waiting=M]] [--critical-load active=N[,waiting=M][,cancel-builds]] [--restart] [--migrations DIR] [--database-url URL | Data API options] [--json]`;
 }
 
 function printResult(out: Output, result: AdvanceResult, direction: Direction): void {
@@ -58,6 +61,10 @@ function printResult(out: Output, result: AdvanceResult, direction: Direction): 
     if (error) out.note(`warning: ${error}`);
   }
   if (result.status === 'failed') out.line(`failed: ${result.error?.message ?? 'unknown error'}; fix the cause and run the same command again to resume (run ${result.runId})`);
+  if (result.throttledMs) out.line(`throttled for ${formatDuration(result.throttledMs)} over --max-load`);
+  if (result.status === 'load_critical') {
+    out.line(`stopped: critical load (${result.loadCritical?.reason ?? 'over --critical-load'}) before ${result.next ? `${result.next.revision} (${result.next.description})` : 'the end'}; run the same command when the database is quieter to resume (run ${result.runId})`);
+  }
   if (result.status === 'window_closed') {
     out.line(`the off-peak window closed before ${result.next ? `${result.next.revision} (${result.next.description})` : 'the end'}; run the same command in the next window to resume (run ${result.runId})`);
     for (const b of result.runningBuilds ?? []) out.line(`  still building: ${describeRunningBuild(b)}`);
@@ -72,6 +79,7 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
   if (helpRequested(values, usage, stdout)) return ExitCode.ok;
   const target = positionals[0]!;
   const window = parseWindowOption(values.window);
+  const loadGuard = loadGuardOption(values['max-load'], values['critical-load']);
   const out = createOutput({ stdout, stderr }, values.json ?? false);
   const dir = migrationsDir(values, cwd);
 
@@ -79,6 +87,7 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
     if (!values.sql) throw new ConfigError(`--offline renders a script: use it with --sql\nusage: offpeak ${usage}`);
     const given = (['database-url', 'pglite-dir', ...dataApiOptionNames] as const).filter((k) => values[k] !== undefined);
     if (given.length) throw new ConfigError(`--offline reads no database: drop --${given.join(', --')}`);
+    if (loadGuard) throw new ConfigError('--offline runs nothing: drop --max-load and --critical-load');
     const graph = await loadGraph(dir);
     const plan = offlinePlan(graph, direction, target);
     const text = renderOfflineSql(graph, plan, { lockTimeoutMs: 3000, actor: `offline:${cliActor().replace(/^cli:/, '')}` });
@@ -102,7 +111,7 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
   const interrupts = watchInterrupts(stderr);
   let result: AdvanceResult;
   try {
-    result = await withMigrator({ values, env, cwd, dir, options: { onEvent: progress } }, (m) =>
+    result = await withMigrator({ values, env, cwd, dir, options: { onEvent: progress, ...(loadGuard ? { loadGuard } : {}) } }, (m) =>
       m.runToCompletion(direction, target, { ...(window ? { window } : {}), restart: values.restart ?? false, signal: interrupts.signal }),
     );
   } finally {
@@ -116,5 +125,15 @@ export async function runMigrateVerb(context: CommandContext, direction: Directi
     return ExitCode.interrupted;
   }
   if (result.status === 'window_closed') return ExitCode.outsideWindow;
+  if (result.status === 'load_critical') return ExitCode.loadCritical;
   return result.status === 'done' ? ExitCode.ok : ExitCode.failed;
+}
+
+/** --max-load and --critical-load (load-guard.ts); undefined when neither is given. */
+function loadGuardOption(maxLoad: string | undefined, criticalLoad: string | undefined): LoadGuardOptions | undefined {
+  if (maxLoad === undefined && criticalLoad === undefined) return undefined;
+  return {
+    ...(maxLoad !== undefined ? { maxLoad: parseLoadLimit(maxLoad, '--max-load') } : {}),
+    ...(criticalLoad !== undefined ? { criticalLoad: parseLoadLimit(criticalLoad, '--critical-load', { critical: true }) } : {}),
+  };
 }
