@@ -47,6 +47,8 @@ const MAX_EVIDENCE_CHARS = 2_000;
 /** A clipped statement is dangerous to paste, so a too-long one is replaced, not cut. */
 const MAX_STATEMENT_CHARS = 8_000;
 
+const FINDINGS_HEADING = '\nFINDINGS BY SEVERITY\n\n';
+
 export function renderEmailText(report: IndexHealthReport, options: EmailTextOptions = {}): string {
   const maxBytes = options.maxBytes ?? DEFAULT_EMAIL_MAX_BYTES;
   if (Number.isNaN(maxBytes) || maxBytes < MIN_EMAIL_BYTES) {
@@ -58,8 +60,9 @@ export function renderEmailText(report: IndexHealthReport, options: EmailTextOpt
   const summary = summarize(report);
   const head = headSection(report, summary);
 
-  // The cut notice is reserved with the largest numbers it can show, so it always fits.
-  const reserve = summary.total > 0 ? cost(`\n${cutNotice(summary.total, summary.total)}\n`) : 0;
+  // The cut notice is reserved with the largest numbers it can show, so it always fits: "total more …
+  // (0 of total shown" plus room for the shown count's digits (up to total's).
+  const reserve = summary.total > 0 ? cost(`\n${cutNotice(summary.total, summary.total)}\n`) + cost(formatCount(summary.total)) : 0;
   let tail = '';
   for (const rows of [options.tableRows ?? DEFAULT_TABLE_ROWS, 10, 3, 0]) {
     tail = tablesSection(report, summary, rows) + caveatSection();
@@ -70,7 +73,7 @@ export function renderEmailText(report: IndexHealthReport, options: EmailTextOpt
   const section = adviceSection(report.findings);
   let advice = adviceText(section, true);
   if (cost(advice) > (maxBytes - cost(head) - cost(tail) - reserve) / 2) advice = adviceText(section, false);
-  let used = cost(head) + cost(advice) + cost(tail) + reserve;
+  let used = cost(head) + cost(advice) + cost(tail) + reserve + cost(FINDINGS_HEADING);
   const shown: string[] = [];
   let shownCount = 0;
   let number = 0;
@@ -89,7 +92,7 @@ export function renderEmailText(report: IndexHealthReport, options: EmailTextOpt
 
   const findings = summary.total === 0
     ? '\nFINDINGS\n\nNo findings.\n'
-    : `\nFINDINGS BY SEVERITY\n\n${shown.join('')}`;
+    : `${FINDINGS_HEADING}${shown.join('')}`;
   const omitted = summary.total - shownCount;
   const notice = omitted > 0 ? `\n${cutNotice(omitted, summary.total)}\n` : '';
   const text = head + advice + findings + tail + notice;

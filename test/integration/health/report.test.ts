@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { createDefectSchema, DEFECT_SCHEMA_OPTIONS, flushStats } from '../../support/defect-schema.ts';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { buildIndexHealthReport, buildIndexHealthReportWithStats } from '../../../lambdas/core/health/build-report.ts';
 import { takeUsageSnapshot } from '../../../lambdas/core/health/snapshot.ts';
@@ -12,14 +13,7 @@ import { renderSlackBlocks } from '../../../lambdas/core/render/slack-blocks.ts'
 
 const DAY = 86_400_000;
 const LEDGER = 'offpeak';
-/** Thresholds scaled to a fixture that builds in seconds; the rules are the production ones. */
-const OPTIONS = {
-  oversizedMinBytes: 256 * 1024,
-  bloatMinBytes: 256 * 1024,
-  // Pooled PostgreSQL connections publish DML counters up to 10 s late, which could make a freshly
-  // analyzed fixture table look modified; "never analyzed" still makes shop.audit stale.
-  analyzeThresholdRows: 1e9,
-};
+const OPTIONS = DEFECT_SCHEMA_OPTIONS;
 
 let db: TestDatabase;
 
@@ -31,51 +25,13 @@ async function run(...statements: string[]): Promise<void> {
   await runOn(db.client, statements);
 }
 
-/** Makes the statistics collector publish this backend's counters now (PG15+ flushes lazily). */
-async function flushStats(client: TestDatabase['client'] = db.client): Promise<void> {
-  await runOn(client, ['SELECT pg_stat_force_next_flush()', 'SELECT 1']);
-}
-
 function key(f: Finding): string {
   return `${f.kind} ${f.schema}.${f.index ?? f.table}`;
 }
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await run(
-    'CREATE SCHEMA shop',
-    'CREATE TABLE shop.customers (id int PRIMARY KEY, email text UNIQUE, name text)',
-    'CREATE TABLE shop.products (id int PRIMARY KEY, title text)',
-    `CREATE TABLE shop.orders (id int PRIMARY KEY, customer_id int REFERENCES shop.customers, product_id int REFERENCES shop.products,
-      status text, created_at timestamptz, qty int)`,
-    // FK support: the only index leading with customer_id
-    'CREATE INDEX idx_orders_customer_id ON shop.orders (customer_id)',
-    'CREATE INDEX idx_orders_status ON shop.orders (status)',
-    'CREATE INDEX idx_orders_status_dup ON shop.orders (status)',
-    'CREATE INDEX idx_orders_created_at ON shop.orders (created_at)',
-    'CREATE INDEX idx_orders_created_at_status ON shop.orders (created_at, status)',
-    'CREATE INDEX idx_orders_qty ON shop.orders (qty)',
-    'CREATE TABLE shop.docs (id int PRIMARY KEY, body text)',
-    'CREATE INDEX idx_docs_body3 ON shop.docs ((body || body || body))',
-    'CREATE TABLE shop.events (n int)',
-    'CREATE INDEX idx_events_n ON shop.events (n)',
-    'CREATE TABLE shop.audit (at timestamptz, note text)',
-    'INSERT INTO shop.customers SELECT g, g || \'@example.com\', \'c\' FROM generate_series(1, 50) g',
-    'INSERT INTO shop.products SELECT g, \'p\' FROM generate_series(1, 10) g',
-    `INSERT INTO shop.orders SELECT g, 1 + g % 50, 1 + g % 10, 'new', now(), g % 7 FROM generate_series(1, 200) g`,
-    'INSERT INTO shop.docs SELECT g, md5(g::text) FROM generate_series(1, 5000) g',
-    'INSERT INTO shop.events SELECT g FROM generate_series(1, 30000) g',
-    'DELETE FROM shop.events WHERE n % 20 <> 0',
-    'VACUUM shop.events',
-  );
-  // Publish the DML counters before ANALYZE resets them, or they land after it and look like new changes.
-  await flushStats();
-  await run(
-    'ANALYZE shop.customers', 'ANALYZE shop.products', 'ANALYZE shop.orders', 'ANALYZE shop.docs', 'ANALYZE shop.events',
-  );
-  // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.
-  await expect(run('CREATE INDEX CONCURRENTLY idx_orders_bad ON shop.orders ((1 / (qty - 3)))')).rejects.toThrow(/division by zero/);
-  await flushStats();
+  await createDefectSchema(db.client);
 });
 
 afterAll(async () => {

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { adviceSection } from '../../../lambdas/core/render/advice.ts';
 import { renderEmailText } from '../../../lambdas/core/render/email-text.ts';
 import { parseReportJson, renderJson } from '../../../lambdas/core/render/report-json.ts';
-import { makeReport } from '../../support/report-fixtures.ts';
+import { producerReport, replicate } from '../../support/report-fixtures.ts';
 
 describe('the advice section', () => {
-  const report = makeReport(24);
+  // the producer's findings copied three times: 12 advised drops on distinct names
+  const report = replicate(producerReport(), { findings: 24 });
   const advised = report.findings.filter((f) => f.suggestion !== null);
 
   it('lists every DROP ordered by schema, table and index, the restores in reverse, one line each', () => {
@@ -30,7 +31,7 @@ describe('the advice section', () => {
   });
 
   it('points to the JSON when the script would take more than half the email budget', () => {
-    const big = makeReport(2_000);
+    const big = replicate(producerReport(), { findings: 2_000 });
     const email = renderEmailText(big, { maxBytes: 60_000 });
     expect(email).toContain('The script is too long for this email');
     expect(Buffer.byteLength(email)).toBeLessThanOrEqual(60_000);

@@ -1,31 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { renderChatNotification } from '../../../lambdas/core/render/chat-notification.ts';
-import { makeReport } from '../../support/report-fixtures.ts';
+import { producerReport, replicate } from '../../support/report-fixtures.ts';
 
 describe('renderChatNotification', () => {
   it('has the Amazon Q Developer custom-notification shape', () => {
     // Act
-    const notification = renderChatNotification(makeReport(3));
+    const report = producerReport();
+    const notification = renderChatNotification(report);
     // Assess
     expect(notification).toMatchObject({
       version: '1.0',
       source: 'custom',
       content: {
         textType: 'client-markdown',
-        title: ':warning: offpeak: 3 findings on appdb (1 duplicate, 1 invalid, 1 unused)',
+        title: ':warning: offpeak: 8 findings on postgres (1 bloated, 1 duplicate, 1 fk_without_index, 1 invalid, …)',
       },
     });
     const { description, nextSteps, keywords } = notification.content;
-    expect(description).toContain('*Findings:* 3 (1 critical, 2 warning)');
-    expect(description).toContain('• *critical invalid* `public.order_items` `idx_order_items_created_at_1` (62 MB)');
+    expect(description).toContain('*Findings:* 8 (1 critical, 6 warning, 1 info)');
+    expect(description).toContain('• *critical invalid* `shop.orders` `idx_orders_bad` (0 bytes): INVALID and not ready');
+    // every finding has its line: severity, kind, table and index
+    for (const f of report.findings) {
+      expect(description).toContain(`• *${f.severity} ${f.kind}* \`${f.schema}.${f.table}\`${f.index === null ? ':' : ` \`${f.index}\``}`);
+    }
     expect(description).toContain('writer instance only');
     expect(nextSteps.some((step) => step.includes('INVALID'))).toBe(true);
     expect(nextSteps.some((step) => step.includes('restores'))).toBe(true);
-    expect(keywords).toEqual(['offpeak', 'index-health', 'appdb', 'duplicate', 'invalid', 'unused']);
+    expect(nextSteps.some((step) => step.includes('foreign key'))).toBe(true);
+    expect(keywords).toEqual(['offpeak', 'index-health', 'postgres', 'bloated', 'duplicate', 'fk_without_index']);
   });
 
   it('keeps the description short and says how much was left out', () => {
-    const notification = renderChatNotification(makeReport(50_000 / 10, { database: '🚀'.repeat(300) }));
+    const notification = renderChatNotification(replicate(producerReport(), { findings: 5_000, database: '🚀'.repeat(300) }));
     expect(notification.content.description.length).toBeLessThanOrEqual(3_500);
     expect(notification.content.title.length).toBeLessThanOrEqual(250);
     expect(notification.content.description).toMatch(/… and 4,990 more findings not shown \(10 of 5,000 shown;/);
@@ -38,7 +44,7 @@ describe('renderChatNotification', () => {
   });
 
   it('says there is nothing to do for an empty report', () => {
-    const notification = renderChatNotification(makeReport(0));
+    const notification = renderChatNotification({ ...replicate(producerReport(), { findings: 0 }), database: 'appdb' });
     expect(notification.content.title).toBe(':white_check_mark: offpeak: no findings on appdb');
     expect(notification.content.nextSteps).toEqual(['Nothing to do: no index findings tonight.']);
     expect(notification.content.description).not.toContain('not shown');

@@ -3,7 +3,7 @@ import { FINDING_KINDS, SEVERITIES, type IndexHealthReport } from '../../../lamb
 import { parseReportJson, renderJson } from '../../../lambdas/core/render/report-json.ts';
 import { renderSlackBlocks } from '../../../lambdas/core/render/slack-blocks.ts';
 import { renderSubject } from '../../../lambdas/core/render/subject.ts';
-import { makeReport } from '../../support/report-fixtures.ts';
+import { producerReport, replicate } from '../../support/report-fixtures.ts';
 
 /**
  * The finding kinds and severities are one list (health/report.ts) that the type, the JSON
@@ -11,7 +11,7 @@ import { makeReport } from '../../support/report-fixtures.ts';
  * report JSON → parseReportJson → renderSlackBlocks, for every kind × severity the list has.
  */
 describe('finding kinds and severities: one list', () => {
-  const base = makeReport(1);
+  const base = replicate(producerReport(), { findings: 1 });
   const template = base.findings[0]!;
 
   it.each(FINDING_KINDS.flatMap((kind) => SEVERITIES.map((severity) => [kind, severity] as const)))(

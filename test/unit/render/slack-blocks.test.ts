@@ -3,7 +3,7 @@ import type { SlackBlock, SlackMessage } from '../../../lambdas/core/render/slac
 import { escapeSlack, renderSlackBlocks } from '../../../lambdas/core/render/slack-blocks.ts';
 import { parseReportJson, renderJson } from '../../../lambdas/core/render/report-json.ts';
 import { jsonStringCost } from '../../../lambdas/core/render/text-budget.ts';
-import { makeReport } from '../../support/report-fixtures.ts';
+import { producerReport, replicate } from '../../support/report-fixtures.ts';
 
 /** Every text Slack will show, to assert on content without caring about block layout. */
 function texts(message: SlackMessage): string[] {
@@ -31,7 +31,7 @@ function expectWithinSlackLimits(message: SlackMessage): void {
 describe('renderSlackBlocks', () => {
   it('renders 500 findings within Block Kit limits and says how many were cut', () => {
     // Prepare
-    const report = makeReport(500);
+    const report = replicate(producerReport(), { findings: 500 });
     // Act
     const message = renderSlackBlocks(report);
     // Assess
@@ -40,28 +40,37 @@ describe('renderSlackBlocks', () => {
     const shown = (all.match(/^• \*/gm) ?? []).length;
     expect(shown).toBeGreaterThan(10);
     expect(all).toContain(`… and ${500 - shown} more findings not shown (${shown} of 500 shown;`);
-    expect(message.text).toContain('offpeak: 500 findings on appdb');
+    expect(message.text).toContain('offpeak: 500 findings on postgres');
   });
 
   it('shows the summary, the caveat, findings by severity and both monitoring views', () => {
-    const message = renderSlackBlocks(makeReport(12));
+    const report = producerReport();
+    const message = renderSlackBlocks(report);
     const all = texts(message).join('\n');
-    expect(message.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'offpeak index health: appdb', emoji: false } });
-    expect(all).toContain('*Findings*\n12');
-    expect(all).toContain('*Critical / warning / info*\n2 / 6 / 4');
-    expect(all).toContain('*Stats reset*\n2025-04-21 09:30:00 UTC');
+    expect(message.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'offpeak index health: postgres', emoji: false } });
+    expect(all).toContain('*Findings*\n8');
+    expect(all).toContain('*Critical / warning / info*\n1 / 6 / 1');
+    expect(all).toContain('*Stats reset*\nnever reset');
+    expect(all).toContain('*Usage history*\n20 days of usage snapshots');
     expect(all).toContain('writer instance only');
-    expect(all.indexOf('Critical (2)')).toBeLessThan(all.indexOf('Warning (6)'));
-    expect(all.indexOf('Warning (6)')).toBeLessThan(all.indexOf('Info (4)'));
-    expect(all).toContain('`DROP INDEX CONCURRENTLY IF EXISTS "public"."idx_order_items_created_at_1"`');
-    expect(all).toMatch(/\*idx_ indexes by idx_tup_read\* \(top 8 of 12\)\n```index +idx_scan +idx_tup_read/);
-    expect(all).toMatch(/\*Unused idx_ indexes \(idx_scan = 0\), largest first\*\n```index +table +size/);
+    expect(all.indexOf('Critical (1)')).toBeLessThan(all.indexOf('Warning (6)'));
+    expect(all.indexOf('Warning (6)')).toBeLessThan(all.indexOf('Info (1)'));
+    // every finding under its severity, with its evidence and its DROP when advised
+    for (const f of report.findings) {
+      const line = `• *${f.kind}* \`${f.schema}.${f.table}\`${f.index === null ? '' : ` \`${f.index}\``}`;
+      expect(all, line).toContain(line);
+      expect(all).toContain(f.evidence);
+      if (f.suggestion !== null) expect(all).toContain(`\`${f.suggestion.drop}\``);
+    }
+    expect(all).toContain('`DROP INDEX CONCURRENTLY IF EXISTS shop.idx_orders_bad`');
+    expect(all).toMatch(/\*idx_ indexes by idx_tup_read\* \(top 8 of 9\)\n```index +idx_scan +idx_tup_read/);
+    expect(all).toMatch(/\*Unused idx_ indexes \(idx_scan = 0\), largest first\* \(top 8 of 9\)\n```index +table +size\n-+ .*\nidx_docs_body3 +shop\.docs +848 kB\n/);
     expect(all).not.toContain('not shown');
   });
 
   it('escapes &, < and > everywhere Slack parses mrkdwn', () => {
     // Prepare: a name that would otherwise become a Slack link or mention
-    const report = makeReport(3, { database: 'a<b>&c', tableSuffix: '<!channel>' });
+    const report = replicate(producerReport(), { findings: 3, database: 'a<b>&c', tableSuffix: '<!channel>' });
     report.findings[0]!.evidence = 'ratio > 1.5 & size < 10 MB';
     // Act
     const message = renderSlackBlocks(report);
@@ -75,7 +84,7 @@ describe('renderSlackBlocks', () => {
   });
 
   it('renders an empty report sensibly', () => {
-    const message = renderSlackBlocks(makeReport(0, { usageRows: 0 }));
+    const message = renderSlackBlocks({ ...replicate(producerReport(), { findings: 0, usageRows: 0 }), database: 'appdb' });
     const all = texts(message).join('\n');
     expectWithinSlackLimits(message);
     expect(all).toContain('No findings.');
@@ -86,7 +95,7 @@ describe('renderSlackBlocks', () => {
 
   it('counts what the SNS JSON body cut when Slack is rendered from it', () => {
     // Prepare: the slack-notify path: report -> budgeted JSON -> parse -> Slack
-    const json = renderJson(makeReport(50_000), { maxBytes: 60_000, cost: jsonStringCost });
+    const json = renderJson(replicate(producerReport(), { findings: 50_000, usageRows: 200 }), { maxBytes: 60_000, cost: jsonStringCost });
     const rebuilt = parseReportJson(json);
     // Act
     const message = renderSlackBlocks(rebuilt);
@@ -99,7 +108,7 @@ describe('renderSlackBlocks', () => {
   });
 
   it('stays within limits with long Unicode names', () => {
-    const report = makeReport(400, { database: '🚀データ'.repeat(100), tableSuffix: '_таблица'.repeat(6) });
+    const report = replicate(producerReport(), { findings: 400, database: '🚀データ'.repeat(100), tableSuffix: '_таблица'.repeat(6) });
     const message = renderSlackBlocks(report);
     expectWithinSlackLimits(message);
     expect(texts(message).join('\n')).not.toContain('\uFFFD');

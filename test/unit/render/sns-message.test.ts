@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildSnsMessage } from '../../../lambdas/core/render/sns-message.ts';
 import { parseReportJson } from '../../../lambdas/core/render/report-json.ts';
-import { makeReport } from '../../support/report-fixtures.ts';
+import { producerReport, replicate } from '../../support/report-fixtures.ts';
 
 interface Envelope {
   default: string;
@@ -16,24 +16,26 @@ const requestBytes = (m: { Subject: string; Message: string }): number =>
 describe('buildSnsMessage', () => {
   it('gives default and email text, lambda and https the report JSON', () => {
     // Act
-    const message = buildSnsMessage(makeReport(12));
+    const report = producerReport();
+    const message = buildSnsMessage(report);
     // Assess
     expect(message.MessageStructure).toBe('json');
-    expect(message.Subject).toBe('offpeak: 12 findings on appdb (2 duplicate, 2 invalid, 2 overlapping, 2 unused, 1 bloated, …)');
+    expect(message.Subject).toBe('offpeak: 8 findings on postgres (1 bloated, 1 duplicate, 1 fk_without_index, 1 invalid, …)');
     const envelope = JSON.parse(message.Message) as Envelope;
     expect(Object.keys(envelope).sort()).toEqual(['default', 'email', 'https', 'lambda', 'sms']);
     expect((envelope as Envelope & { sms: string }).sms).toBe(message.Subject);
     for (const value of Object.values(envelope)) expect(typeof value).toBe('string');
-    expect(envelope.email).toContain('offpeak index health report: appdb');
+    expect(envelope.email).toContain('offpeak index health report: postgres');
+    for (const f of report.findings) expect(envelope.email).toContain(f.evidence);
     expect(envelope.email).toContain('Restore: CREATE INDEX CONCURRENTLY IF NOT EXISTS');
-    expect(envelope.default).toContain('offpeak index health report: appdb');
+    expect(envelope.default).toContain('offpeak index health report: postgres');
     expect(envelope.https).toBe(envelope.lambda);
-    expect(parseReportJson(envelope.lambda)).toEqual(makeReport(12));
+    expect(parseReportJson(envelope.lambda)).toEqual(report);
   });
 
   it('fits 50,000 findings, with Unicode names, into 262,144 bytes and says what was cut', () => {
     // Prepare: multi-byte names and quote-heavy statements make escaping expensive
-    const report = makeReport(50_000, { database: 'データベース', tableSuffix: '_заказы_🚀' });
+    const report = replicate(producerReport(), { findings: 50_000, database: 'データベース', tableSuffix: '_заказы_🚀' });
     // Act
     const message = buildSnsMessage(report);
     // Assess
@@ -48,7 +50,7 @@ describe('buildSnsMessage', () => {
   });
 
   it('sends the chat custom notification on https when asked, still within budget', () => {
-    const message = buildSnsMessage(makeReport(50_000), { https: 'chat-notification' });
+    const message = buildSnsMessage(replicate(producerReport(), { findings: 50_000 }), { https: 'chat-notification' });
     expect(requestBytes(message)).toBeLessThanOrEqual(262_144);
     const envelope = JSON.parse(message.Message) as Envelope;
     expect(JSON.parse(envelope.https)).toMatchObject({ version: '1.0', source: 'custom', content: { textType: 'client-markdown' } });
@@ -56,8 +58,8 @@ describe('buildSnsMessage', () => {
   });
 
   it('builds a small message for an empty report', () => {
-    const message = buildSnsMessage(makeReport(0, { usageRows: 0 }));
-    expect(message.Subject).toBe('offpeak: no findings on appdb');
+    const message = buildSnsMessage(replicate(producerReport(), { findings: 0, usageRows: 0 }));
+    expect(message.Subject).toBe('offpeak: no findings on postgres');
     const envelope = JSON.parse(message.Message) as Envelope;
     expect(envelope.email).toContain('No findings.');
     expect(requestBytes(message)).toBeLessThan(5_000);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ReportPublishError } from '../../../lambdas/core/errors.ts';
 import { parseReportJson } from '../../../lambdas/core/render/report-json.ts';
 import { createSnsReportPublisher } from '../../../lambdas/runtime/sns-report-publisher.ts';
-import { makeReport } from '../../support/report-fixtures.ts';
+import { producerReport, replicate } from '../../support/report-fixtures.ts';
 
 const topicArn = 'arn:aws:sns:eu-west-1:123456789012:offpeak-reports';
 const snsMock = mockClient(SNSClient);
@@ -25,7 +25,7 @@ describe('createSnsReportPublisher', () => {
     // Prepare
     snsMock.on(PublishCommand).resolves({ MessageId: 'msg-1' });
     const publisher = createSnsReportPublisher({ sns: new SNSClient({ region: 'eu-west-1' }), topicArn });
-    const report = makeReport(12);
+    const report = producerReport();
     // Act
     const result = await publisher.publish(report);
     // Assess
@@ -35,7 +35,7 @@ describe('createSnsReportPublisher', () => {
     const input = calls[0]!.args[0].input;
     expect(input.TopicArn).toBe(topicArn);
     expect(input.MessageStructure).toBe('json');
-    expect(input.Subject).toBe('offpeak: 12 findings on appdb (2 duplicate, 2 invalid, 2 overlapping, 2 unused, 1 bloated, …)');
+    expect(input.Subject).toBe('offpeak: 8 findings on postgres (1 bloated, 1 duplicate, 1 fk_without_index, 1 invalid, …)');
     const envelope = JSON.parse(input.Message!) as Envelope;
     expect(envelope.default).toContain('SUMMARY');
     expect(envelope.email).toContain('FINDINGS BY SEVERITY');
@@ -48,7 +48,7 @@ describe('createSnsReportPublisher', () => {
   it('keeps a 50,000-finding report within SNS limits', async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: 'msg-2' });
     const publisher = createSnsReportPublisher({ sns: new SNSClient({ region: 'eu-west-1' }), topicArn });
-    await publisher.publish(makeReport(50_000, { database: 'x'.repeat(300) }));
+    await publisher.publish(replicate(producerReport(), { findings: 50_000, database: 'x'.repeat(300) }));
     const input = snsMock.commandCalls(PublishCommand)[0]!.args[0].input;
     expect(Buffer.byteLength(input.Message!, 'utf8') + Buffer.byteLength(input.Subject!, 'utf8')).toBeLessThanOrEqual(262_144);
     expect(input.Subject!.length).toBeLessThan(100);
@@ -58,7 +58,7 @@ describe('createSnsReportPublisher', () => {
   it('sends the chat custom notification to https subscribers when configured', async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: 'msg-3' });
     const publisher = createSnsReportPublisher({ sns: new SNSClient({ region: 'eu-west-1' }), topicArn, https: 'chat-notification' });
-    await publisher.publish(makeReport(3));
+    await publisher.publish(replicate(producerReport(), { findings: 3 }));
     const envelope = JSON.parse(snsMock.commandCalls(PublishCommand)[0]!.args[0].input.Message!) as Envelope;
     expect(JSON.parse(envelope.https)).toMatchObject({ version: '1.0', source: 'custom', content: { textType: 'client-markdown' } });
     expect(parseReportJson(envelope.lambda).findings).toHaveLength(3);
@@ -70,7 +70,7 @@ describe('createSnsReportPublisher', () => {
     snsMock.on(PublishCommand).rejects(refusal);
     const publisher = createSnsReportPublisher({ sns: new SNSClient({ region: 'eu-west-1' }), topicArn });
     // Act
-    const outcome = publisher.publish(makeReport(1));
+    const outcome = publisher.publish({ ...producerReport(), database: 'appdb' });
     // Assess
     await expect(outcome).rejects.toBeInstanceOf(ReportPublishError);
     await expect(outcome).rejects.toMatchObject({
@@ -84,6 +84,6 @@ describe('createSnsReportPublisher', () => {
   it('fails clearly when SNS returns no MessageId', async () => {
     snsMock.on(PublishCommand).resolves({});
     const publisher = createSnsReportPublisher({ sns: new SNSClient({ region: 'eu-west-1' }), topicArn });
-    await expect(publisher.publish(makeReport(1))).rejects.toThrow(/returned no MessageId/);
+    await expect(publisher.publish(producerReport())).rejects.toThrow(/returned no MessageId/);
   });
 });
