@@ -1,10 +1,10 @@
 /**
  * Index-health reports for renderer tests, made by the producer: the real checks
- * (buildIndexHealthReport) run on a real schema with one defect of every kind
- * (test/support/defect-schema.ts) by test/fixtures/report/write-producer-report.ts,
+ * (buildIndexHealthReport) run on a real schema with one defect of each kind
+ * a schema can show (test/support/defect-schema.ts) by test/fixtures/report/write-producer-report.ts,
  * which wrote test/fixtures/report/producer-report.json in the report's JSON format.
- * test/integration/health/producer-fixture.test.ts regenerates it on PGlite and on
- * PostgreSQL and fails if the committed file differs, so renderer tests only see
+ * test/integration/health/producer-fixture.test.ts regenerates it on both test databases
+ * and fails if the committed file differs, so renderer tests only see
  * shapes the producer emits today, and stay fast (no database per renderer file).
  *
  * Shapes the producer cannot emit on a schema that builds in seconds (thousands of
@@ -18,7 +18,8 @@ import { parseReportJson } from '../../lambdas/core/render/report-json.ts';
 import { PRODUCER_REPORT_FILE } from '../fixtures/report/producer-report.ts';
 
 /**
- * The producer's report of the defect schema: 8 findings, one of each kind (1 critical, 6 warning,
+ * The producer's report of the defect schema: 8 findings, one of each kind but plan_regression (which needs
+ * a migration's recorded plan proof; see finding-kinds.test.ts for every kind) (1 critical, 6 warning,
  * 1 info), 20 days of usage history, generated at 2026-06-01 03:00 UTC. A fresh copy each call.
  */
 export function producerReport(): IndexHealthReport {
