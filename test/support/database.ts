@@ -22,6 +22,13 @@ export interface TestDatabase {
 
 export const testDatabaseUrl = process.env['TEST_DATABASE_URL'] || undefined;
 
+/**
+ * True in the PostgreSQL pass (TEST_DATABASE_URL set). A test of PGlite itself (an on-disk directory, its
+ * lock, `offpeak start`) uses no test database and would run identically in both of CI's passes, so it
+ * skips in this one and runs in the PGlite pass: `it.skipIf(postgresqlPass)`.
+ */
+export const postgresqlPass = testDatabaseUrl !== undefined;
+
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
