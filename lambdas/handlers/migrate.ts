@@ -26,6 +26,8 @@ export interface MigrateResult {
   total: number;
   skipped: AdvanceResult['skipped'];
   verification: AdvanceResult['verification'] | null;
+  /** When done: the plan expectations checked at the end of the run (never a failure; the notice reports them). */
+  planProof: AdvanceResult['planProof'] | null;
   /** When done: every revision the run applied (across windows), with its duration. */
   runApplied: AppliedRevision[];
   /**
@@ -97,6 +99,7 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
     total: result.total,
     skipped: result.skipped,
     verification: result.verification ?? null,
+    planProof: result.planProof ?? null,
     runApplied,
     remaining,
     runningBuilds: (result.runningBuilds ?? []).map(noticeBuild),

@@ -3,6 +3,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import * as z from 'zod';
 import { parseSqlState } from '../core/db/data-api-errors.ts';
 import { ReportPublishError } from '../core/errors.ts';
+import { describePlanCheck, type PlanCheck } from '../core/migrations/plan-proof.ts';
 import { indexProblem } from '../core/migrations/index-check.ts';
 import { noticeEnvelope, renderNoticeText, type Commands, type Notice, type RunningBuild } from '../core/render/notice.ts';
 import { optionalEnv, topicArn } from '../runtime/config.ts';
@@ -28,6 +29,13 @@ const run = z.looseObject({
     .looseObject({
       analyzed: z.array(z.string()),
       indexes: z.array(z.looseObject({ schema: z.string(), name: z.string(), expected: z.enum(['valid', 'absent']).default('valid'), exists: z.boolean(), valid: z.boolean() })),
+    })
+    .nullable()
+    .optional(),
+  planProof: z
+    .looseObject({
+      checks: z.array(z.looseObject({ revision: z.string(), name: z.string(), index: z.string(), outcome: z.enum(['held', 'not_chosen', 'unusable', 'skipped', 'error']) })),
+      error: z.string().optional(),
     })
     .nullable()
     .optional(),
@@ -76,6 +84,15 @@ export function noticeFrom(event: NotifyEvent, database: string): Notice {
       ...(event.startedAt ? { durationMs: Date.now() - new Date(event.startedAt).getTime() } : {}),
       remaining: r?.remaining ?? [],
       ...(r?.verification ? { verification: { checkedIndexes: checked, problems, analyzed: r.verification.analyzed } } : {}),
+      ...(r?.planProof
+        ? {
+            planProof: {
+              // The checks are the runner's own PlanCheck objects, carried through the state as JSON.
+              checks: r.planProof.checks.map((c) => ({ revision: c.revision, name: c.name, index: c.index, outcome: c.outcome, text: describePlanCheck(c as unknown as PlanCheck) })),
+              ...(r.planProof.error ? { error: r.planProof.error } : {}),
+            },
+          }
+        : {}),
     };
   }
   if (event.kind === 'window_closed') {

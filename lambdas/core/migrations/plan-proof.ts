@@ -267,7 +267,7 @@ export async function checkExpectation(client: SqlClient, m: Migration, e: PlanE
 /** One line for people, honest about usable-but-not-chosen. */
 export function describePlanCheck(c: PlanCheck): string {
   const head = `${c.revision} ${JSON.stringify(c.name)} → ${c.index}`;
-  const rows = c.tableRows !== null && c.table ? ` (${c.table} has ~${c.tableRows} row(s))` : '';
+  const rows = c.tableRows != null && c.table ? ` (${c.table} has ~${c.tableRows} row(s))` : '';
   const speed = c.measure ? ` ${describeMeasure(c.measure)}` : '';
   switch (c.outcome) {
     case 'held':

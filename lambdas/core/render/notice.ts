@@ -25,6 +25,20 @@ export interface RunningBuild {
   blockers?: Array<{ pid: number; query?: string | undefined; state?: string | undefined; waitingSeconds?: number | undefined }> | undefined;
 }
 
+/** One plan expectation checked at the end of the run (migrations/plan-proof.ts), as the notice shows it. */
+export interface PlanProofLine {
+  revision: string;
+  name: string;
+  index: string;
+  /** held | not_chosen | unusable | skipped | error */
+  outcome: string;
+  /** The check in one sentence (describePlanCheck), honest about usable-but-not-chosen. */
+  text: string;
+}
+
+/** Expectations that do not hold: the index cannot serve its query, or the check's SQL failed. */
+const planProblems = (lines: readonly PlanProofLine[]) => lines.filter((l) => l.outcome === 'unusable' || l.outcome === 'error');
+
 export interface Commands {
   resume: string;
   rollback: string;
@@ -40,6 +54,8 @@ export type Notice =
       /** Revisions still pending (newer than the run); a new run picks them up. */
       remaining: string[];
       verification?: { checkedIndexes: string[]; problems: string[]; analyzed: string[] } | undefined;
+      /** Plan proof: never fails the run, so a problem here is said in the headline. */
+      planProof?: { checks: PlanProofLine[]; error?: string | undefined } | undefined;
     }
   | {
       kind: 'window_closed';
@@ -84,8 +100,10 @@ const seconds = (ms: number | null | undefined): string => (ms === null || ms ==
 
 function headline(notice: Notice): string {
   switch (notice.kind) {
-    case 'run_done':
-      return `offpeak ${notice.database}: window run done, ${notice.applied.length} migration(s) applied`;
+    case 'run_done': {
+      const bad = planProblems(notice.planProof?.checks ?? []).length;
+      return `offpeak ${notice.database}: window run done, ${notice.applied.length} migration(s) applied${bad ? `; ${bad} plan expectation(s) NOT HOLDING` : ''}`;
+    }
     case 'window_closed':
       return `offpeak ${notice.database}: window closed at ${notice.position}/${notice.total}, resumes next window`;
     case 'run_failed':
@@ -111,6 +129,18 @@ function sections(notice: Notice): Array<{ title: string; lines: string[] }> {
             `${v.checkedIndexes.length} index(es) the run built or dropped checked, ${v.problems.length} problem(s)`,
             ...v.problems.map((p) => `PROBLEM: ${p}`),
             `ANALYZE: ${v.analyzed.length ? v.analyzed.join(', ') : 'nothing left to analyze'}`,
+          ],
+        });
+      }
+      if (notice.planProof) {
+        const { checks, error } = notice.planProof;
+        const bad = planProblems(checks);
+        out.push({
+          title: 'Plan proof',
+          lines: [
+            `${checks.length} expectation(s) checked (EXPLAIN after the builds and ANALYZE), ${bad.length} not holding`,
+            ...checks.map((c) => `${bad.includes(c) ? 'PROBLEM: ' : ''}${c.text}`),
+            ...(error ? [`PROBLEM: ${error}`] : []),
           ],
         });
       }

@@ -115,6 +115,13 @@ describe('migrate', () => {
     expect(third.position).toBe(third.total);
     expect([...first.applied, ...second.applied, ...third.applied]).toEqual(revisions);
     expect(third.verification?.ok).toBe(true);
+    // Plan proof through the Data API (read-only transactions, PREPARE, SET LOCAL): the seed's tables are empty, so
+    // each index is usable and not chosen; the vector search is skipped where pgvector is missing.
+    expect(third.planProof?.checks.map((c) => [c.name, c.outcome])).toEqual([
+      ['assistants of a user, newest first', 'not_chosen'],
+      ['dialogs of a user by last message', 'not_chosen'],
+      ['nearest knowledge chunks (cosine)', api.db.hasVector ? 'not_chosen' : 'skipped'],
+    ]);
     expect((await validIndexes()).length).toBeGreaterThan(10);
     const pending = await plan({ input: {}, startedAt: new Date().toISOString() }, lambdaContext('offpeak-plan'));
     expect(pending).toMatchObject({ pending: 0, revisions: [], risky: false, highestRisk: 'none' });
