@@ -156,6 +156,12 @@ export class LoadCriticalError extends OffpeakError {
 /** The off-peak window is closed. */
 export class OutsideWindowError extends OffpeakError {}
 
+/**
+ * Pre-flight refused the plan before any change: a build is estimated to need more than a whole window, or the
+ * builds more disk than is free. The message gives the numbers and the fix.
+ */
+export class PreflightRefusedError extends OffpeakError {}
+
 // ---------------------------------------------------------------- reports
 
 /** The report could not be published (the transport refused it or was unreachable). */

@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Risk } from '../core/migrations/model.ts';
+import { preflight, refusalError, type PreflightWindow } from '../core/preflight/preflight.ts';
 import { WEEKDAYS } from '../core/window.ts';
 import { optionalEnv, snapshotRetentionDays, windowMinutes } from '../runtime/config.ts';
 import { EnvName, MetricName } from '../runtime/env-names.ts';
@@ -25,6 +26,8 @@ export interface PlanResult {
   unfinishedRun: { runId: string; status: string; startedAt: string; windows: number } | null;
   /** The window is measured from the scheduled time (or the execution start without one). */
   windowEndsAt: string;
+  /** Pre-flight of the pending index builds against the window (null when nothing is pending). */
+  preflight: { builds: number; totalBytes: number; totalSeconds: number; uncalibrated: number; window: PreflightWindow | null; warnings: number } | null;
 }
 
 const RISK_ORDER: ReadonlyArray<Risk | 'none'> = ['none', 'low', 'medium', 'high'];
@@ -33,8 +36,18 @@ const RISK_ORDER: ReadonlyArray<Risk | 'none'> = ['none', 'low', 'medium', 'high
 export const handler = offpeakHandler('plan', planEventSchema, async (event): Promise<PlanResult> => {
   const opened = new Date(event.input.scheduledTime ?? event.startedAt);
   const windowEndsAt = new Date(opened.getTime() + windowMinutes() * 60_000);
-  const { migrator } = openMigrator('offpeak-plan');
+  const { migrator, client } = openMigrator('offpeak-plan');
   const plan = await migrator.plan('up', 'heads');
+  // Pre-flight, the run's first check: a build that cannot fit in a whole window fails the run here, before any change.
+  const checked = plan.units.length
+    ? await preflight({ client, graph: migrator.graph, plan, schema: migrator.ledger.schema, windowMinutes: windowMinutes() })
+    : undefined;
+  if (checked) {
+    const { report } = checked;
+    logger.info({ message: 'preflight', builds: report.units.length, totalBytes: report.totalBytes, totalSeconds: report.totalSeconds, window: report.window, warnings: report.warnings });
+    const refused = refusalError(checked);
+    if (refused) throw refused;
+  }
   const revisions = [...new Set(plan.units.map((u) => u.revision))];
   const highestRisk = revisions
     .map((r) => migrator.graph.get(r).risk)
@@ -58,6 +71,16 @@ export const handler = offpeakHandler('plan', planEventSchema, async (event): Pr
     snapshotCutoff: new Date(opened.getTime() - snapshotRetentionDays() * 86_400_000).toISOString(),
     unfinishedRun,
     windowEndsAt: windowEndsAt.toISOString(),
+    preflight: checked
+      ? {
+          builds: checked.report.units.length,
+          totalBytes: checked.report.totalBytes,
+          totalSeconds: checked.report.totalSeconds,
+          uncalibrated: checked.report.units.filter((u) => !u.calibrated).length,
+          window: checked.report.window,
+          warnings: checked.report.warnings.length,
+        }
+      : null,
   };
   logger.info({ message: 'planned', pending: result.pending, revisions, highestRisk, unfinishedRun, windowEndsAt: result.windowEndsAt });
   return result;

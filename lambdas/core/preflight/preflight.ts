@@ -9,6 +9,7 @@
  * have it estimated.
  */
 import type { SqlExecutor } from '../db/client.ts';
+import { DatabaseError, PreflightRefusedError } from '../errors.ts';
 import { formatBytes } from '../health/checks.ts';
 import type { MigrationGraph } from '../migrations/graph.ts';
 import { unitSteps, type Plan } from '../migrations/planner.ts';
@@ -110,9 +111,17 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
   const rates = builds.length ? await calibratedRates(client, options.schema) : new Map<string, BuildRate>();
   const units: PreflightUnit[] = [];
   for (const { revision, step, spec } of builds) {
-    const reading = await readIndex(client, spec);
-    warnings.push(...reading.warnings);
     const where = `${revision} step ${step} (${spec.index.name})`;
+    let reading: Awaited<ReturnType<typeof readIndex>>;
+    try {
+      reading = await readIndex(client, spec);
+    } catch (error) {
+      // An estimate the database cannot make (an expression it refuses outside the index) is no reason to stop: say so.
+      if (!(error instanceof DatabaseError)) throw error;
+      warnings.push(`${where}: could not be estimated (${error.message}); it is left out of the totals`);
+      continue;
+    }
+    warnings.push(...reading.warnings);
     if (reading.tableMissing) warnings.push(`${where}: table ${spec.index.schema}.${spec.index.table} does not exist yet (an earlier unit makes it): estimated as empty`);
     if (reading.alreadyBuilt) warnings.push(`${where}: the index already exists and is valid: nothing to build`);
     const size = reading.tableMissing || reading.alreadyBuilt ? { bytes: 0, tempBytes: 0, notes: [] } : estimateSize(reading.shape, reading.maintenanceWorkMem);
@@ -180,4 +189,18 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
   }
   for (const r of refusals) warnings.push(`refused: ${r.message}`);
   return { report: { units, totalBytes, totalSeconds, window, warnings }, refusals };
+}
+
+/** The refusal as one error for a window run's first state: nothing has changed yet; the message has the numbers and the fix. */
+export function refusalError(result: PreflightResult): PreflightRefusedError | undefined {
+  if (!result.refusals.length) return undefined;
+  const { report, refusals } = result;
+  return new PreflightRefusedError(`pre-flight refused the run before any change: ${refusals.map((r) => r.message).join('; ')}`, {
+    context: {
+      refusals: refusals.map(({ revision, step, index, reason }) => ({ revision, step, index, reason })),
+      totalBytes: report.totalBytes,
+      totalSeconds: report.totalSeconds,
+      window: report.window,
+    },
+  });
 }
