@@ -19,6 +19,7 @@ export const HandlerEntry = {
   indexReport: 'lambdas/handlers/index-report.ts',
   slackNotify: 'lambdas/handlers/slack-notify.ts',
   notify: 'lambdas/handlers/notify.ts',
+  alarmNotify: 'lambdas/handlers/alarm-notify.ts',
   doctor: 'lambdas/handlers/doctor.ts',
 } as const;
 

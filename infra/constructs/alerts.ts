@@ -19,7 +19,7 @@ export interface AlertsProps {
   slackWebhookSecretArn?: string | undefined;
   /** The customer-managed KMS key that encrypts the Slack secret, when it is not the AWS-managed one. */
   slackSecretKeyArn?: string | undefined;
-  /** Where async invocations (SNS → slack-notify) land after Lambda's retries. */
+  /** Where async invocations (SNS → slack-notify) land after Lambda's retries, and alarm deliveries SNS could not make. */
   asyncFailureQueue: sqs.IQueue;
 }
 
@@ -45,13 +45,18 @@ export interface AlarmSpec {
 }
 
 /**
- * Where everything offpeak has to say goes: one SNS topic encrypted with a
- * customer-managed KMS key, email subscriptions, the slack-notify function, and
- * the alarms, whose publishes the topic policy and the key policy both allow.
+ * Where everything offpeak has to say goes: the operator SNS topic encrypted with a
+ * customer-managed KMS key, email subscriptions, the slack-notify function; and the
+ * alarms, which publish to an internal alarm topic (its topic policy and the key policy
+ * both allow them) that alarm-notify renders into the operator topic.
  */
 export class Alerts extends Construct {
   readonly key: kms.Key;
+  /** The operator topic: emails, Slack, and any subscriber added by hand. */
   readonly topic: sns.Topic;
+  /** Internal: the alarms publish here, and only alarm-notify reads it. */
+  readonly alarmTopic: sns.Topic;
+  readonly alarmNotify: OffpeakFunction;
   readonly slackNotify: OffpeakFunction | undefined;
   /** The alarms that publish to the topic (the topic policy allows exactly these). */
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -83,14 +88,21 @@ export class Alerts extends Construct {
       masterKey: this.key,
       enforceSSL: true,
     });
+    // Alarms publish here, not to the operator topic: the alarm-notify function renders each one through
+    // the notice model into the operator topic, like every other notice (docs/aws.md#alarms).
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'offpeak alarms (internal)',
+      masterKey: this.key,
+      enforceSSL: true,
+    });
     // enforceSSL gives the topic a policy of its own, which replaces SNS's default one: without this
     // statement nothing would let CloudWatch publish, and every alarm would fail to deliver.
-    this.topic.addToResourcePolicy(
+    this.alarmTopic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowThisStacksAlarmsToPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
+        resources: [this.alarmTopic.topicArn],
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
           ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => this.alarms.map((a) => a.alarmArn) }) },
@@ -115,7 +127,22 @@ export class Alerts extends Construct {
       this.topic.addSubscription(new subscriptions.LambdaSubscription(this.slackNotify.function));
     }
 
-    this.action = new cwActions.SnsAction(this.topic);
+    // The one notifier for alarms. The fallback needs no code of ours: after Lambda's two retries a failed
+    // invocation goes to the on-failure destination, the operator topic, carrying the raw alarm. A delivery
+    // SNS cannot make to the function at all lands in the async-failure queue, whose depth alarms.
+    this.alarmNotify = new OffpeakFunction(this, 'AlarmNotify', {
+      handler: 'alarmNotify',
+      description: 'offpeak: renders each CloudWatch alarm as a notice and publishes it to the alerts topic',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+    }).bindTopic(this.topic, this.key);
+    // Not destinations.SnsDestination: its grant adds kms:GenerateDataKey* on the key, where bindTopic
+    // already grants the role exactly sns:Publish on this topic and kms:GenerateDataKey/Decrypt on its key.
+    const operatorTopic: lambda.IDestination = { bind: () => ({ destination: this.topic.topicArn }) };
+    this.alarmNotify.function.configureAsyncInvoke({ onFailure: operatorTopic, retryAttempts: 2 });
+    this.alarmTopic.addSubscription(new subscriptions.LambdaSubscription(this.alarmNotify.function, { deadLetterQueue: props.asyncFailureQueue }));
+
+    this.action = new cwActions.SnsAction(this.alarmTopic);
   }
 
   /** An alarm that publishes to the topic (and is allowed to by the topic policy). */

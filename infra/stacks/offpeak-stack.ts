@@ -118,6 +118,7 @@ export class OffpeakStack extends Stack {
       migrate: this.runner.migrate,
       rollback: this.runner.rollback,
       notify: this.runner.notify,
+      alarmNotify: this.alerts.alarmNotify,
       analyze: this.monitor.analyze,
       indexReport: this.monitor.indexReport,
       doctor: this.doctor.function,

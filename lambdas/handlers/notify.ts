@@ -1,16 +1,14 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { PublishCommand } from '@aws-sdk/client-sns';
 import * as z from 'zod';
 import { parseSqlState } from '../core/db/data-api-errors.ts';
-import { ReportPublishError } from '../core/errors.ts';
 import { describePlanCheck, type PlanCheck } from '../core/migrations/plan-proof.ts';
 import { indexProblem } from '../core/migrations/index-check.ts';
-import { noticeEnvelope, renderNoticeText, type Commands, type Notice, type RunningBuild } from '../core/render/notice.ts';
-import { optionalEnv, topicArn } from '../runtime/config.ts';
+import type { Commands, Notice, RunningBuild } from '../core/render/notice.ts';
+import { optionalEnv } from '../runtime/config.ts';
 import { EnvName, MetricName } from '../runtime/env-names.ts';
 import { offpeakHandler } from '../runtime/middleware.ts';
 import { logger, metrics } from '../runtime/observability.ts';
-import { snsClient } from '../runtime/sns-client.ts';
+import { publishNotice } from '../runtime/notice-publisher.ts';
 import { FailedStateKey } from './notify-keys.ts';
 import { notifyEventSchema, type NotifyEvent } from './schemas.ts';
 
@@ -152,22 +150,8 @@ export interface NotifyResult {
  */
 export const handler = offpeakHandler('notify', notifyEventSchema, async (event): Promise<NotifyResult> => {
   const notice = noticeFrom(event, optionalEnv(EnvName.databaseName) ?? 'database');
-  const { subject, text } = renderNoticeText(notice);
-  let messageId: string | undefined;
-  try {
-    const out = await snsClient.send(
-      new PublishCommand({
-        TopicArn: topicArn(),
-        Subject: subject,
-        MessageStructure: 'json',
-        Message: JSON.stringify({ default: text, email: text, lambda: noticeEnvelope(notice) }),
-      }),
-    );
-    messageId = out.MessageId;
-  } catch (error) {
-    throw new ReportPublishError(`SNS refused the ${notice.kind} notice (${(error as Error).name})`, { cause: error, context: { kind: notice.kind } });
-  }
+  const messageId = await publishNotice(notice);
   metrics.addMetric(MetricName.noticesSent, MetricUnit.Count, 1);
   logger.info({ message: 'notice_published', kind: notice.kind, messageId });
-  return { messageId: messageId ?? '', kind: notice.kind };
+  return { messageId, kind: notice.kind };
 });

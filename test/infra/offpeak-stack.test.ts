@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clusterLocation, DEFAULT_SETTINGS, judgePlaceholder, settingsFromContext, validateSettings } from '../../infra/config.ts';
@@ -138,6 +139,11 @@ describe('IAM', () => {
     expect(statementsOfRole(synth.template, roleOf('MigrationsNotify'))).toEqual(
       sortStatements([{ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('MigrationsNotify')}.Arn>`] }, ...publish]),
     );
+    // alarm-notify publishes rendered alarms to the operator topic; its on-failure destination (the same topic)
+    // publishes with this role too.
+    expect(statementsOfRole(synth.template, roleOf('AlertsAlarmNotify'))).toEqual(
+      sortStatements([{ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('AlertsAlarmNotify')}.Arn>`] }, ...publish]),
+    );
     expect(statementsOfRole(synth.template, roleOf('AlertsSlackNotify'))).toEqual(
       sortStatements([
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('AlertsSlackNotify')}.Arn>`] },
@@ -254,19 +260,26 @@ describe('alerts', () => {
     );
   });
 
-  it('subscribes every alert email and the slack-notify function', () => {
+  it('subscribes every alert email and the slack-notify function to the operator topic, and only alarm-notify to the alarm topic', () => {
+    const operator = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>`;
+    const alarmTopic = `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsAlarmTopic').id}>`;
     const subs = Object.values(resourcesOf(synth.template, 'AWS::SNS::Subscription')).map((s) => ({
+      topic: render(s.Properties['TopicArn']),
       protocol: s.Properties['Protocol'],
       endpoint: render(s.Properties['Endpoint']),
     }));
     expect(subs).toEqual(
       expect.arrayContaining([
-        { protocol: 'email', endpoint: 'dba@example.com' },
-        { protocol: 'email', endpoint: 'oncall@example.com' },
-        { protocol: 'lambda', endpoint: `<${fn('AlertsSlackNotify').id}.Arn>` },
+        { topic: operator, protocol: 'email', endpoint: 'dba@example.com' },
+        { topic: operator, protocol: 'email', endpoint: 'oncall@example.com' },
+        { topic: operator, protocol: 'lambda', endpoint: `<${fn('AlertsSlackNotify').id}.Arn>` },
+        { topic: alarmTopic, protocol: 'lambda', endpoint: `<${fn('AlertsAlarmNotify').id}.Arn>` },
       ]),
     );
-    expect(subs).toHaveLength(3);
+    expect(subs).toHaveLength(4);
+    // A delivery SNS cannot make to alarm-notify lands in the alarmed async-failure queue.
+    const alarmSub = Object.values(resourcesOf(synth.template, 'AWS::SNS::Subscription')).find((s) => render(s.Properties['TopicArn']) === alarmTopic)!;
+    expect(render((alarmSub.Properties['RedrivePolicy'] as { deadLetterTargetArn: unknown }).deadLetterTargetArn)).toBe(`<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'AsyncFailureQueue').id}.Arn>`);
   });
 
   it('has one alarm per kind of trouble nothing else reports, each publishing to the topic', () => {
@@ -296,11 +309,42 @@ describe('alerts', () => {
     expect(wr.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
   });
 
-  it('lets every alarm publish: the topic policy and the topic key policy both allow CloudWatch for that alarm', () => {
+  /**
+   * From an alarm's topic on: the topic is the internal alarm topic, whose only subscriber is a function
+   * that SNS may invoke from it, whose role may publish (and encrypt) to the operator topic, whose raw-alarm
+   * fallback (its on-failure destination) is that same topic, and that topic reaches people (emails).
+   */
+  function alarmDeliveryProblems(t: Template, alarmTopicId: string): string[] {
+    const problems: string[] = [];
+    const subs = Object.values(resourcesOf(t, 'AWS::SNS::Subscription')).filter((sub) => render(sub.Properties['TopicArn']) === `<${alarmTopicId}>`);
+    if (subs.some((sub) => sub.Properties['Protocol'] === 'email')) problems.push('alarm topic has email subscribers: they would get the raw alarm');
+    const renderers = subs.filter((sub) => sub.Properties['Protocol'] === 'lambda');
+    if (renderers.length !== 1) return [...problems, `alarm topic has ${renderers.length} function subscribers, expected the one renderer`];
+    const fnId = render(renderers[0]!.Properties['Endpoint']).replace(/^<(.*)\.Arn>$/, '$1');
+    const invokable = Object.values(resourcesOf(t, 'AWS::Lambda::Permission')).some(
+      (p) => render(p.Properties['FunctionName']) === `<${fnId}.Arn>` && p.Properties['Principal'] === 'sns.amazonaws.com' && render(p.Properties['SourceArn']) === `<${alarmTopicId}>`,
+    );
+    if (!invokable) problems.push(`SNS may not invoke ${fnId} from the alarm topic`);
+    const fnProps = resourcesOf(t, 'AWS::Lambda::Function')[fnId]!.Properties;
+    const statements = statementsOfRole(t, render(fnProps['Role']).replace(/^<(.*)\.Arn>$/, '$1'));
+    const operator = resourceNamed(t, 'AWS::SNS::Topic', 'AlertsTopic');
+    if (!statements.some((st) => st.actions.includes('sns:Publish') && st.resources.includes(`<${operator.id}>`))) problems.push(`${fnId} may not publish to the operator topic`);
+    const operatorKey = render(operator.props['KmsMasterKeyId']);
+    if (!statements.some((st) => st.actions.includes('kms:GenerateDataKey') && st.resources.includes(operatorKey))) problems.push(`${fnId} may not encrypt for the operator topic`);
+    const invokeConfig = Object.values(resourcesOf(t, 'AWS::Lambda::EventInvokeConfig')).find((c) => render(c.Properties['FunctionName']) === `<${fnId}>`);
+    const fallback = invokeConfig && render((invokeConfig.Properties['DestinationConfig'] as { OnFailure?: { Destination: unknown } }).OnFailure?.Destination);
+    if (fallback !== `<${operator.id}>`) problems.push(`${fnId}'s failures do not fall back to the operator topic (on failure: ${fallback ?? 'nothing'})`);
+    const emails = Object.values(resourcesOf(t, 'AWS::SNS::Subscription')).filter((sub) => render(sub.Properties['TopicArn']) === `<${operator.id}>` && sub.Properties['Protocol'] === 'email');
+    if (!emails.length) problems.push('the operator topic has no email subscriber');
+    return problems;
+  }
+
+  /** Every reason an alarm of `t` would not reach the operators: alarm → action → topic → policies → renderer → operator topic. */
+  function alarmRefusals(t: Template): string[] {
     const refused: string[] = [];
-    const policies = Object.values(resourcesOf(synth.template, 'AWS::SNS::TopicPolicy'));
-    const keys = resourcesOf(synth.template, 'AWS::KMS::Key');
-    const topics = resourcesOf(synth.template, 'AWS::SNS::Topic');
+    const policies = Object.values(resourcesOf(t, 'AWS::SNS::TopicPolicy'));
+    const keys = resourcesOf(t, 'AWS::KMS::Key');
+    const topics = resourcesOf(t, 'AWS::SNS::Topic');
     type St = { Effect: string; Principal?: unknown; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> };
     const actions = (st: St) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
     const allowsCloudWatch = (st: St, action: RegExp, alarmArn: string) => {
@@ -311,7 +355,7 @@ describe('alerts', () => {
       const arns = [c['ArnEquals']?.['aws:SourceArn'], c['ArnLike']?.['aws:SourceArn']].flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])).map(render);
       return arns.some((arn) => arn === alarmArn || (arn.endsWith(':alarm:*') && alarmArn.startsWith('<')));
     };
-    for (const [alarmId, alarm] of Object.entries(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm'))) {
+    for (const [alarmId, alarm] of Object.entries(resourcesOf(t, 'AWS::CloudWatch::Alarm'))) {
       const alarmArn = `<${alarmId}.Arn>`;
       const alarmActions = (alarm.Properties['AlarmActions'] as unknown[] | undefined) ?? [];
       // Only an alarm that says why it has no action may have none.
@@ -331,10 +375,24 @@ describe('alerts', () => {
         for (const needed of [/^kms:GenerateDataKey/, /^kms:Decrypt$/]) {
           if (!keyStatements.some((st) => allowsCloudWatch(st, needed, alarmArn))) refused.push(`${alarmId}: key policy refuses ${needed.source}`);
         }
+        for (const problem of alarmDeliveryProblems(t, topicId)) refused.push(`${alarmId}: ${problem}`);
       }
     }
+    return refused;
+  }
+
+  it('lets every alarm publish: the topic policy and the topic key policy both allow CloudWatch for that alarm, and its topic leads to the operators', () => {
     expect(Object.keys(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).length).toBeGreaterThan(5);
-    expect(refused).toEqual([]);
+    expect(alarmRefusals(synth.template)).toEqual([]);
+  });
+
+  it('refuses an alarm whose topic would not let it publish (here: straight to the operator topic, which allows no alarm)', () => {
+    const { template } = synthOffpeak(TEST_SETTINGS, (stack) => {
+      stack.alerts.alarms[0]!.addAlarmAction(new cwActions.SnsAction(stack.alerts.topic));
+    });
+    const refusals = alarmRefusals(template);
+    expect(refusals.some((r) => /topic policy refuses sns:Publish/.test(r))).toBe(true);
+    expect(refusals.some((r) => /email subscribers: they would get the raw alarm/.test(r))).toBe(true);
   });
 });
 
@@ -429,7 +487,8 @@ describe('window-run state machine', () => {
     const def = stateMachineDefinition(resourceNamed(template, 'AWS::StepFunctions::StateMachine', 'MigrationsWindowRun').props);
     expect(Object.keys(def.States)).not.toContain(StateName.createSnapshot);
     expect(transitions(def)).toContain(`${StateName.anythingPending} -[default]-> ${StateName.startRun}`);
-    expect(Object.keys(resourcesOf(template, 'AWS::SNS::Subscription'))).toEqual([]);
+    // No emails, no Slack: only alarm-notify's subscription to the alarm topic.
+    expect(Object.values(resourcesOf(template, 'AWS::SNS::Subscription')).map((sub) => render(sub.Properties['Endpoint']))).toEqual([`<${resourceNamed(template, 'AWS::Lambda::Function', 'AlertsAlarmNotify').id}.Arn>`]);
     expect(nagErrors).toEqual([]);
   });
 });
@@ -541,15 +600,16 @@ describe('deployment hygiene', () => {
     for (const s of Object.values(resourcesOf(template, 'AWS::Scheduler::Schedule'))) expect(s.Properties['ScheduleExpressionTimezone']).toBe('UTC');
   });
 
-  it('sends async failures of the nightly functions and slack-notify to the alarmed queue after two retries', () => {
+  it('sends async failures of the nightly functions and slack-notify to the alarmed queue after two retries, and alarm-notify\'s raw alarm to the operator topic', () => {
     const queue = `<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'AsyncFailureQueue').id}.Arn>`;
     const configs = Object.values(resourcesOf(synth.template, 'AWS::Lambda::EventInvokeConfig')).map((c) => ({
       fn: render(c.Properties['FunctionName']),
       retries: c.Properties['MaximumRetryAttempts'],
       onFailure: render((c.Properties['DestinationConfig'] as { OnFailure: { Destination: unknown } }).OnFailure.Destination),
     }));
-    expect(configs.map((c) => c.fn).sort()).toEqual(['IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify'].map((n) => `<${fn(n).id}>`).sort());
-    for (const c of configs) expect(c).toMatchObject({ retries: 2, onFailure: queue });
+    expect(configs.map((c) => c.fn).sort()).toEqual(['IndexHealthAnalyze', 'IndexHealthIndexReport', 'AlertsSlackNotify', 'AlertsAlarmNotify'].map((n) => `<${fn(n).id}>`).sort());
+    for (const c of configs.filter((x) => x.fn !== `<${fn('AlertsAlarmNotify').id}>`)) expect(c).toMatchObject({ retries: 2, onFailure: queue });
+    expect(configs.find((x) => x.fn === `<${fn('AlertsAlarmNotify').id}>`)).toMatchObject({ retries: 2, onFailure: `<${resourceNamed(synth.template, 'AWS::SNS::Topic', 'AlertsTopic').id}>` });
   });
 
   it('lets slack-notify decrypt its secret with a customer-managed key when one is given, only through Secrets Manager', () => {

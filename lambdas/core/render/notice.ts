@@ -85,9 +85,13 @@ export type Notice =
       kind: 'alarm';
       alarmName: string;
       state: string;
+      /** The state before this change (OK, INSUFFICIENT_DATA, ALARM). */
+      previousState?: string | undefined;
       reason: string;
       description?: string | undefined;
       at?: string | undefined;
+      /** Set when this alarm reached the operators through the fallback: why the alarm renderer failed. */
+      rendererFailed?: string | undefined;
     };
 
 export interface RenderedNotice {
@@ -182,9 +186,10 @@ function sections(notice: Notice): Array<{ title: string; lines: string[] }> {
     }
     case 'alarm':
       return [
-        { title: 'State', lines: [notice.state + (notice.at ? ` since ${notice.at}` : '')] },
+        { title: 'State', lines: [notice.state + (notice.previousState ? ` (was ${notice.previousState})` : '') + (notice.at ? ` since ${notice.at}` : '')] },
         ...(notice.description ? [{ title: 'Meaning', lines: [notice.description] }] : []),
         { title: 'Reason', lines: [notice.reason] },
+        ...(notice.rendererFailed ? [{ title: 'Delivered by the fallback', lines: [`the alarm renderer failed: ${clip(notice.rendererFailed, 500)}`] }] : []),
       ];
   }
 }
@@ -226,20 +231,44 @@ export function parseNoticeEnvelope(message: string): Notice | undefined {
   }
 }
 
-/** A CloudWatch alarm's SNS message as a notice (its JSON carries AlarmName, NewStateValue, NewStateReason). */
+/**
+ * A CloudWatch alarm's SNS message as a notice (its JSON carries AlarmName, NewStateValue, NewStateReason,
+ * OldStateValue, StateChangeTime, AlarmDescription). Also reads the alarm out of a Lambda on-failure
+ * destination record (`requestPayload` = the SNS event the alarm renderer failed on), the fallback path.
+ */
 export function alarmNotice(message: string): Notice | undefined {
+  let value: Record<string, unknown>;
   try {
-    const value = JSON.parse(message) as Record<string, unknown>;
-    if (typeof value['AlarmName'] !== 'string' || typeof value['NewStateValue'] !== 'string') return undefined;
-    return {
-      kind: 'alarm',
-      alarmName: value['AlarmName'],
-      state: value['NewStateValue'],
-      reason: String(value['NewStateReason'] ?? ''),
-      description: typeof value['AlarmDescription'] === 'string' ? value['AlarmDescription'] : undefined,
-      at: typeof value['StateChangeTime'] === 'string' ? value['StateChangeTime'] : undefined,
-    };
+    value = JSON.parse(message) as Record<string, unknown>;
   } catch {
     return undefined;
   }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const failed = failedDelivery(value);
+  if (failed) {
+    const inner = alarmNotice(failed.message);
+    return inner?.kind === 'alarm' ? { ...inner, rendererFailed: failed.error } : undefined;
+  }
+  if (typeof value['AlarmName'] !== 'string' || typeof value['NewStateValue'] !== 'string') return undefined;
+  const text = (key: string) => (typeof value[key] === 'string' ? value[key] : undefined);
+  return {
+    kind: 'alarm',
+    alarmName: value['AlarmName'],
+    state: value['NewStateValue'],
+    previousState: text('OldStateValue'),
+    reason: String(value['NewStateReason'] ?? ''),
+    description: text('AlarmDescription'),
+    at: text('StateChangeTime'),
+  };
+}
+
+/** A Lambda destination record of a failed SNS-triggered invocation: the first record's message, and the error. */
+function failedDelivery(value: Record<string, unknown>): { message: string; error: string } | undefined {
+  const payload = value['requestPayload'] as { Records?: Array<{ Sns?: { Message?: unknown } }> } | undefined;
+  const message = payload?.Records?.[0]?.Sns?.Message;
+  if (typeof message !== 'string' || !value['requestContext']) return undefined;
+  const response = value['responsePayload'] as { errorType?: unknown; errorMessage?: unknown } | undefined;
+  const condition = (value['requestContext'] as { condition?: unknown }).condition;
+  const error = [response?.errorType, response?.errorMessage].filter((x) => typeof x === 'string').join(': ') || String(condition ?? 'unknown');
+  return { message, error };
 }
