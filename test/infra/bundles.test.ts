@@ -49,7 +49,7 @@ describe('handler bundles', () => {
     }
   });
 
-  it.each(['plan', 'migrate', 'rollback', 'analyze', 'indexReport', 'slackNotify'] as const)('%s stays under 800 KB minified', (name) => {
+  it.each(['plan', 'migrate', 'rollback', 'analyze', 'indexReport', 'slackNotify', 'alarmNotify'] as const)('%s stays under 800 KB minified', (name) => {
     // zod must be imported as a namespace (`import * as z`): the named form makes esbuild keep
     // all of zod with every locale (~440 KB).
     expect(bundles.get(name)!.bytes).toBeLessThan(800 * 1024);
@@ -62,5 +62,7 @@ describe('handler bundles', () => {
     expect(uses('indexReport', '@aws-sdk/client-sns')).toBe(true);
     expect(uses('slackNotify', '@aws-sdk/client-rds-data')).toBe(false);
     expect(uses('slackNotify', '@aws-sdk/client-secrets-manager')).toBe(true);
+    expect(uses('alarmNotify', '@aws-sdk/client-sns')).toBe(true);
+    expect(uses('alarmNotify', '@aws-sdk/client-rds-data')).toBe(false);
   });
 });

@@ -94,6 +94,7 @@ const cases: Array<{ name: string; module: string; schema: z.ZodType; valid: Arr
   { name: 'index-report', module: 'index-report', schema: schemas.indexReportEventSchema, valid: [{ source: 'schedule', scheduledTime: '2030-03-05T01:30:00Z' }] },
   { name: 'notify', module: 'notify', schema: schemas.notifyEventSchema, valid: [{ kind: 'run_done', stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:w', execution: 'arn:aws:states:us-east-1:123456789012:execution:w:e', startedAt: '2030-03-05T01:00:00Z', state: { run: { runId: 'r' } } }] },
   { name: 'slack-notify', module: 'slack-notify', schema: schemas.snsEventSchema, valid: [{ Records: [snsRecord] }] },
+  { name: 'alarm-notify', module: 'alarm-notify', schema: schemas.snsEventSchema, valid: [{ Records: [snsRecord] }] },
 ];
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alarmNotice, noticeEnvelope, parseNoticeEnvelope, renderNoticeSlack, renderNoticeText, type Notice } from '../../../lambdas/core/render/notice.ts';
 import { assertSlackLimits } from '../../../lambdas/core/render/slack-blocks.ts';
+import { cloudWatchAlarmMessage, snsEventOf } from '../../support/cloudwatch-alarm.ts';
 
 const commands = {
   resume: "aws stepfunctions start-execution --state-machine-arn arn:aws:states:eu-west-1:111122223333:stateMachine:W --input '{\"source\":\"manual\"}'",
@@ -86,5 +87,53 @@ describe('notices', () => {
     expect(parseNoticeEnvelope('{"findings":[]}')).toBeUndefined();
     expect(alarmNotice(JSON.stringify({ AlarmName: 'A', NewStateValue: 'OK', NewStateReason: 'r' }))).toMatchObject({ kind: 'alarm', alarmName: 'A', state: 'OK' });
     expect(alarmNotice('not json')).toBeUndefined();
+  });
+
+  it('renders a real CloudWatch alarm notification as text and as Block Kit, saying the same things', () => {
+    const notice = alarmNotice(JSON.stringify(cloudWatchAlarmMessage))!;
+
+    const { subject, text } = renderNoticeText(notice);
+    const slack = renderNoticeSlack(notice);
+
+    expect(subject).toBe(`offpeak alarm ALARM: ${cloudWatchAlarmMessage.AlarmName}`);
+    expect(text).toBe(
+      [
+        `offpeak alarm ALARM: ${cloudWatchAlarmMessage.AlarmName}`,
+        '',
+        'State:\n  ALARM (was OK) since 2026-12-03T02:15:31.962+0000',
+        '',
+        `Meaning:\n  ${cloudWatchAlarmMessage.AlarmDescription}`,
+        '',
+        `Reason:\n  ${cloudWatchAlarmMessage.NewStateReason}`,
+        '',
+      ].join('\n'),
+    );
+    assertSlackLimits(slack);
+    expect(slack.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: `offpeak alarm ALARM: ${cloudWatchAlarmMessage.AlarmName}`, emoji: false } });
+    const sections = slack.blocks.slice(1).map((b) => (b as { text: { text: string } }).text.text);
+    expect(sections).toEqual([
+      '*State*\nALARM (was OK) since 2026-12-03T02:15:31.962+0000',
+      `*Meaning*\n${cloudWatchAlarmMessage.AlarmDescription}`,
+      // Slack escapes > in mrkdwn.
+      `*Reason*\n${cloudWatchAlarmMessage.NewStateReason.replace(/>/g, '&gt;')}`,
+    ]);
+  });
+
+  it('reads the alarm out of the fallback (the alarm renderer\'s on-failure destination record) and says it came that way', () => {
+    // What Lambda publishes to the operator topic after alarm-notify failed its retries.
+    const record = {
+      version: '1.0',
+      timestamp: '2026-12-03T02:18:40.123Z',
+      requestContext: { requestId: 'r-1', functionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:Offpeak-AlarmNotify:$LATEST', condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: snsEventOf(JSON.stringify(cloudWatchAlarmMessage)),
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: { errorType: 'ReportPublishError', errorMessage: 'SNS refused the alarm notice (KMSDisabledException)' },
+    };
+
+    const notice = alarmNotice(JSON.stringify(record))!;
+
+    expect(notice).toMatchObject({ kind: 'alarm', alarmName: cloudWatchAlarmMessage.AlarmName, state: 'ALARM', rendererFailed: 'ReportPublishError: SNS refused the alarm notice (KMSDisabledException)' });
+    expect(renderNoticeText(notice).text).toContain('Delivered by the fallback:\n  the alarm renderer failed: ReportPublishError: SNS refused the alarm notice (KMSDisabledException)');
+    expect(alarmNotice(JSON.stringify({ ...record, requestPayload: snsEventOf('{"not":"an alarm"}') }))).toBeUndefined();
   });
 });
