@@ -35,6 +35,10 @@ export interface OffpeakSettings {
   unfinishedRunWindows: number;
   /** Run `offpeak doctor` as a CDK trigger after each deploy (a failed check fails the deploy). */
   doctorOnDeploy: boolean;
+  /** The window run's load guard: pause over `active=N[,waiting=M]` (gh-ost's max-load). Unset: none. */
+  maxLoad: string | undefined;
+  /** Stop the run (resumes next window) over `active=N[,waiting=M][,cancel-builds]`. Unset: none. */
+  criticalLoad: string | undefined;
 }
 
 export const PLACEHOLDER_CLUSTER_ARN = 'arn:aws:rds:eu-central-1:123456789012:cluster:offpeak-placeholder';
@@ -58,6 +62,8 @@ export const DEFAULT_SETTINGS: OffpeakSettings = {
   unusedDays: 14,
   unfinishedRunWindows: 3,
   doctorOnDeploy: true,
+  maxLoad: undefined,
+  criticalLoad: undefined,
 };
 
 /** Reads every setting from the construct's context, validating what it reads. */
@@ -110,6 +116,8 @@ export function settingsFromContext(scope: Construct): OffpeakSettings {
     unusedDays: int('unusedDays', d.unusedDays, 365),
     unfinishedRunWindows: int('unfinishedRunWindows', d.unfinishedRunWindows, 100),
     doctorOnDeploy: bool('doctorOnDeploy', d.doctorOnDeploy),
+    maxLoad: text('maxLoad', '') || undefined,
+    criticalLoad: text('criticalLoad', '') || undefined,
   };
   validateSettings(settings);
   return settings;
@@ -149,6 +157,8 @@ export function validateSettings(s: OffpeakSettings): void {
   checkSetting('databaseName', s.databaseName, 'context');
   checkSetting('snapshotRetentionDays', s.snapshotRetentionDays, 'context');
   checkSetting('unfinishedRunWindows', s.unfinishedRunWindows, 'context');
+  if (s.maxLoad !== undefined) checkSetting('maxLoad', s.maxLoad, 'context');
+  if (s.criticalLoad !== undefined) checkSetting('criticalLoad', s.criticalLoad, 'context');
 }
 
 /** The account and region of the cluster: the stack must deploy there, or every Data API call fails. */

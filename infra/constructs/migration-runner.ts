@@ -31,6 +31,9 @@ export interface MigrationRunnerProps {
   snapshotBeforeRiskyMigrations: boolean;
   /** offpeak-* snapshots older than this are deleted after a new one is taken. */
   snapshotRetentionDays: number;
+  /** The load guard of the migrate function (load-guard.ts), as validated settings text; unset for none. */
+  maxLoad?: string | undefined;
+  criticalLoad?: string | undefined;
   /** Pause between `advance` calls while a run is in progress. */
   pollInterval?: Duration;
   /** Pause between snapshot status checks. */
@@ -121,6 +124,8 @@ export class MigrationRunner extends Construct {
       timeout: Duration.minutes(15),
     }).bindDatabase(props.database);
     this.migrate.addEnvironment(EnvName.windowMinutes, String(props.windowMinutes));
+    if (props.maxLoad) this.migrate.addEnvironment(EnvName.maxLoad, props.maxLoad);
+    if (props.criticalLoad) this.migrate.addEnvironment(EnvName.criticalLoad, props.criticalLoad);
 
     this.rollback = new OffpeakFunction(this, 'Rollback', {
       handler: 'rollback',
@@ -236,13 +241,14 @@ export class MigrationRunner extends Construct {
       'plan',
     );
 
-    const startRun = new sfn.Pass(this, StateName.startRun, { result: sfn.Result.fromObject({ runId: null }), resultPath: '$.run' });
+    // throttledMs: the load guard's time over max-load, summed over the window's advance calls.
+    const startRun = new sfn.Pass(this, StateName.startRun, { result: sfn.Result.fromObject({ runId: null, throttledMs: 0 }), resultPath: '$.run' });
 
     const migrate = catchInto(
       this.lambdaTask(
         StateName.migrate,
         this.migrate,
-        { runId: sfn.JsonPath.stringAt('$.run.runId'), windowEndsAt: sfn.JsonPath.stringAt('$.plan.windowEndsAt') },
+        { runId: sfn.JsonPath.stringAt('$.run.runId'), windowEndsAt: sfn.JsonPath.stringAt('$.plan.windowEndsAt'), throttledMs: sfn.JsonPath.numberAt('$.run.throttledMs') },
         '$.run',
       ),
       'migrate',

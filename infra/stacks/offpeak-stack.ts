@@ -83,6 +83,8 @@ export class OffpeakStack extends Stack {
       windowMinutes: s.windowMinutes,
       snapshotBeforeRiskyMigrations: s.snapshotBeforeRiskyMigrations,
       snapshotRetentionDays: s.snapshotRetentionDays,
+      maxLoad: s.maxLoad,
+      criticalLoad: s.criticalLoad,
     });
 
     this.doctor = new Doctor(this, 'Doctor', { database, runOnDeploy: s.doctorOnDeploy });

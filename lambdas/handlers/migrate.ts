@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { AdvanceResult } from '../core/migrations/runner.ts';
 import { noticeBuild } from '../core/migrations/running-builds.ts';
 import type { AppliedRevision, RunningBuild } from '../core/render/notice.ts';
-import { windowMinutes } from '../runtime/config.ts';
+import { loadGuardOptions, windowMinutes } from '../runtime/config.ts';
 import { invocationDeadline } from '../runtime/deadline.ts';
 import { MetricName } from '../runtime/env-names.ts';
 import { offpeakHandler, RUN_EARLY_TIMEOUT_MS } from '../runtime/middleware.ts';
@@ -17,7 +17,7 @@ import { migrateEventSchema } from './schemas.ts';
  * loops on every status that is not done, window_closed or failed.
  */
 export interface MigrateResult {
-  status: Exclude<AdvanceResult['status'], 'interrupted'>;
+  status: Exclude<AdvanceResult['status'], 'interrupted' | 'load_critical'>;
   runId: string;
   /** Revisions this call finished. */
   applied: string[];
@@ -39,6 +39,10 @@ export interface MigrateResult {
   runningBuilds: RunningBuild[];
   /** When failed: what failed, for the notice. */
   error: AdvanceResult['error'] | null;
+  /** Time the window's advance calls so far spent throttled over max-load (load guard). */
+  throttledMs: number;
+  /** The run stopped for the window because the database was over critical-load: why (e.g. `active=52 > 40`). */
+  loadCritical: string | null;
 }
 
 /** Revisions of a stored plan, in order, without repeats. */
@@ -58,7 +62,8 @@ function planRevisions(plan: unknown, from = 0): string[] {
 export const handler = offpeakHandler('migrate', migrateEventSchema, async (event, context, { signal }): Promise<MigrateResult> => {
   const startedAt = Date.now();
   const windowEndsAt = event.windowEndsAt ? new Date(event.windowEndsAt) : new Date(startedAt + windowMinutes() * 60_000);
-  const { migrator } = openMigrator('offpeak-migrate');
+  const loadGuard = loadGuardOptions();
+  const { migrator } = openMigrator('offpeak-migrate', loadGuard ? { loadGuard } : {});
   const runId = event.runId ?? (await migrator.start('up', 'heads')).runId;
   logger.appendKeys({ runId });
   const result = await migrator.advance(runId, {
@@ -90,8 +95,9 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
   if (result.status === 'failed') metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
 
   return {
-    // Interrupted by the early timeout: the run is resumable, and the next call resumes it.
-    status: result.status === 'interrupted' ? 'in_progress' : result.status,
+    // Interrupted by the early timeout: the run is resumable, and the next call resumes it. Over critical-load:
+    // the run stops for this window (window_closed: its notice says why) and the next window resumes it.
+    status: result.status === 'interrupted' ? 'in_progress' : result.status === 'load_critical' ? 'window_closed' : result.status,
     runId: result.runId,
     applied: result.applied,
     next: result.next,
@@ -104,5 +110,7 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
     remaining,
     runningBuilds: (result.runningBuilds ?? []).map(noticeBuild),
     error: result.error ?? null,
+    throttledMs: (event.throttledMs ?? 0) + (result.throttledMs ?? 0),
+    loadCritical: result.loadCritical?.reason ?? null,
   };
 }, { timeoutEarlyInMillis: RUN_EARLY_TIMEOUT_MS });

@@ -38,6 +38,8 @@ const run = z.looseObject({
     .nullable()
     .optional(),
   error: z.looseObject({ message: z.string(), revision: z.string().optional(), step: z.number().optional(), sqlState: z.string().optional() }).nullable().optional(),
+  throttledMs: z.number().optional(),
+  loadCritical: z.string().nullable().optional(),
 });
 const stateSchema = z.looseObject({
   run: run.optional(),
@@ -91,6 +93,7 @@ export function noticeFrom(event: NotifyEvent, database: string): Notice {
             },
           }
         : {}),
+      ...(r?.throttledMs ? { throttledMs: r.throttledMs } : {}),
     };
   }
   if (event.kind === 'window_closed') {
@@ -104,6 +107,8 @@ export function noticeFrom(event: NotifyEvent, database: string): Notice {
       remaining: r?.remaining ?? [],
       runningBuilds: (r?.runningBuilds ?? []) as RunningBuild[],
       commands: commands(event),
+      ...(r?.throttledMs ? { throttledMs: r.throttledMs } : {}),
+      ...(r?.loadCritical ? { loadCritical: r.loadCritical } : {}),
     };
   }
   const caught = Object.entries(state.failed ?? {})[0];

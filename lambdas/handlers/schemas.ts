@@ -39,6 +39,8 @@ export const migrateEventSchema = z.strictObject({
   runId: runId.nullable().optional(),
   /** When the window closes; absent: the configured window length from now. */
   windowEndsAt: isoTime.optional(),
+  /** Time the window's earlier advance calls spent throttled by the load guard (the state machine carries it). */
+  throttledMs: z.number().int().min(0).optional(),
 });
 export type MigrateEvent = z.output<typeof migrateEventSchema>;
 

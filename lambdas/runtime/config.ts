@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/errors.ts';
 import { EnvName } from './env-names.ts';
+import type { LoadGuardOptions } from '../core/migrations/load-guard.ts';
 import { checkSetting, type SettingName } from './setting-rules.ts';
 
 /**
@@ -49,5 +50,16 @@ export const windowMinutes = (env: Env = process.env): number => setting('window
 export const indexPrefix = (env: Env = process.env): string => setting('indexPrefix', EnvName.indexPrefix, 'idx_', env);
 export const unusedDays = (env: Env = process.env): number => setting('unusedDays', EnvName.unusedDays, '14', env);
 export const snapshotRetentionDays = (env: Env = process.env): number => setting('snapshotRetentionDays', EnvName.snapshotRetentionDays, '14', env);
+/** The window run's load guard from OFFPEAK_MAX_LOAD / OFFPEAK_CRITICAL_LOAD (checked as at synth); undefined when neither is set. */
+export function loadGuardOptions(env: Env = process.env): LoadGuardOptions | undefined {
+  const max = optionalEnv(EnvName.maxLoad, env);
+  const critical = optionalEnv(EnvName.criticalLoad, env);
+  if (max === undefined && critical === undefined) return undefined;
+  return {
+    ...(max !== undefined ? { maxLoad: checkSetting('maxLoad', max, `Environment variable ${EnvName.maxLoad}:`) } : {}),
+    ...(critical !== undefined ? { criticalLoad: checkSetting('criticalLoad', critical, `Environment variable ${EnvName.criticalLoad}:`) } : {}),
+  };
+}
+
 export const topicArn = (env: Env = process.env): string => requiredEnv(EnvName.topicArn, env);
 export const slackWebhookSecretArn = (env: Env = process.env): string => requiredEnv(EnvName.slackWebhookSecretArn, env);

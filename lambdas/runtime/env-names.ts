@@ -20,6 +20,10 @@ export const EnvName = {
   unusedDays: 'OFFPEAK_UNUSED_DAYS',
   /** Days a pre-run cluster snapshot is kept. */
   snapshotRetentionDays: 'OFFPEAK_SNAPSHOT_RETENTION_DAYS',
+  /** The window run's load guard (`active=N[,waiting=M]`), unset for none. */
+  maxLoad: 'OFFPEAK_MAX_LOAD',
+  /** `active=N[,waiting=M][,cancel-builds]`, unset for none. */
+  criticalLoad: 'OFFPEAK_CRITICAL_LOAD',
   /** The window run's state machine (notices name it in the resume command). */
   stateMachineArn: 'OFFPEAK_STATE_MACHINE_ARN',
   /** The rollback function (notices name it in the rollback command). */

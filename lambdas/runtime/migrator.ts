@@ -2,7 +2,7 @@ import { migrations } from '../../migrations/_index.ts';
 import type { SqlClient } from '../core/db/client.ts';
 import type { MigrationEvent } from '../core/migrations/events.ts';
 import { fromModules } from '../core/migrations/loader.ts';
-import { createMigrator, type Migrator } from '../core/migrations/runner.ts';
+import { createMigrator, type Migrator, type MigratorOptions } from '../core/migrations/runner.ts';
 import { openDatabase } from './data-api.ts';
 import { logger } from './observability.ts';
 
@@ -19,8 +19,8 @@ function logEvent(event: MigrationEvent): void {
 }
 
 /** A migrator over the Data API for this invocation, named after the handler in the ledger. */
-export function openMigrator(actor: string): { migrator: Migrator; client: SqlClient } {
+export function openMigrator(actor: string, options: Pick<MigratorOptions, 'loadGuard'> = {}): { migrator: Migrator; client: SqlClient } {
   const { client, ledgerSchema } = openDatabase();
-  const migrator = createMigrator({ client, migrations: bundledMigrations, schema: ledgerSchema, actor: `lambda:${actor}`, onEvent: logEvent });
+  const migrator = createMigrator({ client, migrations: bundledMigrations, schema: ledgerSchema, actor: `lambda:${actor}`, onEvent: logEvent, ...options });
   return { migrator, client };
 }

@@ -2,6 +2,7 @@
 import * as z from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { DEFAULT_HEALTH_OPTIONS } from '../core/health/options.ts';
+import { parseLoadLimit } from '../core/migrations/load-guard.ts';
 
 /**
  * The rule for every setting a deployment passes to the Lambdas, in one place:
@@ -22,7 +23,23 @@ export const SettingRule = {
   snapshotRetentionDays: z.coerce.number().int().min(1).max(365),
   /** Windows a run may stay unfinished before the alarm fires. */
   unfinishedRunWindows: z.coerce.number().int().min(1).max(100),
+  /** The window run's load guard (load-guard.ts): `active=N[,waiting=M]`. */
+  maxLoad: loadLimitRule('maxLoad', false),
+  /** `active=N[,waiting=M][,cancel-builds]`. */
+  criticalLoad: loadLimitRule('criticalLoad', true),
 } as const;
+
+/** A load limit, parsed by the CLI's own parser, whose message names the bad part and the expected form. */
+function loadLimitRule(name: string, critical: boolean) {
+  return z.string().transform((text, ctx) => {
+    try {
+      return parseLoadLimit(text, name, { critical });
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+}
 
 export type SettingName = keyof typeof SettingRule;
 

@@ -56,6 +56,8 @@ export type Notice =
       verification?: { checkedIndexes: string[]; problems: string[]; analyzed: string[] } | undefined;
       /** Plan proof: never fails the run, so a problem here is said in the headline. */
       planProof?: { checks: PlanProofLine[]; error?: string | undefined } | undefined;
+      /** Time the run's window spent throttled over max-load (load guard); absent or 0 when never. */
+      throttledMs?: number | undefined;
     }
   | {
       kind: 'window_closed';
@@ -67,6 +69,9 @@ export type Notice =
       remaining: string[];
       runningBuilds?: RunningBuild[] | undefined;
       commands: Commands;
+      throttledMs?: number | undefined;
+      /** The run stopped before the window's end: the database was over critical-load (e.g. `active=52 > 40`). */
+      loadCritical?: string | undefined;
     }
   | {
       kind: 'run_failed';
@@ -109,7 +114,9 @@ function headline(notice: Notice): string {
       return `offpeak ${notice.database}: window run done, ${notice.applied.length} migration(s) applied${bad ? `; ${bad} plan expectation(s) NOT HOLDING` : ''}`;
     }
     case 'window_closed':
-      return `offpeak ${notice.database}: window closed at ${notice.position}/${notice.total}, resumes next window`;
+      return notice.loadCritical
+        ? `offpeak ${notice.database}: stopped at ${notice.position}/${notice.total} on critical load, resumes next window`
+        : `offpeak ${notice.database}: window closed at ${notice.position}/${notice.total}, resumes next window`;
     case 'run_failed':
       return `offpeak ${notice.database}: window run FAILED at ${notice.revision ?? notice.step}`;
     case 'alarm':
@@ -148,6 +155,7 @@ function sections(notice: Notice): Array<{ title: string; lines: string[] }> {
           ],
         });
       }
+      if (notice.throttledMs) out.push({ title: 'Throttled', lines: [throttledLine(notice.throttledMs)] });
       out.push({ title: 'Remaining', lines: notice.remaining.length ? [`${notice.remaining.join(', ')} (newer than this run: a new run takes them)`] : ['nothing pending'] });
       out.push({ title: 'Run', lines: [notice.runId] });
       return out;
@@ -158,6 +166,10 @@ function sections(notice: Notice): Array<{ title: string; lines: string[] }> {
         { title: 'Next', lines: [notice.next ? `${notice.next.revision} step ${notice.next.step ?? '-'}: ${notice.next.description}` : 'nothing'] },
         { title: 'Remaining', lines: notice.remaining.length ? notice.remaining : ['nothing'] },
       ];
+      if (notice.loadCritical) {
+        out.unshift({ title: 'Stopped early', lines: [`the database was over critical-load (${notice.loadCritical}); a statement still waiting for its lock was cancelled; the run resumes in the next window`] });
+      }
+      if (notice.throttledMs) out.push({ title: 'Throttled', lines: [throttledLine(notice.throttledMs)] });
       if (notice.runningBuilds?.length) {
         out.push({
           title: 'Still building',
@@ -271,4 +283,9 @@ function failedDelivery(value: Record<string, unknown>): { message: string; erro
   const condition = (value['requestContext'] as { condition?: unknown }).condition;
   const error = [response?.errorType, response?.errorMessage].filter((x) => typeof x === 'string').join(': ') || String(condition ?? 'unknown');
   return { message, error };
+}
+
+/** Time paused by the load guard, e.g. `12.5 min paused over max-load (the pause counts against the window)`. */
+function throttledLine(ms: number): string {
+  return `${ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${Math.round(ms / 1000)} s`} paused over max-load (the pause counts against the window)`;
 }
