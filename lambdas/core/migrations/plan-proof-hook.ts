@@ -4,7 +4,7 @@
  */
 import type { Direction } from './ledger.ts';
 import type { LoadedMigration } from './model.ts';
-import { measureBefore, provePlans, type PlanCheck } from './plan-proof.ts';
+import { measureBefore, provePlans, timeoutFor, type PlanCheck } from './plan-proof.ts';
 import type { Plan } from './planner.ts';
 import type { RunContext } from './run-context.ts';
 
@@ -27,13 +27,15 @@ export async function beforeMigrationPlanProof(rc: RunContext, runId: string, di
 }
 
 /** After a run going up is verified: checks the expectations of every migration its plan ran. */
-export async function afterRunPlanProof(rc: RunContext, runId: string, direction: Direction, plan: Plan): Promise<RunPlanProof | undefined> {
+export async function afterRunPlanProof(rc: RunContext, runId: string, direction: Direction, plan: Plan, deadline?: Date): Promise<RunPlanProof | undefined> {
   if (direction !== 'up') return undefined;
   const revisions = [...new Set(plan.units.filter((u) => u.kind !== 'record').map((u) => u.revision))];
   const migrations = revisions.map((r) => rc.graph.get(r)).filter((m) => m.expect.length > 0);
   if (migrations.length === 0) return undefined;
   try {
-    const { checks } = await provePlans(rc.client, rc.ledger, runId, migrations);
+    // A measurement may take the whole statement timeout: none starts within that (and the margin) of the deadline.
+    const measureWhile = deadline ? () => deadline.getTime() - rc.nowMs() > timeoutFor(rc.client) + rc.marginMs : undefined;
+    const { checks } = await provePlans(rc.client, rc.ledger, runId, migrations, measureWhile);
     for (const c of checks) rc.emit({ event: 'plan_checked', runId, revision: c.revision, name: c.name, index: c.index, outcome: c.outcome });
     return { checks };
   } catch (error) {

@@ -539,7 +539,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     const verification = await retryIdempotent(rc, () => verifyRun(rc, runId, stored, skipped, { deadline: opts.deadline && new Date(opts.deadline.getTime() - marginMs) }));
     // An ANALYZE still ran at the deadline: the next call follows it and finishes the verification.
     if (verification === 'deadline') return await stop(position, 'in_progress', 'deadline');
-    const planProof = await afterRunPlanProof(rc, runId, run.direction, stored);
+    const planProof = await afterRunPlanProof(rc, runId, run.direction, stored, opts.deadline);
     const ok = verification.ok;
     const error = ok ? null : `verification failed: ${verification.indexes.flatMap((i) => indexProblem(i) ?? []).join(', ')}`;
     await ledger.journal(client, { runId, durations: ctx.durations, run: { status: ok ? 'done' : 'failed', error } });

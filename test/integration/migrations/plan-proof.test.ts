@@ -5,7 +5,9 @@ import { buildIndexHealthReport } from '../../../lambdas/core/health/build-repor
 import { createIndex, defineMigration, sqlStep } from '../../../lambdas/core/migrations/model.ts';
 import { checksum } from '../../../lambdas/core/migrations/loader.ts';
 import { indexesInPlan, planRegressions, type PlanCheck } from '../../../lambdas/core/migrations/plan-proof.ts';
+import type { SqlClient } from '../../../lambdas/core/db/client.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { startTestDataApi, type TestDataApi } from '../../support/data-api.ts';
 import { harness, uniqueName } from './helpers.ts';
 
 /**
@@ -84,6 +86,64 @@ describe('plan expectations (the model)', () => {
   });
 });
 
+/** The whole path: a run with every kind of outcome, the ledger's rows, then a dropped index in the nightly report. */
+async function scenario(client: SqlClient, admin: SqlClient, kind: string): Promise<void> {
+  // Prepare
+  const ns = uniqueName('pp');
+  const h = harness(client, migrations(ns));
+
+  // Act
+  const result = await h.migrator.runToCompletion('up', 'heads');
+
+  // Assess: the run is done whatever the expectations found.
+  expect(result.status).toBe('done');
+  const by = new Map((result.planProof?.checks ?? []).map((c) => [c.name, c] as [string, PlanCheck]));
+  expect([...by.keys()].sort()).toEqual(['broken sql', 'never built', 'orders by user', 'tiny lookup', 'tiny lookup by param', 'wrong index']);
+  expect(by.get('orders by user')).toMatchObject({ outcome: 'held', usable: true, chosen: true, planKind: 'generic', table: `${ns}.orders` });
+  expect(by.get('wrong index')).toMatchObject({ outcome: 'unusable', usable: false, chosen: false });
+  expect(by.get('wrong index')!.reason).toMatch(/does not use .*idx_orders_status even with seq and bitmap scans off/);
+  // 3 rows in one page: a seq scan is cheaper, but the index can serve the query.
+  expect(by.get('tiny lookup')).toMatchObject({ outcome: 'not_chosen', usable: true, chosen: false, planKind: 'plain', tableRows: 3 });
+  expect(by.get('tiny lookup')!.defaultPlan).toMatch(/^Seq Scan on tiny/);
+  expect(by.get('tiny lookup by param')).toMatchObject({ outcome: 'not_chosen', usable: true, chosen: false, planKind: 'generic' });
+  expect(by.get('broken sql')).toMatchObject({ outcome: 'error', usable: null, chosen: null });
+  expect(by.get('broken sql')!.reason).toMatch(/migration pp2, expectation "broken sql": EXPLAIN failed: .*no_such_table/);
+  expect(by.get('never built')).toMatchObject({ outcome: 'skipped' });
+  expect(by.get('never built')!.reason).toMatch(/offpeak_no_such_extension/);
+
+  // measure: EXPLAIN ANALYZE before the build (a seq scan of 30k rows) and after.
+  const measure = by.get('orders by user')!.measure!;
+  expect(measure.before?.ms).toBeGreaterThan(0);
+  expect(measure.after?.ms).toBeGreaterThan(0);
+  expect(measure.speedup).toMatch(/^\d+\.\dx$/);
+  console.log(`[${kind}] orders by user: before ${measure.before?.ms} ms, after ${measure.after?.ms} ms, speed-up ${measure.speedup}`);
+
+  // The ledger has them: one `before` row, six `after` rows.
+  const { rows } = await admin.query<{ phase: string; name: string; outcome: string }>(sql`SELECT phase, name, outcome FROM ${sql.ident(h.ledger, 'plan_checks')} WHERE run_id = ${result.runId} ORDER BY phase, name`);
+  expect(rows).toEqual([
+    { phase: 'after', name: 'broken sql', outcome: 'error' },
+    { phase: 'after', name: 'never built', outcome: 'skipped' },
+    { phase: 'after', name: 'orders by user', outcome: 'held' },
+    { phase: 'after', name: 'tiny lookup', outcome: 'not_chosen' },
+    { phase: 'after', name: 'tiny lookup by param', outcome: 'not_chosen' },
+    { phase: 'after', name: 'wrong index', outcome: 'unusable' },
+    { phase: 'before', name: 'orders by user', outcome: 'measured' },
+  ]);
+
+  // Nothing regressed yet.
+  expect(await planRegressions(client, h.ledger)).toEqual([]);
+
+  // Act: the index is dropped behind offpeak's back.
+  await admin.query(new SqlQuery([`DROP INDEX ${ns}.idx_orders_user_created`]));
+  const report = await buildIndexHealthReport({ client, schema: h.ledger });
+
+  // Assess: a plan_regression warning for the expectation that held; none for the ones that never did.
+  const found = report.findings.filter((f) => f.kind === 'plan_regression');
+  expect(found).toHaveLength(1);
+  expect(found[0]).toMatchObject({ kind: 'plan_regression', severity: 'warning', schema: ns, table: 'orders', index: 'idx_orders_user_created' });
+  expect(found[0]!.evidence).toMatch(/expectation "orders by user" of migration pp2 was usable when checked on \d{4}-\d\d-\d\d; now NOT USABLE: index idx_orders_user_created does not exist/);
+}
+
 // PGlite by default, PostgreSQL with TEST_DATABASE_URL.
 describe('plan proof on a run', () => {
   let db: TestDatabase;
@@ -95,60 +155,7 @@ describe('plan proof on a run', () => {
   });
 
   it('records held, usable-not-chosen, unusable, error and skipped expectations without failing the run, measures, and the nightly report finds a dropped index', async () => {
-    // Prepare
-    const ns = uniqueName('pp');
-    const h = harness(db.client, migrations(ns));
-
-    // Act
-    const result = await h.migrator.runToCompletion('up', 'heads');
-
-    // Assess: the run is done whatever the expectations found.
-    expect(result.status).toBe('done');
-    const by = new Map((result.planProof?.checks ?? []).map((c) => [c.name, c] as [string, PlanCheck]));
-    expect([...by.keys()].sort()).toEqual(['broken sql', 'never built', 'orders by user', 'tiny lookup', 'tiny lookup by param', 'wrong index']);
-    expect(by.get('orders by user')).toMatchObject({ outcome: 'held', usable: true, chosen: true, planKind: 'generic', table: `${ns}.orders` });
-    expect(by.get('wrong index')).toMatchObject({ outcome: 'unusable', usable: false, chosen: false });
-    expect(by.get('wrong index')!.reason).toMatch(/does not use .*idx_orders_status even with seq and bitmap scans off/);
-    // 3 rows in one page: a seq scan is cheaper, but the index can serve the query.
-    expect(by.get('tiny lookup')).toMatchObject({ outcome: 'not_chosen', usable: true, chosen: false, planKind: 'plain', tableRows: 3 });
-    expect(by.get('tiny lookup')!.defaultPlan).toMatch(/^Seq Scan on tiny/);
-    expect(by.get('tiny lookup by param')).toMatchObject({ outcome: 'not_chosen', usable: true, chosen: false, planKind: 'generic' });
-    expect(by.get('broken sql')).toMatchObject({ outcome: 'error', usable: null, chosen: null });
-    expect(by.get('broken sql')!.reason).toMatch(/migration pp2, expectation "broken sql": EXPLAIN failed: .*no_such_table/);
-    expect(by.get('never built')).toMatchObject({ outcome: 'skipped' });
-    expect(by.get('never built')!.reason).toMatch(/offpeak_no_such_extension/);
-
-    // measure: EXPLAIN ANALYZE before the build (a seq scan of 30k rows) and after.
-    const measure = by.get('orders by user')!.measure!;
-    expect(measure.before?.ms).toBeGreaterThan(0);
-    expect(measure.after?.ms).toBeGreaterThan(0);
-    expect(measure.speedup).toMatch(/^\d+\.\dx$/);
-    console.log(`[${db.kind}] orders by user: before ${measure.before?.ms} ms, after ${measure.after?.ms} ms, speed-up ${measure.speedup}`);
-
-    // The ledger has them: one `before` row, six `after` rows.
-    const { rows } = await db.client.query<{ phase: string; name: string; outcome: string }>(sql`SELECT phase, name, outcome FROM ${sql.ident(h.ledger, 'plan_checks')} WHERE run_id = ${result.runId} ORDER BY phase, name`);
-    expect(rows).toEqual([
-      { phase: 'after', name: 'broken sql', outcome: 'error' },
-      { phase: 'after', name: 'never built', outcome: 'skipped' },
-      { phase: 'after', name: 'orders by user', outcome: 'held' },
-      { phase: 'after', name: 'tiny lookup', outcome: 'not_chosen' },
-      { phase: 'after', name: 'tiny lookup by param', outcome: 'not_chosen' },
-      { phase: 'after', name: 'wrong index', outcome: 'unusable' },
-      { phase: 'before', name: 'orders by user', outcome: 'measured' },
-    ]);
-
-    // Nothing regressed yet.
-    expect(await planRegressions(db.client, h.ledger)).toEqual([]);
-
-    // Act: the index is dropped behind offpeak's back.
-    await db.client.query(new SqlQuery([`DROP INDEX ${ns}.idx_orders_user_created`]));
-    const report = await buildIndexHealthReport({ client: db.client, schema: h.ledger });
-
-    // Assess: a plan_regression warning for the expectation that held; none for the ones that never did.
-    const found = report.findings.filter((f) => f.kind === 'plan_regression');
-    expect(found).toHaveLength(1);
-    expect(found[0]).toMatchObject({ kind: 'plan_regression', severity: 'warning', schema: ns, table: 'orders', index: 'idx_orders_user_created' });
-    expect(found[0]!.evidence).toMatch(/expectation "orders by user" of migration pp2 was usable when checked on \d{4}-\d\d-\d\d; now NOT USABLE: index idx_orders_user_created does not exist/);
+    await scenario(db.client, db.client, db.kind);
   }, 120_000);
 
   it('reports a lost `chosen` as info when the index is still usable', async () => {
@@ -189,4 +196,19 @@ describe('plan proof on a run', () => {
     expect(regressions.map((r) => [r.baseline.name, r.lost, r.check.outcome])).toEqual([['rare events', 'chosen', 'not_chosen']]);
     expect(report.findings.filter((f) => f.kind === 'plan_regression').map((f) => [f.severity, f.index])).toEqual([['info', 'idx_events_kind']]);
   }, 120_000);
+});
+
+// The same through the local Data API server (real SDK client): one statement per call, transactions by id.
+describe('plan proof through the Data API', () => {
+  let api: TestDataApi;
+  beforeAll(async () => {
+    api = await startTestDataApi();
+  }, 60_000);
+  afterAll(async () => {
+    await api?.dispose();
+  });
+
+  it('gives the same outcomes, measures, and finds the regression', async () => {
+    await scenario(api.adapter(), api.db.client, `data-api over ${api.db.kind}`);
+  }, 180_000);
 });
