@@ -79,6 +79,8 @@ interface ColumnRow {
   deterministic: boolean;
   avg_width: number | null;
   null_frac: number | null;
+  /** Average distinct elements per row (arrays, tsvector): the last entry of pg_stats.elem_count_histogram. */
+  elements: number | null;
 }
 
 interface TableRow {
@@ -138,7 +140,8 @@ export async function readIndex(client: SqlExecutor, step: CreateIndexStep): Pro
   const { rows: columns } = await client.query<ColumnRow>(sql`
     SELECT a.attname AS name, a.atttypmod AS typmod, ty.typlen::int AS typlen, ty.typalign::text AS typalign, ty.typname::text AS typname,
            ty.typcategory::text AS typcategory, coalesce(co.collisdeterministic, true) AS deterministic,
-           s.avg_width::int AS avg_width, s.null_frac::float8 AS null_frac
+           s.avg_width::int AS avg_width, s.null_frac::float8 AS null_frac,
+           s.elem_count_histogram[array_length(s.elem_count_histogram, 1)]::float8 AS elements
     FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
       LEFT JOIN pg_collation co ON co.oid = a.attcollation
       LEFT JOIN pg_stats s ON s.schemaname = ${spec.schema} AND s.tablename = ${spec.table} AND s.attname = a.attname AND NOT s.inherited
@@ -181,7 +184,14 @@ export async function readIndex(client: SqlExecutor, step: CreateIndexStep): Pro
     const column = it.column ? byName.get(it.column) : undefined;
     if (column && column.avg_width != null) {
       if (column.typname === 'vector' && column.typmod > 0) dimensions ??= column.typmod;
-      return { width: column.avg_width, nullFrac: column.null_frac ?? 0, typlen: column.typlen, typalign: column.typalign, dedupable: dedupable(column, column.deterministic) };
+      return {
+        width: column.avg_width,
+        nullFrac: column.null_frac ?? 0,
+        typlen: column.typlen,
+        typalign: column.typalign,
+        dedupable: dedupable(column, column.deterministic),
+        ...(column.elements != null ? { elementsPerRow: column.elements } : {}),
+      };
     }
     const m = measured.get(i);
     const type = m?.type ?? (column ? { typlen: column.typlen, typalign: column.typalign, typname: column.typname, typcategory: column.typcategory } : null);

@@ -10,7 +10,8 @@ import { uniqueName } from '../migrations/helpers.ts';
 /**
  * Pre-flight's size estimate against real builds: 100,000 rows made with generate_series (deterministic, no
  * randomness except pgvector's, seeded with setseed), ANALYZE, estimate, build, compare with pg_relation_size.
- * The issue's targets: ±25 % for B-tree kinds, ±50 % for IVFFlat. Each test prints the measured error.
+ * The issue's targets: ±25 % for B-tree kinds, ±50 % for IVFFlat (HNSW held to the same); GIN, documented as
+ * rough, to ±100 %. The file prints the measured error per kind.
  */
 const ROWS = 100_000;
 let db: TestDatabase;
@@ -22,10 +23,10 @@ beforeAll(async () => {
   const q = (text: string) => db.client.query(new SqlQuery([text]));
   await q(`CREATE SCHEMA ${ns}`);
   await q(`CREATE TABLE ${ns}.orders (id int NOT NULL, user_id int NOT NULL, created_at timestamptz NOT NULL, email text NOT NULL,
-    status text NOT NULL, note text)`);
+    status text NOT NULL, note text, tags text[])`);
   await q(`INSERT INTO ${ns}.orders SELECT g, g % 5000, timestamptz '2025-01-01' + g * interval '1 minute', 'User' || g || '@Example.com',
-    (ARRAY['new', 'open', 'closed', 'closed'])[g % 4 + 1], CASE WHEN g % 3 = 0 THEN NULL ELSE repeat('n', g % 40) END
-    FROM generate_series(1, ${ROWS}) AS g`);
+    (ARRAY['new', 'open', 'closed', 'closed'])[g % 4 + 1], CASE WHEN g % 3 = 0 THEN NULL ELSE repeat('n', g % 40) END,
+    ARRAY['t' || (g % 50), 'u' || (g % 7)] FROM generate_series(1, ${ROWS}) AS g`);
   await q(`ANALYZE ${ns}.orders`);
 }, 300_000);
 
@@ -62,6 +63,7 @@ describe('B-tree estimates within ±25 % of the built index', () => {
     ['expression', { table: 'orders', columns: ['lower(email)'] }],
     ['nullable column', { table: 'orders', columns: ['note'] }],
     ['unique', { table: 'orders', columns: ['email'], unique: true }],
+    ['plain text, 3 values (dedup)', { table: 'orders', columns: ['status'] }],
   ])('%s', async (kind, spec) => {
     // Act
     const error = await measure(kind, spec);
@@ -71,7 +73,17 @@ describe('B-tree estimates within ±25 % of the built index', () => {
   });
 });
 
-describe('IVFFlat within ±50 %', () => {
+describe('GIN, documented as rough: within ±100 %', () => {
+  it('gin over a text[] of two elements per row', async () => {
+    // Act
+    const error = await measure('gin text[]', { table: 'orders', columns: ['tags'], using: 'gin' });
+
+    // Assess
+    expect(Math.abs(error)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('pgvector: IVFFlat within ±50 %; HNSW too', () => {
   it('ivfflat over vector(32), lists 100', async (ctx) => {
     // Prepare: pgvector where available (PGlite ships it; Debian's PostgreSQL 15 here has none)
     if (lacks('pgvector', db.hasVector)) ctx.skip();
@@ -85,6 +97,24 @@ describe('IVFFlat within ±50 %', () => {
 
     // Act
     const error = await measure('ivfflat vector(32)', { table: 'embeddings', columns: ['embedding vector_l2_ops'], using: 'ivfflat', with: { lists: 100 } });
+
+    // Assess
+    expect(Math.abs(error)).toBeLessThanOrEqual(0.5);
+  }, 300_000);
+
+  it('hnsw over vector(32), m 16, on 10,000 rows (an HNSW build of 100,000 takes minutes on PGlite)', async (ctx) => {
+    // Prepare
+    if (lacks('pgvector', db.hasVector)) ctx.skip();
+    const q = (text: string) => db.client.query(new SqlQuery([text]));
+    await q('CREATE EXTENSION IF NOT EXISTS vector');
+    await q('SELECT setseed(0.42)');
+    await q(`CREATE TABLE ${ns}.small_embeddings (id int, embedding vector(32))`);
+    await q(`INSERT INTO ${ns}.small_embeddings SELECT g, (SELECT array_agg(random()::real) FROM generate_series(1, 32) d WHERE g > 0)::vector(32)
+      FROM generate_series(1, 10000) AS g`);
+    await q(`ANALYZE ${ns}.small_embeddings`);
+
+    // Act
+    const error = await measure('hnsw vector(32), 10k rows', { table: 'small_embeddings', columns: ['embedding vector_l2_ops'], using: 'hnsw' });
 
     // Assess
     expect(Math.abs(error)).toBeLessThanOrEqual(0.5);
