@@ -29,6 +29,7 @@ import { quoteIdent, sql, SqlQuery } from '../db/sql.ts';
 import { DatabaseError, InterruptedError, MigrationFailedError } from '../errors.ts';
 import type { MigrationEvent } from './events.ts';
 import type { Lease } from './lease.ts';
+import { cancelledForLockQueue } from './load-guard.ts';
 import { buildEventKey, type Direction, type JournalEntry, type Ledger } from './ledger.ts';
 import type { CreateIndexStep, LoadedMigration, Step } from './model.ts';
 
@@ -176,7 +177,8 @@ export function createStandaloneSteps(options: StandaloneOptions): StandaloneSte
         if (wrapped) return await runInsideDoneWrite(ctx, m, direction, index, step, doneEntry(), marker);
         return await runAlone(ctx, m, direction, index, step, doneEntry, verify);
       } catch (error) {
-        const state = sqlStateOf(error);
+        // Cancelled by the load guard's lock-queue watch: retried like a lock timeout.
+        const state = cancelledForLockQueue(ctx, error) ? '55P03' : sqlStateOf(error);
         if (wrapped && state && OWN_TRANSACTION_SQLSTATES.has(state)) {
           // PostgreSQL will not run it inside a function (nothing of it ran): run it alone.
           wrapped = false;

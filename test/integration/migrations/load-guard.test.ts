@@ -246,6 +246,37 @@ describe.skipIf(lacks('postgresql'))('load guard while a unit runs (PostgreSQL)'
     expect(await columns(db.client, ns, 'items')).toEqual(['id', 'v', 'note']);
   });
 
+  it('the lock-queue watch also cancels and retries a standalone strong-lock statement', async () => {
+    // Prepare: a standalone (autocommit) ALTER, run inside its "done" write by the runner
+    const { ns, base, schema } = await prepared();
+    const standalone = defineMigration({
+      revision: '202601010002',
+      downRevision: '202601010001',
+      description: 'add a memo, outside a transaction',
+      risk: 'low',
+      up: [sqlStep(`ALTER TABLE ${ns}.items ADD COLUMN IF NOT EXISTS memo text`, { mode: 'standalone', lock: 'strong', tables: [`${ns}.items`] })],
+      down: [sqlStep(`ALTER TABLE ${ns}.items DROP COLUMN IF EXISTS memo`, { tables: [`${ns}.items`] })],
+    });
+    const { migrator, events } = harness(db.client, [base, standalone], { schema, loadGuard: { maxLoad: { active: 1000 }, lockQueueMs: 200, watchIntervalMs: 50 } });
+    await holder.query('BEGIN');
+    await holder.query(`SELECT count(*) FROM ${ns}.items`);
+
+    // Act
+    const run = migrator.runToCompletion('up', 'head');
+    await waitingFor('standalone ALTER TABLE');
+    const { rows } = await reader.query<{ n: string }>(`SELECT count(*) AS n FROM ${ns}.items`);
+    const cancelledWhileHeld = ofKind(events, 'lock_queue_cancelled').length;
+    await holder.query('COMMIT');
+    const result = await run;
+
+    // Assess
+    expect(rows[0]?.n).toBe('100');
+    expect(cancelledWhileHeld).toBeGreaterThanOrEqual(1);
+    expect(ofKind(events, 'lock_timeout_retry').length).toBeGreaterThanOrEqual(1);
+    expect(result.status, result.error?.message).toBe('done');
+    expect(await columns(db.client, ns, 'items')).toEqual(['id', 'v', 'memo']);
+  });
+
   /** A migration building an index over `gate(v)`, a function that waits for advisory lock 4242 on every row. */
   async function gatedBuild(ns: string): Promise<Migration> {
     await db.client.query(sql`CREATE FUNCTION ${sql.ident(ns, 'gate')}(x integer) RETURNS integer IMMUTABLE LANGUAGE plpgsql AS $$
