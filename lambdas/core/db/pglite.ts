@@ -58,12 +58,17 @@ async function run<R>(target: Queryable, query: SqlQuery): Promise<QueryResult<R
 export interface PgliteClientOptions {
   /** Data directory; `memory://` (or undefined with inMemory) for a throwaway database. */
   dataDir?: string;
+  /**
+   * A new database's contents, as `dumpDataDir()` wrote them, instead of initdb (which costs seconds, tens
+   * on a busy machine): the tests open each scratch database from one dump.
+   */
+  loadDataDir?: Blob;
 }
 
 /** Opens PGlite with pgvector loaded. */
 export async function openPglite(options: PgliteClientOptions = {}): Promise<PGlite> {
   const dataDir = options.dataDir ?? DEFAULT_PGLITE_DIR;
-  return PGlite.create({ dataDir, extensions: { vector } });
+  return PGlite.create({ dataDir, extensions: { vector }, ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
 }
 
 /** SqlClient over an open PGlite. PGlite is one connection: calls run one at a time. */
