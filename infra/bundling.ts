@@ -21,6 +21,7 @@ export const HandlerEntry = {
   notify: 'lambdas/handlers/notify.ts',
   alarmNotify: 'lambdas/handlers/alarm-notify.ts',
   doctor: 'lambdas/handlers/doctor.ts',
+  rehearsal: 'lambdas/handlers/rehearsal.ts',
 } as const;
 
 export type HandlerName = keyof typeof HandlerEntry;

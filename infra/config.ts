@@ -39,6 +39,15 @@ export interface OffpeakSettings {
   maxLoad: string | undefined;
   /** Stop the run (resumes next window) over `active=N[,waiting=M][,cancel-builds]`. Unset: none. */
   criticalLoad: string | undefined;
+  /**
+   * Start the rehearsal state machine on this cron (in timeZone), e.g. a few hours before each window; it skips
+   * when nothing is pending. Unset (the default): rehearsals start on demand only.
+   */
+  rehearsalCron: string | undefined;
+  /** The rehearsal clone's Serverless v2 maximum capacity (ACUs): builds are timed at up to this capacity. */
+  rehearsalMaxCapacity: number;
+  /** The clone's DB subnet group, when it should not be the source cluster's. */
+  rehearsalSubnetGroup: string | undefined;
 }
 
 export const PLACEHOLDER_CLUSTER_ARN = 'arn:aws:rds:eu-central-1:123456789012:cluster:offpeak-placeholder';
@@ -64,6 +73,9 @@ export const DEFAULT_SETTINGS: OffpeakSettings = {
   doctorOnDeploy: true,
   maxLoad: undefined,
   criticalLoad: undefined,
+  rehearsalCron: undefined,
+  rehearsalMaxCapacity: 16,
+  rehearsalSubnetGroup: undefined,
 };
 
 /** Reads every setting from the construct's context, validating what it reads. */
@@ -118,6 +130,9 @@ export function settingsFromContext(scope: Construct): OffpeakSettings {
     doctorOnDeploy: bool('doctorOnDeploy', d.doctorOnDeploy),
     maxLoad: text('maxLoad', '') || undefined,
     criticalLoad: text('criticalLoad', '') || undefined,
+    rehearsalCron: text('rehearsalCron', '') || undefined,
+    rehearsalMaxCapacity: int('rehearsalMaxCapacity', d.rehearsalMaxCapacity, 256),
+    rehearsalSubnetGroup: text('rehearsalSubnetGroup', '') || undefined,
   };
   validateSettings(settings);
   return settings;

@@ -11,6 +11,7 @@ import { IndexHealthMonitor } from '../constructs/index-health-monitor.ts';
 import { MigrationRunner } from '../constructs/migration-runner.ts';
 import { serviceName, type OffpeakFunction } from '../constructs/offpeak-function.ts';
 import { OperationsDashboard } from '../constructs/operations-dashboard.ts';
+import { Rehearsal } from '../constructs/rehearsal.ts';
 
 export interface OffpeakStackProps extends StackProps {
   settings: OffpeakSettings;
@@ -28,6 +29,7 @@ export class OffpeakStack extends Stack {
   readonly asyncFailureQueue: sqs.Queue;
   readonly dashboard: OperationsDashboard;
   readonly doctor: Doctor;
+  readonly rehearsal: Rehearsal;
 
   constructor(scope: Construct, id: string, props: OffpeakStackProps) {
     super(scope, id, props);
@@ -89,6 +91,22 @@ export class OffpeakStack extends Stack {
 
     this.doctor = new Doctor(this, 'Doctor', { database, runOnDeploy: s.doctorOnDeploy });
 
+    // The pending plan on an Aurora fast clone, timed (docs/aws.md#rehearsal): on demand, or on rehearsalCron.
+    this.rehearsal = new Rehearsal(this, 'Rehearsal', {
+      database,
+      plan: this.runner.plan,
+      migrate: this.runner.migrate,
+      topic: this.alerts.topic,
+      topicKey: this.alerts.key,
+      windowMinutes: s.windowMinutes,
+      cron: s.rehearsalCron,
+      timeZone: s.timeZone,
+      deadLetterQueue: this.scheduleDeadLetterQueue,
+      minCapacity: 0.5,
+      maxCapacity: s.rehearsalMaxCapacity,
+      subnetGroupName: s.rehearsalSubnetGroup,
+    });
+
     // One alarm per kind of trouble nothing else reports; docs/aws.md#alarms says what each means.
     const a = this.alerts;
     a.alarmOnExecutionFailures('WindowRunFailures', this.runner.stateMachine);
@@ -133,6 +151,7 @@ export class OffpeakStack extends Stack {
     new CfnOutput(this, 'RollbackFunctionName', { value: this.runner.rollback.function.functionName });
     new CfnOutput(this, 'DoctorFunctionName', { value: this.doctor.function.function.functionName });
     new CfnOutput(this, 'WindowRunStateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'RehearsalStateMachineArn', { value: this.rehearsal.stateMachine.stateMachineArn });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
   }
 }

@@ -62,27 +62,31 @@ function planRevisions(plan: unknown, from = 0): string[] {
 export const handler = offpeakHandler('migrate', migrateEventSchema, async (event, context, { signal }): Promise<MigrateResult> => {
   const startedAt = Date.now();
   const windowEndsAt = event.windowEndsAt ? new Date(event.windowEndsAt) : new Date(startedAt + windowMinutes() * 60_000);
-  const loadGuard = loadGuardOptions();
-  const { migrator } = openMigrator('offpeak-migrate', loadGuard ? { loadGuard } : {});
+  // A rehearsal runs on its clone with no window and no load guard (nothing else runs there): it measures how long the plan takes.
+  const rehearsal = event.rehearsalClusterArn;
+  const loadGuard = rehearsal ? undefined : loadGuardOptions();
+  const { migrator } = openMigrator(rehearsal ? 'offpeak-rehearsal' : 'offpeak-migrate', { ...(loadGuard ? { loadGuard } : {}), ...(rehearsal ? { resourceArn: rehearsal } : {}) });
   const runId = event.runId ?? (await migrator.start('up', 'heads')).runId;
-  logger.appendKeys({ runId });
+  logger.appendKeys({ runId, ...(rehearsal ? { rehearsalCluster: rehearsal } : {}) });
   const result = await migrator.advance(runId, {
     deadline: invocationDeadline(context),
-    window: windowEndingAt(windowEndsAt, windowMinutes()),
+    ...(rehearsal ? {} : { window: windowEndingAt(windowEndsAt, windowMinutes()) }),
     // middy's early timeout: cancel the running statement, roll back, release the lease; resumable.
     signal,
   });
 
-  metrics.addMetric(MetricName.advanceCalls, MetricUnit.Count, 1);
-  metrics.addMetric(MetricName.migrationsApplied, MetricUnit.Count, result.applied.length);
-  metrics.addMetric(MetricName.advanceDurationMs, MetricUnit.Milliseconds, Date.now() - startedAt);
+  // A rehearsal's advances are not the production runs the metrics (and their alarms) count.
+  const count = rehearsal ? () => {} : (...args: Parameters<typeof metrics.addMetric>) => metrics.addMetric(...args);
+  count(MetricName.advanceCalls, MetricUnit.Count, 1);
+  count(MetricName.migrationsApplied, MetricUnit.Count, result.applied.length);
+  count(MetricName.advanceDurationMs, MetricUnit.Milliseconds, Date.now() - startedAt);
   logger.info({ message: 'advanced', status: result.status, applied: result.applied, position: result.position, total: result.total });
 
   const run = await migrator.ledger.getRun(runId);
   let runApplied: AppliedRevision[] = [];
   let remaining = planRevisions(run?.plan, result.position);
   if (result.status === 'done') {
-    metrics.addMetric(MetricName.runsCompleted, MetricUnit.Count, 1);
+    count(MetricName.runsCompleted, MetricUnit.Count, 1);
     // What this run applied, across every window it took: the ledger rows it wrote (its plan may have
     // been re-made on resume, so the plan alone would miss what an earlier window applied).
     runApplied = (await migrator.ledger.applied())
@@ -91,8 +95,8 @@ export const handler = offpeakHandler('migrate', migrateEventSchema, async (even
       .map((r) => ({ revision: r.revision, description: r.description, durationMs: r.durationMs }));
     remaining = [...new Set((await migrator.plan('up', 'heads')).units.map((u) => u.revision))];
   }
-  if (result.status === 'window_closed') metrics.addMetric(MetricName.runsPausedByWindow, MetricUnit.Count, 1);
-  if (result.status === 'failed') metrics.addMetric(MetricName.runsFailed, MetricUnit.Count, 1);
+  if (result.status === 'window_closed') count(MetricName.runsPausedByWindow, MetricUnit.Count, 1);
+  if (result.status === 'failed') count(MetricName.runsFailed, MetricUnit.Count, 1);
 
   return {
     // Interrupted by the early timeout: the run is resumable, and the next call resumes it. Over critical-load:

@@ -33,6 +33,14 @@ export const planEventSchema = z.strictObject({
 });
 export type PlanEvent = z.output<typeof planEventSchema>;
 
+/**
+ * A rehearsal clone's ARN: only clusters named offpeak-rehearsal-* (IAM grants the Data API on those alone), so a
+ * payload can never point the migrate function at some other cluster.
+ */
+export const rehearsalClusterArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:offpeak-rehearsal-[a-z0-9-]{1,45}$/, 'expected the ARN of a rehearsal clone (a cluster named offpeak-rehearsal-*)');
+
 /** One `advance` of a window run. */
 export const migrateEventSchema = z.strictObject({
   /** Null or absent on the first call of a window run. */
@@ -41,8 +49,23 @@ export const migrateEventSchema = z.strictObject({
   windowEndsAt: isoTime.optional(),
   /** Time the window's earlier advance calls spent throttled by the load guard (the state machine carries it). */
   throttledMs: z.number().int().min(0).optional(),
+  /** A rehearsal: advance on this clone instead of the configured cluster, with no window (the deadline still holds). */
+  rehearsalClusterArn: rehearsalClusterArn.optional(),
 });
 export type MigrateEvent = z.output<typeof migrateEventSchema>;
+
+/** The rehearsal state machine's own tasks: record what the clone measured, and send the notice. */
+export const rehearsalEventSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('record'), clusterArn: rehearsalClusterArn, runId }),
+  z.strictObject({
+    action: z.literal('notify'),
+    execution: z.string().min(1),
+    startedAt: isoTime.optional(),
+    /** The whole state: $.clone, $.run, $.record, $.failed, $.cleanup (each may be missing after a failure). */
+    state: z.record(z.string(), z.unknown()),
+  }),
+]);
+export type RehearsalEvent = z.output<typeof rehearsalEventSchema>;
 
 /** The manual rollback invoke. */
 export const rollbackEventSchema = z.strictObject({

@@ -12,12 +12,14 @@ export const rdsDataClient = createRdsDataSdkClient({ endpoint: process.env[EnvN
 /**
  * A SqlClient for this invocation over the shared SDK client. Reading config here
  * (not at import) lets a missing variable fail the invocation with its name.
+ * `resourceArn` points it at another cluster with the same secret and database: a
+ * rehearsal's fast clone, which keeps the source's users.
  */
-export function openDatabase(): { client: SqlClient; ledgerSchema: string; database: string } {
+export function openDatabase(override: { resourceArn?: string } = {}): { client: SqlClient; ledgerSchema: string; database: string } {
   const config = databaseConfig();
   const client = createDataApiClient({
     client: rdsDataClient,
-    resourceArn: config.resourceArn,
+    resourceArn: override.resourceArn ?? config.resourceArn,
     secretArn: config.secretArn,
     database: config.database,
   });

@@ -18,9 +18,10 @@ function logEvent(event: MigrationEvent): void {
   logger.info({ message: 'migration_event', ...event });
 }
 
-/** A migrator over the Data API for this invocation, named after the handler in the ledger. */
-export function openMigrator(actor: string, options: Pick<MigratorOptions, 'loadGuard'> = {}): { migrator: Migrator; client: SqlClient } {
-  const { client, ledgerSchema } = openDatabase();
-  const migrator = createMigrator({ client, migrations: bundledMigrations, schema: ledgerSchema, actor: `lambda:${actor}`, onEvent: logEvent, ...options });
+/** A migrator over the Data API for this invocation, named after the handler in the ledger (on a rehearsal clone with `resourceArn`). */
+export function openMigrator(actor: string, options: Pick<MigratorOptions, 'loadGuard'> & { resourceArn?: string } = {}): { migrator: Migrator; client: SqlClient } {
+  const { resourceArn, ...migratorOptions } = options;
+  const { client, ledgerSchema } = openDatabase(resourceArn === undefined ? {} : { resourceArn });
+  const migrator = createMigrator({ client, migrations: bundledMigrations, schema: ledgerSchema, actor: `lambda:${actor}`, onEvent: logEvent, ...migratorOptions });
   return { migrator, client };
 }

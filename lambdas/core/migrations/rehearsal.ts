@@ -100,12 +100,11 @@ export async function rehearsedBuilds(copy: SqlClient, runId: string, schema = D
  */
 export async function recordRehearsalSamples(input: { copy: SqlClient; source: SqlClient; runId: string; schema?: string }): Promise<number> {
   const schema = input.schema ?? DEFAULT_LEDGER_SCHEMA;
-  const builds = await rehearsedBuilds(input.copy, input.runId, schema);
-  if (!builds.length) return 0;
-  return recordBuilds(input.source, builds, input.runId, schema);
+  return recordRehearsedBuilds(input.source, await rehearsedBuilds(input.copy, input.runId, schema), input.runId, schema);
 }
 
-async function recordBuilds(source: SqlClient, builds: readonly RehearsedBuild[], runId: string, schema: string): Promise<number> {
+/** Records builds measured on a copy (by the run `runId` there) in the source's ledger as `rehearsal` samples. */
+export async function recordRehearsedBuilds(source: SqlClient, builds: readonly RehearsedBuild[], runId: string, schema = DEFAULT_LEDGER_SCHEMA): Promise<number> {
   for (const b of builds) {
     await recordBuildSample(source, schema, {
       accessMethod: b.accessMethod,
@@ -118,4 +117,18 @@ async function recordBuilds(source: SqlClient, builds: readonly RehearsedBuild[]
     });
   }
   return builds.length;
+}
+
+/**
+ * What a run on a copy applied, per migration, from the copy's ledger (where the caller saw no events: the
+ * state machine's migrate function ran it): each migration's duration from its first step's start to its last
+ * step's end, in the order applied.
+ */
+export async function rehearsedMigrations(copy: SqlClient, runId: string, schema = DEFAULT_LEDGER_SCHEMA): Promise<UnitTiming[]> {
+  const ledger = new Ledger(copy, schema);
+  if (!(await ledger.exists())) return [];
+  return (await ledger.applied())
+    .filter((r) => r.runId === runId && !r.recordedOnly)
+    .sort((a, b) => a.appliedAt.getTime() - b.appliedAt.getTime())
+    .map((r) => ({ revision: r.revision, step: null, description: r.description, durationMs: r.durationMs }));
 }
