@@ -215,7 +215,8 @@ export class Rehearsal extends Construct {
     notify.next(outcome);
 
     const cloneNotDeleted = new sfn.Pass(this, S.cloneNotDeleted).next(notify);
-    const cloneDeleted = new sfn.Pass(this, S.cloneDeleted, { parameters: { 'deletedAt.$': '$$.State.EnteredTime' }, resultPath: '$.cleanup' }).next(notify);
+    // The notice follows at once: its function takes "now" as the end of the clone's life.
+    const cloneDeleted = new sfn.Pass(this, S.cloneDeleted, { result: sfn.Result.fromObject({ deleted: true }), resultPath: '$.cleanup' }).next(notify);
     const deleteCluster = this.rds(
       S.deleteCluster,
       'deleteDBCluster',
@@ -255,7 +256,9 @@ export class Rehearsal extends Construct {
         // 18 + 36 characters: a letter first, no double hyphen, no trailing hyphen (RDS identifier rules).
         'id.$': `States.Format('${REHEARSAL_PREFIX}{}', States.UUID())`,
         'requestedAt.$': '$$.State.EnteredTime',
+        // Status checks so far, of the cluster and of the instance (each has the same budget).
         polls: 0,
+        instancePolls: 0,
       },
       resultPath: '$.clone',
     });
@@ -285,10 +288,10 @@ export class Rehearsal extends Construct {
       'describeClone',
     );
     const countCluster = new sfn.Pass(this, S.countCluster, { parameters: { 'value.$': 'States.MathAdd($.clone.polls, 1)' }, resultPath: '$.clone.pollCount' });
-    const storeCount = (name: string) => new sfn.Pass(this, name, { inputPath: '$.clone.pollCount.value', resultPath: '$.clone.polls' });
-    const neverReady = (name: string, what: string) =>
+    const storeCount = (name: string, counter: string) => new sfn.Pass(this, name, { inputPath: '$.clone.pollCount.value', resultPath: `$.clone.${counter}` });
+    const neverReady = (name: string, what: string, counter: string) =>
       new sfn.Pass(this, name, {
-        parameters: { Error: 'CloneNotAvailable', 'Cause.$': `States.Format('the ${what} did not become available after {} checks', $.clone.polls)` },
+        parameters: { Error: 'CloneNotAvailable', 'Cause.$': `States.Format('the ${what} did not become available after {} checks', $.clone.${counter})` },
         resultPath: `$.failed.${what === 'clone' ? 'cloneNotAvailable' : 'instanceNotAvailable'}`,
       }).next(cleanup);
 
@@ -304,13 +307,12 @@ export class Rehearsal extends Construct {
       ),
       'createInstance',
     );
-    const resetPolls = new sfn.Pass(this, 'Reset checks', { result: sfn.Result.fromNumber(0), resultPath: '$.clone.polls' });
     const waitInstance = new sfn.Wait(this, S.waitInstance, { time: sfn.WaitTime.duration(pollInterval) });
     const describeInstance = catchInto(
       this.rds(S.describeInstance, 'describeDBInstances', { DbInstanceIdentifier: cloneId }, [this.cloneInstanceArns], '$.clone.instanceStatus', { status: sfn.JsonPath.stringAt('$.DbInstances[0].DbInstanceStatus') }),
       'describeInstance',
     );
-    const countInstance = new sfn.Pass(this, S.countInstance, { parameters: { 'value.$': 'States.MathAdd($.clone.polls, 1)' }, resultPath: '$.clone.pollCount' });
+    const countInstance = new sfn.Pass(this, S.countInstance, { parameters: { 'value.$': 'States.MathAdd($.clone.instancePolls, 1)' }, resultPath: '$.clone.pollCount' });
 
     const startRun = new sfn.Pass(this, S.startRun, { result: sfn.Result.fromObject({ runId: null }), resultPath: '$.run' });
     const migrate = catchInto(
@@ -333,15 +335,15 @@ export class Rehearsal extends Construct {
 
     const instanceReady = new sfn.Choice(this, S.instanceReady)
       .when(sfn.Condition.stringEquals('$.clone.instanceStatus.status', 'available'), run)
-      .when(sfn.Condition.numberGreaterThanEquals('$.clone.polls', maxPolls), neverReady(S.instanceNeverReady, 'instance'))
+      .when(sfn.Condition.numberGreaterThanEquals('$.clone.instancePolls', maxPolls), neverReady(S.instanceNeverReady, 'instance', 'instancePolls'))
       .otherwise(waitInstance);
-    waitInstance.next(describeInstance).next(countInstance).next(storeCount('Store instance checks')).next(instanceReady);
+    waitInstance.next(describeInstance).next(countInstance).next(storeCount('Store instance checks', 'instancePolls')).next(instanceReady);
 
     const clusterReady = new sfn.Choice(this, S.clusterReady)
-      .when(sfn.Condition.stringEquals('$.clone.clusterStatus.status', 'available'), enableDataApi.next(createInstance).next(resetPolls).next(waitInstance))
-      .when(sfn.Condition.numberGreaterThanEquals('$.clone.polls', maxPolls), neverReady(S.clusterNeverReady, 'clone'))
+      .when(sfn.Condition.stringEquals('$.clone.clusterStatus.status', 'available'), enableDataApi.next(createInstance).next(waitInstance))
+      .when(sfn.Condition.numberGreaterThanEquals('$.clone.polls', maxPolls), neverReady(S.clusterNeverReady, 'clone', 'polls'))
       .otherwise(waitCluster);
-    waitCluster.next(describeCluster).next(countCluster).next(storeCount('Store clone checks')).next(clusterReady);
+    waitCluster.next(describeCluster).next(countCluster).next(storeCount('Store clone checks', 'polls')).next(clusterReady);
 
     return plan.next(
       new sfn.Choice(this, S.pending)

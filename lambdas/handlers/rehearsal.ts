@@ -27,7 +27,6 @@ const stateSchema = z.looseObject({
   run: z.looseObject({ status: z.string().optional(), error: z.looseObject({ message: z.string() }).nullable().optional() }).optional(),
   record: z.looseObject({ units: z.array(z.any()), builds: z.array(z.any()), samplesRecorded: z.number(), totalMs: z.number(), window: z.any() }).optional(),
   failed: z.record(z.string(), failure).optional(),
-  cleanup: z.looseObject({ deletedAt: z.string().optional() }).optional(),
   cleanupError: failure.optional(),
 });
 
@@ -43,7 +42,7 @@ function causeMessage(cause: string | null | undefined, error: string): string {
 }
 
 /** The notice the rehearsal's final state stands for. A state this cannot read still gets a notice, with less detail. */
-export function rehearsalNoticeFrom(event: Extract<RehearsalEvent, { action: 'notify' }>, database: string): RehearsalNotice {
+export function rehearsalNoticeFrom(event: Extract<RehearsalEvent, { action: 'notify' }>, database: string, now = new Date()): RehearsalNotice {
   const parsed = stateSchema.safeParse(event.state);
   if (!parsed.success) logger.warn({ message: 'rehearsal_state_unreadable', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) });
   const s = parsed.success ? parsed.data : {};
@@ -51,7 +50,6 @@ export function rehearsalNoticeFrom(event: Extract<RehearsalEvent, { action: 'no
   const [failedState, failedWith] = Object.entries(s.failed ?? {})[0] ?? [];
   const runFailed = s.run?.status !== undefined && s.run.status !== 'done' && !failedState;
   const requested = s.clone?.requestedAt ? Date.parse(s.clone.requestedAt) : NaN;
-  const deleted = s.cleanup?.deletedAt ? Date.parse(s.cleanup.deletedAt) : NaN;
   return {
     outcome: failedState || runFailed || !record ? 'failed' : 'done',
     database,
@@ -61,13 +59,14 @@ export function rehearsalNoticeFrom(event: Extract<RehearsalEvent, { action: 'no
     totalMs: record?.totalMs ?? 0,
     window: record?.window ?? null,
     samplesRecorded: record?.samplesRecorded ?? 0,
-    cloneLifetimeMs: Number.isFinite(requested) && Number.isFinite(deleted) ? deleted - requested : null,
+    // The notice is sent right after the deletion calls: its time ends the clone's life (or its life so far).
+    cloneLifetimeMs: Number.isFinite(requested) ? Math.max(0, now.getTime() - requested) : null,
     cloneDeleted: s.cleanupError === undefined,
     cleanupError: s.cleanupError ? `${s.cleanupError.Error}: ${causeMessage(s.cleanupError.Cause, s.cleanupError.Error)}` : null,
     failure: failedState
       ? { state: failedState, error: failedWith!.Error, message: causeMessage(failedWith!.Cause, failedWith!.Error) }
       : runFailed
-        ? { state: 'Rehearse on clone', error: `run ${s.run!.status}`, message: s.run!.error?.message ?? 'the run stopped before the end' }
+        ? { state: 'rehearsal run', error: `run ${s.run!.status}`, message: s.run!.error?.message ?? 'the run stopped before the end' }
         : null,
     execution: event.execution,
   };

@@ -15,7 +15,7 @@ export interface RehearsalNotice {
   totalMs: number;
   window: { minutes: number; fits: boolean } | null;
   samplesRecorded: number;
-  /** From the clone's restore call to its deletion call (what the clone is billed for, about). */
+  /** From the clone's restore call to its deletion calls (about what the clone is billed for); so far, when not deleted. */
   cloneLifetimeMs: number | null;
   /** False when deleting the clone failed: it is still running and costs money until deleted by hand. */
   cloneDeleted: boolean;
@@ -62,7 +62,8 @@ export function renderRehearsalText(n: RehearsalNotice): string {
     lines.push('');
   }
   lines.push(`calibration: ${n.samplesRecorded} build sample(s) recorded in the production ledger for pre-flight`);
-  lines.push(`clone: ${n.clone ?? 'not created'}${n.cloneLifetimeMs === null ? '' : `, lived ${duration(n.cloneLifetimeMs)}`}${n.cloneDeleted ? ', deleted' : ''}`);
+  const life = n.cloneLifetimeMs === null ? '' : n.cloneDeleted ? `, lived ${duration(n.cloneLifetimeMs)}` : `, alive for ${duration(n.cloneLifetimeMs)} so far`;
+  lines.push(`clone: ${n.clone ?? 'not created'}${life}${n.cloneDeleted ? ', deleted' : ''}`);
   lines.push(`execution: ${n.execution}`);
   return `${lines.join('\n')}\n`;
 }
