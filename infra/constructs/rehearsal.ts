@@ -176,8 +176,18 @@ export class Rehearsal extends Construct {
     return task;
   }
 
-  private rds(name: string, action: string, parameters: Record<string, unknown>, resources: string[], resultPath: string, resultSelector?: Record<string, unknown>): tasks.CallAwsService {
+  private rds(
+    name: string,
+    action: string,
+    parameters: Record<string, unknown>,
+    resources: string[],
+    resultPath: string,
+    resultSelector?: Record<string, unknown>,
+    /** Tags given on create need the tagging action on what is created. */
+    tagged?: string,
+  ): tasks.CallAwsService {
     return new tasks.CallAwsService(this, name, {
+      ...(tagged ? { additionalIamStatements: [new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [tagged] })] } : {}),
       service: 'rds',
       action,
       iamAction: `rds:${action[0]!.toUpperCase()}${action.slice(1)}`,
@@ -279,6 +289,7 @@ export class Rehearsal extends Construct {
         [props.database.clusterArn, this.cloneClusterArns],
         '$.clone.cluster',
         { arn: sfn.JsonPath.stringAt('$.DbCluster.DbClusterArn') },
+        this.cloneClusterArns,
       ),
       'restore',
     );
@@ -304,6 +315,7 @@ export class Rehearsal extends Construct {
         [this.cloneInstanceArns, this.cloneClusterArns],
         '$.clone.instance',
         { id: sfn.JsonPath.stringAt('$.DbInstance.DbInstanceIdentifier') },
+        this.cloneInstanceArns,
       ),
       'createInstance',
     );

@@ -26,6 +26,8 @@ const CLUSTER = TEST_SETTINGS.clusterArn;
 const DB_SECRET = TEST_SETTINGS.secretArn;
 const SLACK_SECRET = TEST_SETTINGS.slackWebhookSecretArn!;
 const SNAPSHOTS = 'arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:offpeak-*';
+const CLONES = 'arn:aws:rds:eu-west-1:111122223333:cluster:offpeak-rehearsal-*';
+const CLONE_INSTANCES = 'arn:aws:rds:eu-west-1:111122223333:db:offpeak-rehearsal-*';
 const DATA_API_ACTIONS = [
   'rds-data:BeginTransaction',
   'rds-data:CommitTransaction',
@@ -123,7 +125,9 @@ describe('IAM', () => {
   it('gives each function exactly its own statements', () => {
     const asyncQueue = { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resources: [`<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'AsyncFailureQueue').id}.Arn>`] };
     expect(statementsOfRole(synth.template, roleOf('MigrationsPlan'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsPlan'))));
-    expect(statementsOfRole(synth.template, roleOf('MigrationsMigrate'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsMigrate'))));
+    // migrate also runs a rehearsal's plan on a clone: the Data API on offpeak-rehearsal-* clusters, nothing else.
+    const onClones = { actions: DATA_API_ACTIONS, resources: [CLONES] };
+    expect(statementsOfRole(synth.template, roleOf('MigrationsMigrate'))).toEqual(sortStatements([...databaseStatements(logGroupOf('MigrationsMigrate')), onClones]));
     expect(statementsOfRole(synth.template, roleOf('MigrationsRollback'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsRollback'))));
     expect(statementsOfRole(synth.template, roleOf('DoctorFunction'))).toEqual(sortStatements(databaseStatements(logGroupOf('DoctorFunction'))));
     expect(statementsOfRole(synth.template, roleOf('IndexHealthAnalyze'))).toEqual(sortStatements([...databaseStatements(logGroupOf('IndexHealthAnalyze')), asyncQueue]));
@@ -144,6 +148,7 @@ describe('IAM', () => {
     expect(statementsOfRole(synth.template, roleOf('AlertsAlarmNotify'))).toEqual(
       sortStatements([{ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('AlertsAlarmNotify')}.Arn>`] }, ...publish]),
     );
+    expect(statementsOfRole(synth.template, roleOf('RehearsalFunction'))).toEqual(sortStatements([...databaseStatements(logGroupOf('RehearsalFunction')), onClones, ...publish]));
     expect(statementsOfRole(synth.template, roleOf('AlertsSlackNotify'))).toEqual(
       sortStatements([
         { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`<${logGroupOf('AlertsSlackNotify')}.Arn>`] },
@@ -178,13 +183,35 @@ describe('IAM', () => {
     expect(got.filter((st) => st.resources.includes('*')).map((st) => st.actions[0]!.split(':')[0]).sort()).toEqual(['logs', 'xray']);
   });
 
-  it('uses Resource "*" nowhere except the Step Functions logging and X-Ray statements', () => {
+  it('uses Resource "*" nowhere except the Step Functions logging and X-Ray statements (window run and rehearsal)', () => {
     const wildcard = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((role) =>
       statementsOfRole(synth.template, role)
         .filter((s) => s.resources.includes('*'))
         .map((s) => s.actions[0]!.split(':')[0]),
     );
-    expect(wildcard.sort()).toEqual(['logs', 'xray']);
+    expect(wildcard.sort()).toEqual(['logs', 'logs', 'xray', 'xray']);
+  });
+
+  it('lets the rehearsal restore only from the cluster into offpeak-rehearsal-* and touch only offpeak-rehearsal-* clusters and instances', () => {
+    const sm = resourceNamed(synth.template, 'AWS::StepFunctions::StateMachine', 'RehearsalStateMachine');
+    const role = render(sm.props['RoleArn']).replace(/^<(.*)\.Arn>$/, '$1');
+    const got = statementsOfRole(synth.template, role);
+    const rdsStatements = got.filter((st) => st.actions.some((a) => a.startsWith('rds:')));
+    expect(sortStatements(rdsStatements)).toEqual(
+      sortStatements([
+        { actions: ['rds:RestoreDBClusterToPointInTime'], resources: [CLONES, CLUSTER] },
+        // Tags on create (offpeak=rehearsal) need the tagging action on what is created.
+        { actions: ['rds:AddTagsToResource'], resources: [CLONES] },
+        { actions: ['rds:AddTagsToResource'], resources: [CLONE_INSTANCES] },
+        { actions: ['rds:DescribeDBClusters'], resources: [CLONES] },
+        { actions: ['rds:EnableHttpEndpoint'], resources: [CLONES] },
+        { actions: ['rds:CreateDBInstance'], resources: [CLONES, CLONE_INSTANCES] },
+        { actions: ['rds:DescribeDBInstances'], resources: [CLONE_INSTANCES] },
+        { actions: ['rds:DeleteDBInstance'], resources: [CLONE_INSTANCES] },
+        { actions: ['rds:DeleteDBCluster'], resources: [CLONES] },
+      ]),
+    );
+    for (const st of got) expect(st.actions.every((a) => /^(lambda:InvokeFunction|rds:\w+|logs:\w+|xray:\w+)$/.test(a)), st.actions.join()).toBe(true);
   });
 
   it('lets each schedule start only its target and write only to the DLQ', () => {
