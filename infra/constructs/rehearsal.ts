@@ -259,7 +259,7 @@ export class Rehearsal extends Construct {
     };
 
     // ---------------------------------------------------------------- the rehearsal
-    const plan = this.lambdaTask(S.plan, props.plan, { input: sfn.JsonPath.objectAt('$$.Execution.Input'), startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime') }, '$.plan');
+    const plan = this.lambdaTask(S.plan, props.plan, { input: sfn.JsonPath.objectAt('$$.Execution.Input'), startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'), rehearsal: true }, '$.plan');
     // No clone yet: a failed plan check fails the execution (alarmed), nothing to clean up.
     const nameClone = new sfn.Pass(this, S.nameClone, {
       parameters: {

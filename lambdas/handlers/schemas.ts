@@ -30,6 +30,8 @@ export const planEventSchema = z.strictObject({
     scheduledTime: isoTime.optional(),
   }),
   startedAt: isoTime,
+  /** The rehearsal asks: what is pending, without refusing on pre-flight (measuring the real time is its point). */
+  rehearsal: z.boolean().optional(),
 });
 export type PlanEvent = z.output<typeof planEventSchema>;
 
