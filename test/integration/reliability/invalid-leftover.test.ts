@@ -43,7 +43,7 @@ describe('an INVALID index with a builder’s name (seed, 803b93aca2d2)', () => 
     expect(rebuilt?.def).toContain('lower(email)');
     expect(rebuilt?.def).toContain('WHERE (email IS NOT NULL)');
     expect(events).toContainEqual(expect.objectContaining({ event: 'invalid_index_dropped', revision: '803b93aca2d2', index: 'idx_users_lower_email' }));
-    expect(result.verification?.indexes).toContainEqual({ schema: 'public', name: 'idx_users_lower_email', exists: true, valid: true });
+    expect(result.verification?.indexes).toContainEqual({ schema: 'public', name: 'idx_users_lower_email', expected: 'valid', exists: true, valid: true });
     expect(await ledgerMismatches(db.client)).toEqual([]);
   });
 });
