@@ -5,7 +5,9 @@
  * Samples come from:
  * - a window run's own builds (source `run`): written with the build's "done" journal entry, no round trip
  *   of its own (ledger.ts `buildSample`): the index's pg_relation_size over the seconds since the attempt's
- *   `started` event;
+ *   `started` event. Only builds a call saw end (it ran them, or polled them while running) leave one: a build
+ *   found already valid (it ended between two calls, or before the run) has no known end, and an index that
+ *   IF NOT EXISTS skipped was no build;
  * - a rehearsal on a copy of the database (source `rehearsal`), through `recordBuildSample`.
  *
  * The rate is the median of the latest samples' bytes/second, so one odd build (a cold cache, a build that

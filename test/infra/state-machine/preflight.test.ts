@@ -83,5 +83,12 @@ describe('window run, executed: pre-flight first', () => {
     expect(await h.applied('offpeak_pf_fits')).toEqual(['202601020001']);
     const planned = (x.output as { plan?: { preflight?: unknown } } | null)?.plan?.preflight;
     expect(planned).toMatchObject({ builds: 1, uncalibrated: 1, window: { minutes: 120, fits: true, unitsThatFit: 1 } });
+    // The build, run through the Data API, left its calibration sample for the next pre-flight.
+    const { rows } = await h.api.db.client.query<{ access_method: string; source: string; index_name: string; bytes: number; seconds: number }>(
+      new SqlQuery(['SELECT access_method, source, index_name, bytes, seconds FROM offpeak_pf_fits.index_build_samples']),
+    );
+    expect(rows).toEqual([expect.objectContaining({ access_method: 'btree', source: 'run', index_name: 'idx_events_code' })]);
+    expect(rows[0]!.bytes).toBeGreaterThan(0);
+    expect(rows[0]!.seconds).toBeGreaterThan(0);
   });
 });

@@ -416,5 +416,18 @@ describe.each(runnerTransports)('runner %s', (_name, open) => {
       expect(first.status).toBe('done');
     }
     expect(h.events.filter((e) => e.event === 'invalid_index_dropped' || e.event === 'index_build_retry')).toEqual([]);
+    // Its pre-flight calibration sample, timed from the attempt's started event: at least the 4 × 0.3 s the
+    // expression sleeps. A build that ended between two calls unobserved leaves none (its end time is unknown):
+    // through the Data API on pg the second call may find it running (a sample) or already valid (none).
+    const { rows: samples } = await t.db.client.query<{ seconds: number; source: string; bytes: number }>(
+      sql`SELECT seconds, source, bytes FROM ${sql.ident(h.ledger, 'index_build_samples')}`,
+    );
+    if (t.kind !== 'data-api/pg') expect(samples).toHaveLength(1);
+    expect(samples.length).toBeLessThanOrEqual(1);
+    for (const sample of samples) {
+      expect(sample.source).toBe('run');
+      expect(sample.seconds).toBeGreaterThanOrEqual(1.2);
+      expect(sample.bytes).toBeGreaterThan(0);
+    }
   });
 });
