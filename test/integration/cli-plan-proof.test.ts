@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPgliteClient, openPglite } from '../../lambdas/core/db/pglite.ts';
 import { SqlQuery } from '../../lambdas/core/db/sql.ts';
-import { openCliTarget, repoRoot, runCli, scratchDir, type CliTarget } from '../support/cli.ts';
+import { openCliTarget, repoRoot, runCli, scratchDir, writeMigration, type CliTarget } from '../support/cli.ts';
 
 /**
  * Plan proof through the CLI on the seed migrations (PGlite by default, PostgreSQL with TEST_DATABASE_URL):
@@ -80,4 +80,32 @@ describe('plan proof on the seed (CLI)', () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/idx_assistants_user_id_created_at: NOT USABLE: index idx_assistants_user_id_created_at does not exist/);
   }, 300_000);
+
+  it('check accepts expectations and refuses one that is not exactly one query the parser reads', async () => {
+    // Prepare
+    const dir = scratchDir('plan-proof-check');
+    cleanup.push(dir);
+    writeMigration(dir.path, { revision: '202601010000', downRevision: null, table: 'pc' });
+    writeMigration(dir.path, {
+      revision: '202601010001',
+      downRevision: '202601010000',
+      file: '202601010001_pc_index.ts',
+      body: `up: [createIndex({ name: 'idx_pc_v', table: 'pc', columns: ['v'] })],
+  expect: [
+    { name: 'fine', sql: 'SELECT id FROM public.pc WHERE v = $1', usesIndex: 'idx_pc_v' },
+    { name: 'two', sql: 'SELECT 1; SELECT 2', usesIndex: 'idx_pc_v' },
+    { name: 'garbled', sql: 'SELECT FROM WHERE (', usesIndex: 'idx_pc_v' },
+  ],`,
+    });
+    await runCli(['check', '--fix-registry', '--migrations', dir.path]);
+
+    // Act
+    const check = await runCli(['check', '--migrations', dir.path]);
+
+    // Assess
+    expect(check.code).toBe(2);
+    expect(check.stdout).toMatch(/expectation "two" has 2 statements: give one query/);
+    expect(check.stdout).toMatch(/expectation "garbled": SQL does not parse/);
+    expect(check.stdout).not.toMatch(/"fine"/);
+  }, 120_000);
 });

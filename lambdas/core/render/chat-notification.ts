@@ -105,6 +105,9 @@ function nextSteps(findings: readonly Finding[], total: number): string[] {
   if (findings.some((f) => f.kind === 'fk_without_index')) {
     steps.push('Consider an index leading with each unindexed foreign key, added through an offpeak migration.');
   }
+  if (findings.some((f) => f.kind === 'plan_regression')) {
+    steps.push('A query no longer uses the index its migration built it for: run `offpeak verify-plans` to see each plan now.');
+  }
   steps.push('Check reader instances before dropping: their scans are not counted here.');
   steps.push('Run `offpeak report` against the database for the full report.');
   return steps;

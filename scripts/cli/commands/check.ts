@@ -46,6 +46,15 @@ async function stepProblems(graph: MigrationGraph): Promise<Problem[]> {
         }
       }
     }
+    // Plan expectations are PREPAREd and EXPLAINed: exactly one statement, and one the parser reads.
+    for (const e of m.expect) {
+      try {
+        const count = await countStatements(e.sql);
+        if (count !== 1) problems.push({ file: m.file, message: `expectation ${JSON.stringify(e.name)} has ${count} statements: give one query` });
+      } catch (error) {
+        problems.push({ file: m.file, message: `expectation ${JSON.stringify(e.name)}: ${(error as Error).message}` });
+      }
+    }
   }
   return problems;
 }

@@ -43,6 +43,14 @@ describe('renderChatNotification', () => {
     expect(/[\uD800-\uDFFF]/u.test(notification.content.description + notification.content.title)).toBe(false);
   });
 
+  it('points to verify-plans when a plan expectation regressed', () => {
+    const report = producerReport();
+    const regression = { ...report.findings[0]!, kind: 'plan_regression' as const, severity: 'warning' as const, index: 'idx_assistants_user_id_created_at', suggestion: null, evidence: 'expectation "assistants of a user" of migration 803b93aca2d2 was usable when checked; now NOT USABLE' };
+    const notification = renderChatNotification({ ...report, findings: [regression] });
+    expect(notification.content.description).toContain('*warning plan_regression*');
+    expect(notification.content.nextSteps).toContain('A query no longer uses the index its migration built it for: run `offpeak verify-plans` to see each plan now.');
+  });
+
   it('says there is nothing to do for an empty report', () => {
     const notification = renderChatNotification({ ...replicate(producerReport(), { findings: 0 }), database: 'appdb' });
     expect(notification.content.title).toBe(':white_check_mark: offpeak: no findings on appdb');
