@@ -277,6 +277,45 @@ describe.skipIf(lacks('postgresql'))('load guard while a unit runs (PostgreSQL)'
     expect(await columns(db.client, ns, 'items')).toEqual(['id', 'v', 'memo']);
   });
 
+  it('counts sessions waiting on a lock against waiting=M, and goes on once they got it', async () => {
+    // Prepare: the holder takes advisory lock 77; two sessions wait for it (state active, wait_event_type Lock)
+    const { ns, base, schema } = await prepared();
+    const POLL = 3210;
+    let clock = Date.parse('2026-03-01T02:00:00Z');
+    let polls = 0;
+    await holder.query('SELECT pg_advisory_lock(77)');
+    const waiters = [new pg.Client({ connectionString: db.url }), new pg.Client({ connectionString: db.url })];
+    await Promise.all(waiters.map((c) => c.connect()));
+    const waiting = waiters.map((c) => c.query('SELECT pg_advisory_lock(77)').then(() => c.query('SELECT pg_advisory_unlock_all()')));
+    const lockWaiters = async () =>
+      (await observer.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query = 'SELECT pg_advisory_lock(77)'`)).rowCount ?? 0;
+    await until('two sessions waiting on the advisory lock', async () => (await lockWaiters()) === 2);
+    const sleep = async (ms: number) => {
+      if (ms !== POLL) return new Promise<void>((r) => setTimeout(r, Math.min(ms, 20)));
+      clock += ms;
+      if (++polls === 1) {
+        await holder.query('SELECT pg_advisory_unlock(77)');
+        await Promise.all(waiting);
+        await until('no session waiting on the advisory lock', async () => (await lockWaiters()) === 0);
+      }
+    };
+    const { migrator, events } = harness(db.client, [base, addColumn(ns)], { schema, now: () => new Date(clock), sleep, loadGuard: { maxLoad: { waiting: 1 }, pollIntervalMs: POLL } });
+
+    // Act
+    let result;
+    try {
+      result = await migrator.runToCompletion('up', 'head');
+    } finally {
+      await Promise.all(waiters.map((c) => c.end()));
+    }
+
+    // Assess: one throttled poll on waiting (active is not limited here), then it ran
+    expect(ofKind(events, 'throttled').map((e) => e.reason)).toEqual(['waiting=2 > 1']);
+    expect(result.status, result.error?.message).toBe('done');
+    expect(result.throttledMs).toBe(POLL);
+    expect(await columns(db.client, ns, 'items')).toEqual(['id', 'v', 'note']);
+  });
+
   /** A migration building an index over `gate(v)`, a function that waits for advisory lock 4242 on every row. */
   async function gatedBuild(ns: string): Promise<Migration> {
     await db.client.query(sql`CREATE FUNCTION ${sql.ident(ns, 'gate')}(x integer) RETURNS integer IMMUTABLE LANGUAGE plpgsql AS $$
