@@ -44,6 +44,11 @@ async function behindProxy(options: Omit<FaultProxyOptions, 'target'>): Promise<
     secretArn: api.secretArn,
     database: api.database,
     ownsClient: true,
+    // The service keeps an idle transaction 3 minutes, longer than the whole 45 s retry budget, so waiting out
+    // a resuming database never costs an open transaction. This server's idle timeout is 3 s (above), so one
+    // backoff is capped at a third of it to keep that ratio under load; with the default 8 s cap a jittered 5th retry inside a
+    // transaction outlived it about half the time and the unit was reconciled instead of waited out.
+    retry: { maxDelayMs: 1_000 },
   });
 }
 
