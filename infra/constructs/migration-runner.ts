@@ -117,6 +117,12 @@ export class MigrationRunner extends Construct {
     this.plan.addEnvironment(EnvName.windowMinutes, String(props.windowMinutes));
     this.plan.addEnvironment(EnvName.windowDays, cronWeekdays(props.windowCron).join(','));
     this.plan.addEnvironment(EnvName.snapshotRetentionDays, String(props.snapshotRetentionDays));
+    // Pre-flight checks the builds against the writer's FreeLocalStorage (lambdas/runtime/free-storage.ts).
+    this.plan.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    Validations.of(this.plan.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:GetMetricData supports only Resource "*" (no resource-level permissions); the plan function reads the writer\'s FreeLocalStorage with it, read-only.',
+    });
 
     this.migrate = new OffpeakFunction(this, 'Migrate', {
       handler: 'migrate',

@@ -2,9 +2,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Risk } from '../core/migrations/model.ts';
 import { preflight, refusalError, type PreflightWindow } from '../core/preflight/preflight.ts';
 import { WEEKDAYS } from '../core/window.ts';
-import { optionalEnv, snapshotRetentionDays, windowMinutes } from '../runtime/config.ts';
+import { databaseConfig, optionalEnv, snapshotRetentionDays, windowMinutes } from '../runtime/config.ts';
 import { EnvName, MetricName } from '../runtime/env-names.ts';
 import { offpeakHandler } from '../runtime/middleware.ts';
+import { cloudWatchClient, writerFreeLocalStorage } from '../runtime/free-storage.ts';
 import { openMigrator } from '../runtime/migrator.ts';
 import { logger, metrics } from '../runtime/observability.ts';
 import { windowsSpanned } from '../runtime/window.ts';
@@ -27,7 +28,18 @@ export interface PlanResult {
   /** The window is measured from the scheduled time (or the execution start without one). */
   windowEndsAt: string;
   /** Pre-flight of the pending index builds against the window (null when nothing is pending). */
-  preflight: { builds: number; totalBytes: number; totalSeconds: number; uncalibrated: number; window: PreflightWindow | null; warnings: number } | null;
+  preflight: {
+    builds: number;
+    totalBytes: number;
+    totalSeconds: number;
+    uncalibrated: number;
+    window: PreflightWindow | null;
+    warnings: number;
+    /** The writer's free local storage the builds were checked against (null: unknown, not checked). */
+    freeBytes: number | null;
+    /** Where freeBytes was read, or why it is unknown. */
+    freeBytesSource: string;
+  } | null;
 }
 
 const RISK_ORDER: ReadonlyArray<Risk | 'none'> = ['none', 'low', 'medium', 'high'];
@@ -39,12 +51,25 @@ export const handler = offpeakHandler('plan', planEventSchema, async (event): Pr
   const { migrator, client } = openMigrator('offpeak-plan');
   const plan = await migrator.plan('up', 'heads');
   // Pre-flight, the run's first check: a build that cannot fit in a whole window fails the run here, before any change.
-  const checked = plan.units.length
-    ? await preflight({ client, graph: migrator.graph, plan, schema: migrator.ledger.schema, windowMinutes: windowMinutes() })
-    : undefined;
+  // Free disk: the writer's FreeLocalStorage from CloudWatch; unknown (a warning, never a failure) when it cannot be read.
+  const free = plan.units.length ? await writerFreeLocalStorage(cloudWatchClient, databaseConfig().resourceArn) : undefined;
+  const freeBytesSource = free ? (free.bytes === undefined ? free.warning : free.source) : '';
+  const checked =
+    plan.units.length && free
+      ? await preflight({
+          client,
+          graph: migrator.graph,
+          plan,
+          schema: migrator.ledger.schema,
+          windowMinutes: windowMinutes(),
+          freeBytes: free.bytes,
+          ...(free.bytes === undefined ? { freeBytesUnknown: free.warning } : { freeBytesSource: free.source }),
+        })
+      : undefined;
   if (checked) {
     const { report } = checked;
-    logger.info({ message: 'preflight', builds: report.units.length, totalBytes: report.totalBytes, totalSeconds: report.totalSeconds, window: report.window, warnings: report.warnings });
+    if (free?.bytes === undefined) logger.warn({ message: 'free space unknown', reason: freeBytesSource });
+    logger.info({ message: 'preflight', builds: report.units.length, totalBytes: report.totalBytes, totalSeconds: report.totalSeconds, window: report.window, freeBytes: free?.bytes ?? null, freeBytesSource, warnings: report.warnings });
     const refused = refusalError(checked);
     // A rehearsal runs what pre-flight would refuse: its measured time is what settles the estimate.
     if (refused && !event.rehearsal) throw refused;
@@ -80,6 +105,8 @@ export const handler = offpeakHandler('plan', planEventSchema, async (event): Pr
           uncalibrated: checked.report.units.filter((u) => !u.calibrated).length,
           window: checked.report.window,
           warnings: checked.report.warnings.length,
+          freeBytes: free?.bytes ?? null,
+          freeBytesSource,
         }
       : null,
   };

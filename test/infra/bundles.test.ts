@@ -64,5 +64,7 @@ describe('handler bundles', () => {
     expect(uses('slackNotify', '@aws-sdk/client-secrets-manager')).toBe(true);
     expect(uses('alarmNotify', '@aws-sdk/client-sns')).toBe(true);
     expect(uses('alarmNotify', '@aws-sdk/client-rds-data')).toBe(false);
+    expect(uses('plan', '@aws-sdk/client-cloudwatch')).toBe(true);
+    expect(uses('migrate', '@aws-sdk/client-cloudwatch')).toBe(false);
   });
 });

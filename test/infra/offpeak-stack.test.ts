@@ -124,7 +124,10 @@ describe('functions', () => {
 describe('IAM', () => {
   it('gives each function exactly its own statements', () => {
     const asyncQueue = { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resources: [`<${resourceNamed(synth.template, 'AWS::SQS::Queue', 'AsyncFailureQueue').id}.Arn>`] };
-    expect(statementsOfRole(synth.template, roleOf('MigrationsPlan'))).toEqual(sortStatements(databaseStatements(logGroupOf('MigrationsPlan'))));
+    // plan also reads the writer's FreeLocalStorage for pre-flight: GetMetricData has no resource-level permissions.
+    expect(statementsOfRole(synth.template, roleOf('MigrationsPlan'))).toEqual(
+      sortStatements([...databaseStatements(logGroupOf('MigrationsPlan')), { actions: ['cloudwatch:GetMetricData'], resources: ['*'] }]),
+    );
     // migrate also runs a rehearsal's plan on a clone: the Data API on offpeak-rehearsal-* clusters, nothing else.
     const onClones = { actions: DATA_API_ACTIONS, resources: [CLONES] };
     expect(statementsOfRole(synth.template, roleOf('MigrationsMigrate'))).toEqual(sortStatements([...databaseStatements(logGroupOf('MigrationsMigrate')), onClones]));
@@ -183,13 +186,13 @@ describe('IAM', () => {
     expect(got.filter((st) => st.resources.includes('*')).map((st) => st.actions[0]!.split(':')[0]).sort()).toEqual(['logs', 'xray']);
   });
 
-  it('uses Resource "*" nowhere except the Step Functions logging and X-Ray statements (window run and rehearsal)', () => {
+  it('uses Resource "*" nowhere except the Step Functions logging and X-Ray statements (window run and rehearsal) and the plan function\'s GetMetricData', () => {
     const wildcard = Object.keys(resourcesOf(synth.template, 'AWS::IAM::Role')).flatMap((role) =>
       statementsOfRole(synth.template, role)
         .filter((s) => s.resources.includes('*'))
         .map((s) => s.actions[0]!.split(':')[0]),
     );
-    expect(wildcard.sort()).toEqual(['logs', 'logs', 'xray', 'xray']);
+    expect(wildcard.sort()).toEqual(['cloudwatch', 'logs', 'logs', 'xray', 'xray']);
   });
 
   it('lets the rehearsal restore only from the cluster into offpeak-rehearsal-* and touch only offpeak-rehearsal-* clusters and instances', () => {

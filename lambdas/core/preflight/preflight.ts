@@ -74,6 +74,8 @@ export interface PreflightOptions {
   freeBytes?: number | undefined;
   /** What freeBytes measures, for messages (e.g. "--free-bytes", "FreeLocalStorage"). */
   freeBytesSource?: string;
+  /** The warning when freeBytes is undefined (why it is unknown); the default points at --free-bytes. */
+  freeBytesUnknown?: string;
 }
 
 function indexSteps(graph: MigrationGraph, plan: Plan): { builds: Array<{ revision: string; step: number; spec: CreateIndexStep }>; others: number } {
@@ -171,7 +173,7 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
   }
   const largestSpill = units.reduce((m, u) => Math.max(m, u.estimatedTempBytes), 0);
   if (options.freeBytes === undefined) {
-    warnings.push('free space: unknown (pass --free-bytes N to check the builds against it)');
+    warnings.push(options.freeBytesUnknown ?? 'free space: unknown (pass --free-bytes N to check the builds against it)');
   } else {
     const need = totalBytes + largestSpill;
     if (need > options.freeBytes) {

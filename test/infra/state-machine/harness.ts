@@ -1,3 +1,4 @@
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
@@ -17,7 +18,8 @@ import { resourceNamed, stateMachineDefinition, type StateMachineDefinition } fr
  * ResultPath and Map semantics are the library's, not ours. Each Lambda task calls
  * the real handler in process (middy, zod, Powertools, the real RDS Data SDK client
  * against the local Data API server over PGlite or PostgreSQL); the notify
- * handler's SNS publishes are captured with aws-sdk-client-mock; the RDS snapshot
+ * handler's SNS publishes are captured with aws-sdk-client-mock, and the plan function's CloudWatch
+ * GetMetricData (FreeLocalStorage) is answered by it; the RDS snapshot
  * SDK tasks are answered by a small fake; Waits and retry intervals are shortened.
  *
  * Lambda's own behaviour is reproduced where the state machine depends on it: a
@@ -76,6 +78,8 @@ export interface RunOptions {
   afterMigrate?: (result: unknown, attempt: number) => void | Promise<void>;
   /** SNS refuses every publish. */
   snsDown?: boolean;
+  /** The writer's FreeLocalStorage CloudWatch answers the plan function with (bytes); without it, no datapoint (free space unknown). */
+  freeLocalStorage?: number;
 }
 
 export interface Harness {
@@ -130,6 +134,7 @@ export async function createHarness(options: { statementTimeoutMs?: number } = {
 
   const api = await startTestDataApi(options.statementTimeoutMs ? { statementTimeoutMs: options.statementTimeoutMs } : {});
   const sns = mockClient(SNSClient);
+  const cloudwatch = mockClient(CloudWatchClient);
   const snapshots: SnapshotFake = { created: [], described: [], deleted: [], statuses: ['available'], existing: [] };
   let handlers: Record<HandlerName, Handler> | undefined;
 
@@ -166,6 +171,14 @@ export async function createHarness(options: { statementTimeoutMs?: number } = {
     const notices: Execution['notices'] = [];
     let publishAttempts = 0;
     sns.reset();
+    cloudwatch.reset();
+    cloudwatch.on(GetMetricDataCommand).callsFake(() => ({
+      MetricDataResults: [
+        options.freeLocalStorage === undefined
+          ? { Id: 'free', Values: [], Timestamps: [] }
+          : { Id: 'free', Values: [options.freeLocalStorage], Timestamps: [new Date(Date.now() - 60_000)] },
+      ],
+    }));
     sns.on(PublishCommand).callsFake((input: PublishCommandInput) => {
       publishAttempts++;
       if (options.snsDown) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException', $fault: 'client', $metadata: {} });
@@ -286,6 +299,7 @@ export async function createHarness(options: { statementTimeoutMs?: number } = {
     },
     async dispose() {
       sns.restore();
+      cloudwatch.restore();
       await api.dispose();
     },
   };

@@ -69,20 +69,49 @@ describe('window run, executed: pre-flight first', () => {
     expect(rows[0]!.found).toBe(false);
   });
 
-  it('lets a plan that fits go on to migrate, its estimate in the plan state', async () => {
+  it('refuses builds that need more disk than the writer\'s FreeLocalStorage (CloudWatch) before any change', async () => {
+    // Prepare: CloudWatch says the writer has 1 kB free; the index alone is larger
+    const migration = await indexedTable('app_pf_disk');
+    await h.deploy([migration], 'offpeak_pf_disk');
+
+    // Act
+    const x = await h.run({ freeLocalStorage: 1024 });
+
+    // Assess
+    expect(x.caught).toEqual([{ state: S.plan, error: 'PreflightRefusedError' }]);
+    expect(x.calls.migrate).toBe(0);
+    expect(x.notices).toHaveLength(1);
+    expect(x.notices[0]!.notice).toMatchObject({
+      kind: 'run_failed',
+      errorName: 'PreflightRefusedError',
+      message: expect.stringMatching(
+        /^pre-flight refused the run before any change: the builds need about [\d.]+ kB \([\d.]+ kB of indexes \+ 0 bytes of the largest sort spill\), more than the 1\.0 kB free \(FreeLocalStorage of the writer of offpeak-local, CloudWatch minimum at [0-9T:.-]+Z\): free disk/,
+      ),
+    });
+    const { rows } = await h.api.db.client.query<{ found: boolean }>(new SqlQuery(["SELECT to_regclass('app_pf_disk.idx_events_code') IS NOT NULL AS found"]));
+    expect(rows[0]!.found).toBe(false);
+  });
+
+  it('lets a plan that fits go on to migrate, its estimate and the free space it was checked against in the plan state', async () => {
     // Prepare
     const migration = await indexedTable('app_pf_fits');
     await h.deploy([migration], 'offpeak_pf_fits');
 
-    // Act
-    const x = await h.run();
+    // Act: 40 GB free on the writer
+    const x = await h.run({ freeLocalStorage: 40e9 });
 
     // Assess
     expect(x.caught).toEqual([]);
     expect(x.notices.map((n) => n.notice['kind'])).toEqual(['run_done']);
     expect(await h.applied('offpeak_pf_fits')).toEqual(['202601020001']);
     const planned = (x.output as { plan?: { preflight?: unknown } } | null)?.plan?.preflight;
-    expect(planned).toMatchObject({ builds: 1, uncalibrated: 1, window: { minutes: 120, fits: true, unitsThatFit: 1 } });
+    expect(planned).toMatchObject({
+      builds: 1,
+      uncalibrated: 1,
+      window: { minutes: 120, fits: true, unitsThatFit: 1 },
+      freeBytes: 40e9,
+      freeBytesSource: expect.stringMatching(/^FreeLocalStorage of the writer of offpeak-local, CloudWatch minimum at /),
+    });
     // The build, run through the Data API, left its calibration sample for the next pre-flight.
     const { rows } = await h.api.db.client.query<{ access_method: string; source: string; index_name: string; bytes: number; seconds: number }>(
       new SqlQuery(['SELECT access_method, source, index_name, bytes, seconds FROM offpeak_pf_fits.index_build_samples']),

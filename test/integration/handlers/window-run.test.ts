@@ -1,3 +1,5 @@
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sql } from '../../../lambdas/core/db/sql.ts';
 import { ValidationError } from '../../../lambdas/core/errors.ts';
@@ -15,6 +17,8 @@ let plan: typeof import('../../../lambdas/handlers/plan.ts').handler;
 let migrate: typeof import('../../../lambdas/handlers/migrate.ts').handler;
 let rollback: typeof import('../../../lambdas/handlers/rollback.ts').handler;
 let calls = 0;
+/** The plan function's FreeLocalStorage read: CloudWatch has no datapoint here (free space unknown). */
+const cloudwatch = mockClient(CloudWatchClient);
 
 const revisions = migrations.map((m) => m.migration.revision);
 const SAFETY_MS = 75_000; // INVOCATION_SAFETY_MARGIN_MS
@@ -52,6 +56,7 @@ async function bringTo(target: 'fresh' | 'heads'): Promise<void> {
 
 beforeAll(async () => {
   api = await startTestDataApi();
+  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'free', Values: [], Timestamps: [] }] });
   Object.assign(process.env, handlerEnv(api));
   ({ handler: plan } = await import('../../../lambdas/handlers/plan.ts'));
   ({ handler: migrate } = await import('../../../lambdas/handlers/migrate.ts'));
@@ -72,6 +77,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vi.useRealTimers();
+  cloudwatch.restore();
   await api?.dispose();
 });
 
@@ -85,6 +91,10 @@ describe('plan', () => {
     );
     expect(result).toMatchObject({ revisions, highestRisk: 'high', risky: true, windowEndsAt: '2030-03-05T01:00:00.000Z' });
     expect(result.pending).toBeGreaterThanOrEqual(revisions.length);
+    expect(result.preflight).toMatchObject({
+      freeBytes: null,
+      freeBytesSource: 'free space: unknown (CloudWatch: no FreeLocalStorage datapoint for cluster offpeak-local, role WRITER, in the last 15 minutes)',
+    });
   });
 });
 
