@@ -83,6 +83,33 @@ export interface SizeEstimate {
   tempBytes: number;
   /** How rough the model is for this access method (empty for the ones tested to ±25 % / ±50 %). */
   notes: string[];
+  /**
+   * True when the estimate is only an upper bound: entries wider than TOAST_INDEX_TARGET, which PostgreSQL
+   * compresses on the way into the index (index_form_tuple), so compressible values make it many times smaller.
+   */
+  upperBound?: boolean;
+}
+
+/** heaptoast.h: TOAST_INDEX_TARGET is BLCKSZ / 16; a wider index entry has its varlena values compressed. */
+const TOAST_INDEX_TARGET = PAGE / 16;
+
+/**
+ * Marks an estimate whose entries PostgreSQL would compress: the model counts them uncompressed, so it is an upper
+ * bound (a 1,280-character repeated text made an index 27 times smaller than the uncompressed count).
+ */
+function withCompressionBound(shape: IndexShape, estimate: SizeEstimate): SizeEstimate {
+  // pgvector's types are stored uncompressed (STORAGE external), hash keeps hash codes, GIN and BRIN summaries.
+  if (['ivfflat', 'hnsw', 'hash', 'gin', 'brin'].includes(shape.accessMethod)) return estimate;
+  const items = [...shape.keys, ...shape.include];
+  if (!items.some((i) => i.typlen === -1) || INDEX_TUPLE_HEADER + dataWidth(items) <= TOAST_INDEX_TARGET) return estimate;
+  return {
+    ...estimate,
+    upperBound: true,
+    notes: [
+      ...estimate.notes,
+      `its entries average over ${TOAST_INDEX_TARGET} bytes, which PostgreSQL compresses in the index: the size and time are upper bounds (compressible values can make it many times smaller)`,
+    ],
+  };
 }
 
 const ALIGN: Record<string, number> = { c: 1, s: 2, i: 4, d: 8 };
@@ -239,6 +266,10 @@ function brinSize(shape: IndexShape): SizeEstimate {
 
 /** The model for the index's access method; GiST and SP-GiST (and anything else) as a B-tree without deduplication, rough. */
 export function estimateSize(shape: IndexShape, maintenanceWorkMem: number): SizeEstimate {
+  return withCompressionBound(shape, modelSize(shape, maintenanceWorkMem));
+}
+
+function modelSize(shape: IndexShape, maintenanceWorkMem: number): SizeEstimate {
   switch (shape.accessMethod) {
     case 'btree':
       return btreeSize(shape, maintenanceWorkMem);

@@ -140,6 +140,39 @@ describe('preflight', () => {
     expect(report.window).toEqual({ minutes: 1, fits: false, unitsThatFit: 0 });
   });
 
+  it('takes entries PostgreSQL compresses in the index as an upper bound: a warning, never a refusal for time', async () => {
+    // Prepare: 1,280-character keys (over TOAST_INDEX_TARGET, 512 bytes) that compress very well, at a rate that
+    // makes the uncompressed count longer than a 1-minute window (found by a new user: a build of under 1 s refused)
+    const q = (text: string) => api.db.client.query(new SqlQuery([text]));
+    const table = uniqueName('wide');
+    await q(`CREATE TABLE ${ns}.${table} AS SELECT g AS id, repeat(md5(g::text), 40) AS payload FROM generate_series(1, 3000) g`);
+    await q(`ANALYZE ${ns}.${table}`);
+    const index = `idx_${table}_payload`;
+    const graph = load(defineMigration({ revision: 'w1', downRevision: null, description: 'wide keys', risk: 'low', up: [createIndex({ name: index, schema: ns, table, columns: ['payload'] })] }));
+    const schema = uniqueName('offpeak_pf');
+    const estimate = async (windowMinutes?: number) => {
+      const migrator = createMigrator({ client: api.db.client, migrations: graph, schema });
+      return preflight({ client: api.db.client, graph: migrator.graph, plan: await migrator.plan('up', 'head'), schema, ...(windowMinutes ? { windowMinutes } : {}) });
+    };
+    const unit = (await estimate()).report.units[0]!;
+    await recordBuildSample(api.db.client, schema, { accessMethod: 'btree', bytes: unit.estimatedBytes, seconds: 150, source: 'run' });
+
+    // Act
+    const { report, refusals } = await estimate(1);
+    await createMigrator({ client: api.db.client, migrations: graph, schema }).runToCompletion('up', 'head');
+    const built = Number((await api.db.client.query<{ n: string }>(sql`SELECT pg_relation_size(${`${ns}.${index}`}::regclass)::text AS n`)).rows[0]!.n);
+
+    // Assess: not refused; said to be an upper bound and to maybe not fit; the real index far smaller
+    expect(refusals).toEqual([]);
+    expect(report.warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/its entries average over 512 bytes, which PostgreSQL compresses in the index: the size and time are upper bounds/),
+        expect.stringMatching(new RegExp(`w1 step 0: index ${ns}\\.${index} may not fit the 1-minute window: its upper bound is .* rehearse it`)),
+      ]),
+    );
+    expect(built * 4).toBeLessThan(unit.estimatedBytes);
+  });
+
   it('refuses builds that need more disk than --free-bytes, and passes them with room', async () => {
     // Prepare
     const schema = uniqueName('offpeak_pf');
