@@ -168,7 +168,7 @@ const SMOKE: Record<string, Smoke> = {
     const m = migrationsDir();
     const target = await freshTarget();
     expect((await runCli(['upgrade', '202601010000', '--migrations', m, ...target])).code).toBe(0);
-    text(await runCli(['preflight', '--migrations', m, ...target]), /^202601010001 +step 0 +btree +public\.idx_smoke_v +[\d.]+ (bytes|kB)\b[\s\S]*^total: /m);
+    text(await runCli(['preflight', '--migrations', m, ...target]), /^202601010001 +step 1 +btree +public\.idx_smoke_v +[\d.]+ (bytes|kB)\b[\s\S]*^total: /m);
     const doc = json(await runCli(['preflight', 'head', '--window', '01:00,60', '--free-bytes', '1000000000', '--migrations', m, ...target, '--json']));
     expect(Object.keys(doc).sort()).toEqual(['totalBytes', 'totalSeconds', 'units', 'warnings', 'window']);
     expect(doc).toMatchObject({

@@ -115,7 +115,7 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
   /** Units whose estimate is only an upper bound (compressed entries): never refused for time on it. */
   const upperBounds = new Set<PreflightUnit>();
   for (const { revision, step, spec } of builds) {
-    const where = `${revision} step ${step} (${spec.index.name})`;
+    const where = `${revision} step ${step + 1} (${spec.index.name})`; // people count steps from 1, as upgrade and runs print them
     let reading: Awaited<ReturnType<typeof readIndex>>;
     try {
       reading = await readIndex(client, spec);
@@ -166,13 +166,13 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
       if (upperBounds.has(u)) {
         // Refusing on an upper bound would stop a window run over a build that may take seconds: say it instead.
         warnings.push(
-          `${u.revision} step ${u.step}: index ${u.index} may not fit the ${options.windowMinutes}-minute window: its upper bound is ${formatBytes(u.estimatedBytes)} and ` +
+          `${u.revision} step ${u.step + 1}: index ${u.index} may not fit the ${options.windowMinutes}-minute window: its upper bound is ${formatBytes(u.estimatedBytes)} and ` +
             `${formatSeconds(u.estimatedSeconds)}; rehearse it (offpeak rehearse) to measure the real build`,
         );
         continue;
       }
       const message =
-        `${u.revision} step ${u.step}: index ${u.index} (${u.kind}) on ${u.table} is estimated at ${formatBytes(u.estimatedBytes)} and ` +
+        `${u.revision} step ${u.step + 1}: index ${u.index} (${u.kind}) on ${u.table} is estimated at ${formatBytes(u.estimatedBytes)} and ` +
         `${formatSeconds(u.estimatedSeconds)}${u.calibrated ? '' : ' (default rate, not calibrated)'}, longer than the whole ${options.windowMinutes}-minute window: ` +
         `it would be cancelled at every close and never finish. Widen the window to at least ${Math.ceil((u.estimatedSeconds * 1.25) / 60)} minutes, ` +
         `or build it by hand outside the window (CREATE INDEX CONCURRENTLY, then offpeak runs it as a no-op)`;
@@ -202,7 +202,8 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
     }
   }
   for (const r of refusals) warnings.push(`refused: ${r.message}`);
-  return { report: { units, totalBytes, totalSeconds, window, warnings }, refusals };
+  // Several indexes on one table read the same columns: say each thing once.
+  return { report: { units, totalBytes, totalSeconds, window, warnings: [...new Set(warnings)] }, refusals };
 }
 
 /** The refusal as one error for a window run's first state: nothing has changed yet; the message has the numbers and the fix. */

@@ -120,6 +120,8 @@ export async function readIndex(client: SqlExecutor, step: CreateIndexStep): Pro
   const tablePages = Math.ceil((info.table_bytes ?? 0) / 8192);
   // PG 14+: -1 until the first VACUUM or ANALYZE; before 14, 0 with pages on disk.
   const neverAnalyzed = (info.reltuples ?? -1) < 0 || (info.reltuples === 0 && tablePages > 0);
+  // ANALYZEd and empty: pg_stats has no row for any column, and ANALYZE cannot add one; the index is a few pages.
+  const emptyTable = !neverAnalyzed && info.reltuples === 0 && tablePages === 0;
   const where = spec.where ? ` WHERE ${spec.where}` : '';
   let entries: number;
   if (neverAnalyzed) {
@@ -195,12 +197,12 @@ export async function readIndex(client: SqlExecutor, step: CreateIndexStep): Pro
     }
     const m = measured.get(i);
     const type = m?.type ?? (column ? { typlen: column.typlen, typalign: column.typalign, typname: column.typname, typcategory: column.typcategory } : null);
-    if (column) warnings.push(`${spec.schema}.${spec.table}.${column.name} has no statistics (pg_stats): its width was measured on a sample; run ANALYZE`);
+    if (column && !emptyTable) warnings.push(`${spec.schema}.${spec.table}.${column.name} has no statistics (pg_stats): its width was measured on a sample; run ANALYZE`);
     let width = m?.width ?? (type && type.typlen > 0 ? type.typlen : 16);
     // An expression's value carries a 4-byte varlena header; stored in the index, a short one keeps 1 byte.
     if (!column && type?.typlen === -1 && m?.width != null && width - 3 < 127) width -= 3;
     if (type?.typname === 'vector') dimensions ??= column && column.typmod > 0 ? column.typmod : Math.max(0, Math.round((width - (width < 127 ? 5 : 8)) / 4));
-    if (!m?.width && !column) warnings.push(`index ${spec.name}: no rows to measure ${it.expression} on; assumed ${width} bytes`);
+    if (!m?.width && !column && !emptyTable) warnings.push(`index ${spec.name}: no rows to measure ${it.expression} on; assumed ${width} bytes`);
     return { width, nullFrac: m?.nullFrac ?? 0, typlen: type?.typlen ?? -1, typalign: type?.typalign ?? 'i', dedupable: type ? dedupable(type, column?.deterministic ?? true) : false };
   };
   const all = items.map(toItem);

@@ -49,7 +49,7 @@ export const preflightCommand: Command = {
     else {
       const rows = report.units.map((u) => [
         u.revision,
-        `step ${u.step}`,
+        `step ${u.step + 1}`, // as upgrade and runs print steps; --json keeps the 0-based index
         u.kind,
         u.index,
         formatBytes(u.estimatedBytes),

@@ -60,7 +60,7 @@ describe('window run, executed: pre-flight first', () => {
       step: S.plan,
       errorName: 'PreflightRefusedError',
       message: expect.stringMatching(
-        /^pre-flight refused the run before any change: 202601020001 step 0: index app_pf_slow\.idx_events_code \(btree\) on app_pf_slow\.events is estimated at [\d.]+ kB and [\d.]+ h, longer than the whole 120-minute window: .*Widen the window to at least \d+ minutes, or build it by hand/,
+        /^pre-flight refused the run before any change: 202601020001 step 1: index app_pf_slow\.idx_events_code \(btree\) on app_pf_slow\.events is estimated at [\d.]+ kB and [\d.]+ h, longer than the whole 120-minute window: .*Widen the window to at least \d+ minutes, or build it by hand/,
       ),
     });
     expect(x.notices[0]!.text).not.toMatch(/\.ts:\d+/);

@@ -167,10 +167,34 @@ describe('preflight', () => {
     expect(report.warnings).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/its entries average over 512 bytes, which PostgreSQL compresses in the index: the size and time are upper bounds/),
-        expect.stringMatching(new RegExp(`w1 step 0: index ${ns}\\.${index} may not fit the 1-minute window: its upper bound is .* rehearse it`)),
+        expect.stringMatching(new RegExp(`w1 step 1: index ${ns}\\.${index} may not fit the 1-minute window: its upper bound is .* rehearse it`)),
       ]),
     );
     expect(built * 4).toBeLessThan(unit.estimatedBytes);
+  });
+
+  it('says nothing of statistics for an ANALYZEd empty table (ANALYZE cannot help), and each warning once', async () => {
+    // Prepare: two indexes on one empty, ANALYZEd table (a fresh schema: a new user saw 74 such lines, some twice)
+    const q = (text: string) => api.db.client.query(new SqlQuery([text]));
+    const table = uniqueName('empty');
+    await q(`CREATE TABLE ${ns}.${table} (id int, note text)`);
+    await q(`ANALYZE ${ns}.${table}`);
+    const graph = load(
+      defineMigration({
+        revision: 'e1', downRevision: null, description: 'empty table', risk: 'low',
+        up: [createIndex({ name: `idx_${table}_note`, schema: ns, table, columns: ['note'] }), createIndex({ name: `idx_${table}_lower`, schema: ns, table, columns: ['lower(note)'] })],
+      }),
+    );
+    const schema = uniqueName('offpeak_pf');
+    const migrator = createMigrator({ client: api.db.client, migrations: graph, schema });
+
+    // Act
+    const { report } = await preflight({ client: api.db.client, graph: migrator.graph, plan: await migrator.plan('up', 'head'), schema });
+
+    // Assess
+    expect(report.units).toHaveLength(2);
+    expect(report.warnings.filter((w) => w.includes(table))).toEqual([]);
+    expect(new Set(report.warnings).size).toBe(report.warnings.length);
   });
 
   it('refuses builds that need more disk than --free-bytes, and passes them with room', async () => {
@@ -209,10 +233,10 @@ describe('offpeak preflight', () => {
       const doc = JSON.parse(refused.stdout) as { units: Array<{ index: string; calibrated: boolean }>; window: unknown; warnings: string[] };
       expect(doc.units).toEqual([expect.objectContaining({ index: `${ns}.idx_cli_email`, calibrated: true })]);
       expect(doc.window).toEqual({ minutes: 30, fits: false, unitsThatFit: 0 });
-      expect(doc.warnings.some((w) => /^refused: c1 step 0: index .*idx_cli_email .* longer than the whole 30-minute window/.test(w))).toBe(true);
+      expect(doc.warnings.some((w) => /^refused: c1 step 1: index .*idx_cli_email .* longer than the whole 30-minute window/.test(w))).toBe(true);
       expect(human.code).toBe(6);
-      expect(human.stdout).toMatch(/^c1 +step 0 +btree +\S+idx_cli_email/m);
-      expect(human.stdout).toMatch(/^refused: c1 step 0: .*Widen the window/m);
+      expect(human.stdout).toMatch(/^c1 +step 1 +btree +\S+idx_cli_email/m);
+      expect(human.stdout).toMatch(/^refused: c1 step 1: .*Widen the window/m);
       expect(badFree.code).toBe(2);
       expect(badFree.stderr).toMatch(/--free-bytes "10GB" is not a whole number of bytes/);
     } finally {
