@@ -28,6 +28,9 @@ const setFaults = async (faults: string, seed?: number) => {
   return (await response.json()) as { faults: string; seed: number };
 };
 const count = async () => (await execute(api, { sql: 'SELECT count(*) FROM events' })).records?.[0]?.[0]?.longValue;
+/** Rows with this id: each test inserts its own, so no test sees another's (found by a shuffled run). */
+const rowsWithId = async (id: number) =>
+  (await execute(api, { sql: 'SELECT count(*) FROM events WHERE id = :id', parameters: [{ name: 'id', value: { longValue: id } }] })).records?.[0]?.[0]?.longValue;
 const insert = (id: number) => execute(api, { sql: 'INSERT INTO events VALUES (:id) ON CONFLICT DO NOTHING', parameters: [{ name: 'id', value: { longValue: id } }] });
 
 describe('faults', () => {
@@ -61,7 +64,7 @@ describe('faults', () => {
     // Assess
     expect(error).toBeInstanceOf(DatabaseUnavailableException);
     expect(error.$metadata?.httpStatusCode).toBe(504);
-    expect(await count()).toBe(0);
+    expect(await rowsWithId(1)).toBe(0);
   });
 
   it('lost=1 → the statement ran and committed, the caller gets a dropped connection [offpeak fault: lost reply · high]', async () => {
@@ -74,7 +77,7 @@ describe('faults', () => {
 
     // Assess: not a service error (no $fault): the SDK saw the socket close
     expect((error as { $fault?: unknown }).$fault).toBeUndefined();
-    expect(await count()).toBe(1);
+    expect(await rowsWithId(2)).toBe(1);
   });
 
   it('endpoint-disabled → HttpEndpointNotEnabledException naming the cluster [troubleshooting: HttpEndpoint isn\'t enabled · high]', async () => {
